@@ -1,0 +1,429 @@
+//! Alert records: one format-independent [`Alert`], encoded as ECS (default) or as an OCSF
+//! Detection Finding (class 2004).
+
+use crate::catalog::{AttackRef, Severity};
+use crate::event::Event;
+use crate::json::Obj;
+use crate::rules::{Category, CompiledRule};
+use crate::time::format_rfc3339;
+use std::net::IpAddr;
+
+/// Product version stamped on every alert.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Output format of alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Ecs,
+    Ocsf,
+}
+
+/// Extra evidence values a stateful rule attaches (distance, speed, countries...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Extra {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Strs(Vec<String>),
+}
+
+/// The window evidence of a stateful alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// What the rule groups by (`source.ip`, `user`, ...).
+    pub group_by: &'static str,
+    pub group_key: String,
+    pub window_start: i64,
+    pub window_end: i64,
+    /// Events counted in the window.
+    pub count: u64,
+    /// Distinct actors (or accounts, countries) in the window, where the rule counts them.
+    pub distinct_count: Option<u64>,
+    pub threshold: u64,
+    /// `"more than"` or `"at least"`.
+    pub comparison: &'static str,
+    /// Alerts for this key held back by suppression since the previous alert.
+    pub suppressed: u64,
+    /// DI ids of the events that made the rule fire (bounded), and their full number.
+    pub event_ids: Vec<String>,
+    pub event_ids_total: u64,
+    pub extra: Vec<(&'static str, Extra)>,
+}
+
+/// Everything an alert says, before encoding.
+pub struct Alert<'a, 'e> {
+    pub rule: &'a CompiledRule,
+    pub severity: Severity,
+    /// Event time of the triggering event (ns since the epoch), if known.
+    pub time: Option<i64>,
+    /// The event that made the rule fire.
+    pub event: &'a Event<'e>,
+    pub category: Category,
+    /// Deterministic alert id (32 hex digits).
+    pub uid: String,
+    pub message: String,
+    pub reason: String,
+    pub evidence: Option<Evidence>,
+}
+
+fn ecs_ip(s: Option<&str>) -> (Option<IpAddr>, Option<&str>) {
+    match s {
+        Some(s) => match s.trim().parse::<IpAddr>() {
+            Ok(ip) => (Some(ip), None),
+            Err(_) => (None, Some(s)),
+        },
+        None => (None, None),
+    }
+}
+
+fn attack_refs(rule: &CompiledRule) -> Option<(AttackRef, AttackRef, Option<AttackRef>)> {
+    rule.def.attack.map(|a| (a.tactic, a.technique, a.subtechnique))
+}
+
+fn user_fields(o: &mut Obj<'_>, name: Option<&str>, id: Option<&str>, admin: bool) {
+    if let Some(n) = name {
+        o.str("name", n);
+        if n.contains('@') {
+            o.str("email", n);
+        }
+    }
+    o.opt_str("id", id);
+    if admin && name.is_some() {
+        o.str_array("roles", ["admin"]);
+    }
+}
+
+fn ip_string(ip: IpAddr) -> String {
+    ip.to_string()
+}
+
+fn outcome(ev: &Event<'_>) -> &'static str {
+    match ev.outcome() {
+        Some(true) => "success",
+        Some(false) => "failure",
+        None => "unknown",
+    }
+}
+
+fn write_evidence(o: &mut Obj<'_>, ev: &Evidence) {
+    o.str("group_by", ev.group_by)
+        .str("group_key", &ev.group_key)
+        .int("count", ev.count as i64);
+    if let Some(d) = ev.distinct_count {
+        o.int("distinct_count", d as i64);
+    }
+    o.int("threshold", ev.threshold as i64)
+        .str("comparison", ev.comparison)
+        .obj("window", |w| {
+            let mut s = Vec::new();
+            format_rfc3339(ev.window_start, &mut s);
+            let mut e = Vec::new();
+            format_rfc3339(ev.window_end, &mut e);
+            w.str("start", std::str::from_utf8(&s).unwrap_or_default())
+                .str("end", std::str::from_utf8(&e).unwrap_or_default());
+        })
+        .int("suppressed", ev.suppressed as i64);
+    for (k, v) in &ev.extra {
+        match v {
+            Extra::Int(n) => {
+                o.int(k, *n);
+            }
+            Extra::Float(f) => {
+                o.float(k, *f);
+            }
+            Extra::Str(s) => {
+                o.str(k, s);
+            }
+            Extra::Strs(l) => {
+                o.str_array(k, l.iter().map(String::as_str));
+            }
+        }
+    }
+}
+
+fn di_ids<'b>(a: &'b Alert<'_, '_>) -> Vec<&'b str> {
+    match &a.evidence {
+        Some(e) => e.event_ids.iter().map(String::as_str).collect(),
+        None => a.event.id.as_deref().into_iter().filter(|s| !s.is_empty()).collect(),
+    }
+}
+
+fn di_ids_total(a: &Alert<'_, '_>) -> u64 {
+    match &a.evidence {
+        Some(e) => e.event_ids_total,
+        None => u64::from(a.event.id.as_deref().is_some_and(|s| !s.is_empty())),
+    }
+}
+
+fn rfc3339(ns: i64) -> String {
+    crate::time::to_rfc3339(ns)
+}
+
+impl Alert<'_, '_> {
+    /// Append the alert as one line (with the trailing newline) in `format`.
+    pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
+        match format {
+            Format::Ecs => self.encode_ecs(out),
+            Format::Ocsf => self.encode_ocsf(out),
+        }
+        out.push(b'\n');
+    }
+
+    fn changed_fields(&self) -> Vec<&str> {
+        self.event.changes.iter().filter_map(|c| c.field.as_deref()).collect()
+    }
+
+    fn encode_ecs(&self, out: &mut Vec<u8>) {
+        let ev = self.event;
+        let actor = ev.actor();
+        let target = ev.target();
+        let (ip, non_ip) = ecs_ip(ev.source_ip());
+        let mut o = Obj::new(out);
+        if let Some(t) = self.time {
+            o.str("@timestamp", &rfc3339(t));
+        }
+        o.obj("event", |e| {
+            e.str("kind", "alert")
+                .str("id", &self.uid)
+                .int("severity", i64::from(self.severity.number()))
+                .int("risk_score", i64::from(self.severity.risk_score()))
+                .opt_str("action", ev.event_type.as_deref())
+                .str_array("category", [self.category.ecs()])
+                .str_array("type", ["info"])
+                .str("outcome", outcome(ev))
+                .opt_str("provider", ev.service.as_deref())
+                .str("dataset", "jumpcloud.directory_insights");
+            if let Some(w) = &self.evidence {
+                e.str("start", &rfc3339(w.window_start)).str("end", &rfc3339(w.window_end));
+            }
+            e.str("reason", &self.reason);
+        });
+        o.str("message", &self.message);
+        o.obj("rule", |r| {
+            r.str("id", self.rule.def.id)
+                .str("name", self.rule.def.name)
+                .str("description", self.rule.def.description)
+                .str("ruleset", "jcdetect")
+                .str("version", VERSION);
+        });
+        if let Some((tactic, technique, sub)) = attack_refs(self.rule) {
+            o.obj("threat", |t| {
+                t.str("framework", "MITRE ATT&CK")
+                    .obj("tactic", |x| {
+                        x.str_array("id", [tactic.id]).str_array("name", [tactic.name]);
+                    })
+                    .obj("technique", |x| {
+                        x.str_array("id", [technique.id]).str_array("name", [technique.name]);
+                        if let Some(s) = sub {
+                            x.obj("subtechnique", |y| {
+                                y.str_array("id", [s.id]).str_array("name", [s.name]);
+                            });
+                        }
+                    });
+            });
+        }
+        o.obj("source", |s| {
+            if let Some(ip) = ip {
+                s.str("ip", &ip_string(ip));
+            }
+            s.opt_str("address", non_ip);
+            if let Some(g) = &ev.geoip {
+                s.obj("geo", |g2| {
+                    g2.opt_str("country_iso_code", ev.country())
+                        .opt_str("region_name", g.region_name.as_deref());
+                    if let (Some(lat), Some(lon)) = (g.latitude, g.longitude) {
+                        g2.obj("location", |l| {
+                            l.float("lat", lat).float("lon", lon);
+                        });
+                    }
+                });
+            }
+            s.obj("user", |u| {
+                user_fields(
+                    u,
+                    actor,
+                    ev.initiated_by.as_ref().and_then(|a| a.id.as_deref()),
+                    ev.actor_is_admin(),
+                );
+            });
+        });
+        o.obj("user", |u| {
+            user_fields(
+                u,
+                target,
+                ev.resource.as_ref().and_then(|r| r.id.as_deref()).filter(|_| target.is_some()),
+                false,
+            );
+        });
+        o.obj("host", |h| {
+            h.opt_str("name", ev.system_hostname.as_deref());
+        });
+        o.obj("organization", |org| {
+            org.opt_str("id", ev.organization.as_deref());
+        });
+        o.obj("related", |r| {
+            let ipstr = ip.map(ip_string);
+            r.opt_str_array("ip", ipstr.as_deref());
+            let mut users: Vec<&str> = Vec::with_capacity(2);
+            users.extend(actor);
+            if let Some(t) = target {
+                if Some(t) != actor {
+                    users.push(t);
+                }
+            }
+            r.opt_str_array("user", users);
+        });
+        o.obj("observer", |ob| {
+            ob.str("product", "jcdetect")
+                .str("vendor", "jcdetect")
+                .str("type", "detection")
+                .str("version", VERSION);
+        });
+        o.obj("jcdetect", |j| {
+            j.str("category", self.category.as_str());
+            j.str_array("di_event_ids", di_ids(self));
+            j.int("di_event_count", di_ids_total(self) as i64);
+            if let Some(w) = &self.evidence {
+                write_evidence(j, w);
+            }
+            if self.rule.def.id == "user_updated" {
+                j.str_array("changed_fields", self.changed_fields());
+            }
+        });
+        o.end();
+    }
+
+    fn encode_ocsf(&self, out: &mut Vec<u8>) {
+        let ev = self.event;
+        let actor = ev.actor();
+        let target = ev.target();
+        let (ip, non_ip) = ecs_ip(ev.source_ip());
+        let sev = self.severity;
+        let sev_name = match sev {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        };
+        let mut o = Obj::new(out);
+        o.int("class_uid", 2004)
+            .str("class_name", "Detection Finding")
+            .int("category_uid", 2)
+            .str("category_name", "Findings")
+            .int("activity_id", 1)
+            .str("activity_name", "Create")
+            .int("type_uid", 200401)
+            .str("type_name", "Detection Finding: Create")
+            .int("severity_id", i64::from(sev.number()))
+            .str("severity", sev_name)
+            .int("status_id", 1)
+            .str("status", "New");
+        if let Some(t) = self.time {
+            o.int("time", t.div_euclid(1_000_000));
+        }
+        o.str("message", &self.message);
+        o.obj("metadata", |m| {
+            m.str("version", "1.3.0")
+                .str("uid", &self.uid)
+                .obj("product", |p| {
+                    p.str("name", "jcdetect").str("vendor_name", "jcdetect").str("version", VERSION);
+                })
+                .opt_str("original_time", ev.timestamp.as_deref());
+        });
+        o.obj("finding_info", |f| {
+            f.str("uid", &self.uid)
+                .str("title", self.rule.def.name)
+                .str("desc", self.rule.def.description)
+                .str_array("types", [self.category.as_str()])
+                .obj("analytic", |a| {
+                    a.str("uid", self.rule.def.id)
+                        .str("name", self.rule.def.name)
+                        .int("type_id", 1)
+                        .str("type", "Rule")
+                        .str("version", VERSION);
+                });
+            if let Some(w) = &self.evidence {
+                f.int("first_seen_time", w.window_start.div_euclid(1_000_000))
+                    .int("last_seen_time", w.window_end.div_euclid(1_000_000));
+            }
+            let ids = di_ids(self);
+            f.opt_str_array("related_events_uids", ids);
+            if let Some((tactic, technique, sub)) = attack_refs(self.rule) {
+                f.obj_array("attacks", [()], |a, _| {
+                    a.obj("tactic", |x| {
+                        x.str("uid", tactic.id).str("name", tactic.name);
+                    })
+                    .obj("technique", |x| {
+                        x.str("uid", technique.id).str("name", technique.name);
+                    });
+                    if let Some(s) = sub {
+                        a.obj("sub_technique", |x| {
+                            x.str("uid", s.id).str("name", s.name);
+                        });
+                    }
+                    a.str("version", "15.1");
+                });
+            }
+        });
+        o.obj_array("evidences", [()], |e, _| {
+            e.obj("src_endpoint", |s| {
+                if let Some(ip) = ip {
+                    s.str("ip", &ip_string(ip));
+                }
+                s.opt_str("hostname", non_ip);
+                if let Some(g) = &ev.geoip {
+                    s.obj("location", |l| {
+                        l.opt_str("country", ev.country())
+                            .opt_str("region", g.region_name.as_deref());
+                        if let (Some(lat), Some(lon)) = (g.latitude, g.longitude) {
+                            l.float("lat", lat).float("long", lon);
+                        }
+                    });
+                }
+            });
+            e.obj("actor", |a| {
+                a.obj("user", |u| {
+                    if let Some(n) = actor {
+                        u.str("name", n);
+                        if n.contains('@') {
+                            u.str("email_addr", n);
+                        }
+                        if ev.actor_is_admin() {
+                            u.str("type", "Admin").int("type_id", 2);
+                        }
+                    }
+                    u.opt_str("uid", ev.initiated_by.as_ref().and_then(|a| a.id.as_deref()));
+                });
+            });
+            e.obj("user", |u| {
+                if let Some(n) = target {
+                    u.str("name", n);
+                    u.opt_str("uid", ev.resource.as_ref().and_then(|r| r.id.as_deref()));
+                }
+            });
+            e.obj("data", |d| {
+                d.opt_str("event_type", ev.event_type.as_deref())
+                    .opt_str("service", ev.service.as_deref())
+                    .str("outcome", outcome(ev))
+                    .opt_str("id", ev.id.as_deref());
+            });
+        });
+        o.obj("unmapped", |u| {
+            u.obj("jcdetect", |j| {
+                j.str("category", self.category.as_str()).str("reason", &self.reason);
+                j.str_array("di_event_ids", di_ids(self));
+                j.int("di_event_count", di_ids_total(self) as i64);
+                j.opt_str("organization", ev.organization.as_deref());
+                if let Some(w) = &self.evidence {
+                    write_evidence(j, w);
+                }
+                if self.rule.def.id == "user_updated" {
+                    j.str_array("changed_fields", self.changed_fields());
+                }
+            });
+        });
+        o.end();
+    }
+}

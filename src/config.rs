@@ -1,0 +1,356 @@
+//! Configuration: parsed from TOML (or an already-parsed value tree), validated in one pass
+//! that reports every problem at once.
+//!
+//! ```toml
+//! [rules.embargoed_location]
+//! countries = ["CU", "IR", "KP", "SY", "RU"]
+//! severity = "critical"
+//!
+//! [rules.user_updated]
+//! enabled = false
+//!
+//! [allowlist]
+//! ips = ["10.0.0.0/8", "203.0.113.7"]
+//! users = ["svc-scim@example.com"]
+//! countries = ["FR"]
+//! ```
+
+use crate::catalog::{self, ParamDefault, Severity};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A value given for a rule parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    StrList(Vec<String>),
+    Int(u64),
+    Float(f64),
+}
+
+/// What the config says about one rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleOverride {
+    pub enabled: Option<bool>,
+    pub severity: Option<Severity>,
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// An IP network in CIDR form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// `a.b.c.d/n`, `x::y/n`, or a bare address (a single host).
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|&n| n <= max)?,
+            None => max,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn mask_eq(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
+            if prefix == 0 {
+                return true;
+            }
+            let shift = bits - prefix;
+            (a >> shift) == (b >> shift)
+        }
+        // An IPv4-mapped IPv6 address matches IPv4 networks.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                mask_eq(u32::from(n).into(), u32::from(i).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => mask_eq(n.into(), i.into(), self.prefix, 128),
+            _ => false,
+        }
+    }
+}
+
+/// Actors, sources and countries whose alerts are silenced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Allowlist {
+    pub ips: Vec<Cidr>,
+    /// Lower-cased.
+    pub users: Vec<String>,
+    /// Upper-cased.
+    pub countries: Vec<String>,
+}
+
+impl Allowlist {
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty() && self.users.is_empty() && self.countries.is_empty()
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub rules: BTreeMap<String, RuleOverride>,
+    pub allowlist: Allowlist,
+}
+
+/// Every problem found in a config, one sentence each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({} problem", self.problems.len())?;
+        if self.problems.len() != 1 {
+            f.write_str("s")?;
+        }
+        f.write_str("):")?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parse and validate TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            problems: vec![format!("TOML syntax: {}", e.message().trim())],
+        })?;
+        Config::from_value(&toml::Value::Table(table))
+    }
+
+    /// Validate an already-parsed value tree (also used for JSON configs, converted).
+    pub fn from_value(root: &toml::Value) -> Result<Config, ConfigError> {
+        let mut p = Vec::new();
+        let mut cfg = Config::default();
+        let Some(root) = root.as_table() else {
+            return Err(ConfigError { problems: vec!["the config must be a table".into()] });
+        };
+        for (key, value) in root {
+            match key.as_str() {
+                "rules" => parse_rules(value, &mut cfg, &mut p),
+                "allowlist" => parse_allowlist(value, &mut cfg.allowlist, &mut p),
+                other => p.push(format!(
+                    "unknown top-level key `{other}` (expected `rules` or `allowlist`)"
+                )),
+            }
+        }
+        if p.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError { problems: p })
+        }
+    }
+
+    /// The override for a rule, if any.
+    pub fn rule(&self, id: &str) -> Option<&RuleOverride> {
+        self.rules.get(id)
+    }
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+fn parse_rules(value: &toml::Value, cfg: &mut Config, p: &mut Vec<String>) {
+    let Some(t) = value.as_table() else {
+        p.push(format!("`rules` must be a table of rule tables, not a {}", type_name(value)));
+        return;
+    };
+    for (id, body) in t {
+        let Some(def) = catalog::find(id) else {
+            p.push(format!("unknown rule `{id}` in [rules] (see `jcdetect rules` for the ids)"));
+            continue;
+        };
+        let Some(body) = body.as_table() else {
+            p.push(format!("[rules.{id}] must be a table, not a {}", type_name(body)));
+            continue;
+        };
+        let mut o = RuleOverride::default();
+        for (k, v) in body {
+            let at = format!("rules.{id}.{k}");
+            match k.as_str() {
+                "enabled" => match v.as_bool() {
+                    Some(b) => o.enabled = Some(b),
+                    None => p.push(format!("`{at}` must be true or false, not a {}", type_name(v))),
+                },
+                "severity" => match v.as_str().and_then(Severity::parse) {
+                    Some(s) => o.severity = Some(s),
+                    None => p.push(format!(
+                        "`{at}` must be one of informational, low, medium, high, critical (got {v})"
+                    )),
+                },
+                _ => {
+                    let Some(pd) = def.params.iter().find(|pd| pd.name == k) else {
+                        let mut known: Vec<&str> = vec!["enabled", "severity"];
+                        known.extend(def.params.iter().map(|pd| pd.name));
+                        p.push(format!(
+                            "unknown key `{at}` (rule `{id}` takes: {})",
+                            known.join(", ")
+                        ));
+                        continue;
+                    };
+                    if let Some(val) = parse_param(&at, pd.name, pd.default, v, p) {
+                        o.params.insert(k.clone(), val);
+                    }
+                }
+            }
+        }
+        cfg.rules.insert(id.clone(), o);
+    }
+}
+
+fn parse_param(
+    at: &str,
+    name: &str,
+    default: ParamDefault,
+    v: &toml::Value,
+    p: &mut Vec<String>,
+) -> Option<ParamValue> {
+    match default {
+        ParamDefault::StrList(_) => {
+            let list = string_list(at, v, p)?;
+            if name == "countries" {
+                let mut ok = Vec::new();
+                for c in list {
+                    match country(&c) {
+                        Some(c) => ok.push(c),
+                        None => p.push(format!(
+                            "`{at}`: `{c}` is not a two-letter ISO 3166 country code"
+                        )),
+                    }
+                }
+                Some(ParamValue::StrList(ok))
+            } else {
+                let mut out = Vec::new();
+                for s in list {
+                    let n = crate::rules::normalize_field(&s);
+                    if n.is_empty() {
+                        p.push(format!("`{at}`: pattern `{s}` is empty once normalized"));
+                    } else {
+                        out.push(n);
+                    }
+                }
+                Some(ParamValue::StrList(out))
+            }
+        }
+        ParamDefault::Int(_) => match v.as_integer() {
+            Some(n) if n > 0 => Some(ParamValue::Int(n as u64)),
+            _ => {
+                p.push(format!("`{at}` must be a positive integer (got {v})"));
+                None
+            }
+        },
+        ParamDefault::Float(_) => {
+            match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                Some(f) if f.is_finite() && f >= 0.0 => Some(ParamValue::Float(f)),
+                _ => {
+                    p.push(format!("`{at}` must be a non-negative number (got {v})"));
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn string_list(at: &str, v: &toml::Value, p: &mut Vec<String>) -> Option<Vec<String>> {
+    let Some(arr) = v.as_array() else {
+        p.push(format!("`{at}` must be an array of strings, not a {}", type_name(v)));
+        return None;
+    };
+    let mut out = Vec::with_capacity(arr.len());
+    for (i, item) in arr.iter().enumerate() {
+        match item.as_str() {
+            Some(s) => out.push(s.to_string()),
+            None => p.push(format!("`{at}[{i}]` must be a string, not a {}", type_name(item))),
+        }
+    }
+    Some(out)
+}
+
+fn country(s: &str) -> Option<String> {
+    let s = s.trim();
+    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
+}
+
+fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) {
+    let Some(t) = value.as_table() else {
+        p.push(format!("`allowlist` must be a table, not a {}", type_name(value)));
+        return;
+    };
+    for (k, v) in t {
+        let at = format!("allowlist.{k}");
+        match k.as_str() {
+            "ips" => {
+                for s in string_list(&at, v, p).unwrap_or_default() {
+                    match Cidr::parse(&s) {
+                        Some(c) => a.ips.push(c),
+                        None => p.push(format!("`{at}`: `{s}` is not an IP address or CIDR")),
+                    }
+                }
+            }
+            "users" => {
+                for s in string_list(&at, v, p).unwrap_or_default() {
+                    let s = s.trim().to_lowercase();
+                    if s.is_empty() {
+                        p.push(format!("`{at}`: empty user name"));
+                    } else {
+                        a.users.push(s);
+                    }
+                }
+            }
+            "countries" => {
+                for s in string_list(&at, v, p).unwrap_or_default() {
+                    match country(&s) {
+                        Some(c) => a.countries.push(c),
+                        None => p.push(format!(
+                            "`{at}`: `{s}` is not a two-letter ISO 3166 country code"
+                        )),
+                    }
+                }
+            }
+            other => p.push(format!(
+                "unknown key `allowlist.{other}` (expected ips, users, countries)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_matching() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains("10.200.1.1".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
+        let h = Cidr::parse("203.0.113.7").unwrap();
+        assert!(h.contains("203.0.113.7".parse().unwrap()));
+        assert!(!h.contains("203.0.113.8".parse().unwrap()));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0/8", "::/129", ""] {
+            assert!(Cidr::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

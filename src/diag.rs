@@ -1,0 +1,111 @@
+//! Diagnostics (bad input reports) and run counters.
+
+use std::fmt;
+
+/// Why a line (or a field of it) could not be used. A bounded set: counters are kept per
+/// code, never per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    /// The line is not valid UTF-8. The line is skipped.
+    InvalidUtf8,
+    /// The line is not valid JSON (syntax, truncation, nesting too deep). Skipped.
+    InvalidJson,
+    /// Valid JSON, but not an object (or an array element that is not one). Skipped.
+    NotAnObject,
+    /// Longer than the configured maximum. Skipped without being buffered.
+    LineTooLong,
+    /// Nothing but white space. Skipped.
+    EmptyLine,
+    /// A known field has the wrong JSON type; the field is ignored, the event processed.
+    WrongFieldType,
+    /// No `timestamp` (and no host time): single-event rules only.
+    MissingTimestamp,
+    /// `timestamp` is not RFC 3339 or out of range: single-event rules only.
+    BadTimestamp,
+}
+
+impl Code {
+    pub const ALL: [Code; 8] = [
+        Code::InvalidUtf8,
+        Code::InvalidJson,
+        Code::NotAnObject,
+        Code::LineTooLong,
+        Code::EmptyLine,
+        Code::WrongFieldType,
+        Code::MissingTimestamp,
+        Code::BadTimestamp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidUtf8 => "invalid_utf8",
+            Code::InvalidJson => "invalid_json",
+            Code::NotAnObject => "not_an_object",
+            Code::LineTooLong => "line_too_long",
+            Code::EmptyLine => "empty_line",
+            Code::WrongFieldType => "wrong_field_type",
+            Code::MissingTimestamp => "missing_timestamp",
+            Code::BadTimestamp => "bad_timestamp",
+        }
+    }
+
+    /// Whether the line was rejected (as opposed to processed with a field ignored).
+    pub fn rejects_line(self) -> bool {
+        matches!(
+            self,
+            Code::InvalidUtf8
+                | Code::InvalidJson
+                | Code::NotAnObject
+                | Code::LineTooLong
+                | Code::EmptyLine
+        )
+    }
+}
+
+/// One report about one input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// 1-based line number in the current input.
+    pub line: u64,
+    pub code: Code,
+    pub detail: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.code.as_str(), self.detail)
+    }
+}
+
+/// Counters of a run. Keys are bounded: codes and rule ids, never users or IPs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Input lines seen (blank ones included).
+    pub lines: u64,
+    /// Events decoded and run through the rules.
+    pub events: u64,
+    /// Lines (or array elements) rejected.
+    pub rejected: u64,
+    /// Diagnostics by code, indexed like [`Code::ALL`].
+    pub by_code: [u64; 8],
+    /// Alerts emitted, by rule index.
+    pub alerts: Vec<u64>,
+    /// Alerts silenced by the allowlist.
+    pub allowlisted: u64,
+}
+
+impl Stats {
+    pub fn count(&mut self, code: Code) {
+        let i = Code::ALL.iter().position(|&c| c == code).unwrap_or(0);
+        self.by_code[i] += 1;
+        if code.rejects_line() {
+            self.rejected += 1;
+        }
+    }
+    pub fn code_count(&self, code: Code) -> u64 {
+        Code::ALL.iter().position(|&c| c == code).map(|i| self.by_code[i]).unwrap_or(0)
+    }
+    pub fn total_alerts(&self) -> u64 {
+        self.alerts.iter().sum()
+    }
+}

@@ -1,0 +1,496 @@
+//! The engine: bytes in, alert bytes out. No I/O, no clock, no globals.
+//!
+//! ```
+//! use jcdetect::{Config, Engine, Options};
+//! let mut engine = Engine::new(&Config::default(), Options::default());
+//! let (mut out, mut diags) = (Vec::new(), Vec::new());
+//! engine.feed(br#"{"id":"1","event_type":"policy_delete","service":"directory","timestamp":"2024-05-01T10:00:00Z"}
+//! "#, &mut out, &mut diags);
+//! engine.finish(&mut out, &mut diags);
+//! let alert = String::from_utf8(out).unwrap();
+//! assert!(alert.contains(r#""rule":{"id":"policy_deleted""#));
+//! ```
+
+use crate::alert::{Alert, Format};
+use crate::catalog::Severity;
+use crate::config::{Allowlist, Config};
+use crate::diag::{Code, Diagnostic, Stats};
+use crate::event::{decode, Event};
+use crate::hash::StableHasher;
+use crate::rules::{CompiledRule, Rules};
+use crate::time::parse_rfc3339;
+use serde_json::value::RawValue;
+use std::net::IpAddr;
+
+/// What the engine writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Emit {
+    /// Only alert records.
+    #[default]
+    Alerts,
+    /// Every input event (tagged with a `jcdetect` object), each followed by its alerts.
+    All,
+}
+
+/// Engine options that are not detection settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub format: Format,
+    pub emit: Emit,
+    /// Lines longer than this are rejected without being buffered.
+    pub max_line_bytes: usize,
+}
+
+/// Default line limit: 16 MiB, far above the 77 KB `mdm_command_result` events.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { format: Format::Ecs, emit: Emit::Alerts, max_line_bytes: DEFAULT_MAX_LINE_BYTES }
+    }
+}
+
+/// The detection engine. Feed it lines (or chunks of lines) and it appends NDJSON output to
+/// the caller's buffer and reports bad input as [`Diagnostic`]s.
+pub struct Engine {
+    rules: Rules,
+    allowlist: Allowlist,
+    opts: Options,
+    stats: Stats,
+    /// Number of the line being processed (1-based; 0 before the first).
+    line: u64,
+    /// Newest valid event time seen (used for alerts on events without one).
+    last_time: Option<i64>,
+    /// Partial line carried between `feed` calls.
+    carry: Vec<u8>,
+    /// Discarding the rest of an over-long line; holds its length so far.
+    discarding: Option<usize>,
+    /// Scratch buffers reused across events.
+    alert_buf: Vec<u8>,
+    fired: Vec<&'static str>,
+}
+
+impl Engine {
+    pub fn new(cfg: &Config, opts: Options) -> Engine {
+        let rules = Rules::compile(cfg);
+        let stats = Stats { alerts: vec![0; rules.rules.len()], ..Stats::default() };
+        Engine {
+            rules,
+            allowlist: cfg.allowlist.clone(),
+            opts,
+            stats,
+            line: 0,
+            last_time: None,
+            carry: Vec::new(),
+            discarding: None,
+            alert_buf: Vec::with_capacity(4096),
+            fired: Vec::new(),
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Restart line numbering (a new input file begins). State is kept.
+    pub fn start_input(&mut self) {
+        self.line = 0;
+        self.carry.clear();
+        self.discarding = None;
+    }
+
+    /// Feed a chunk of NDJSON. Complete lines are processed straight from `chunk`; a trailing
+    /// partial line is kept until the next call or [`Engine::finish`].
+    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        while !chunk.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', chunk) else {
+                self.hold(chunk, diags);
+                return;
+            };
+            let (head, rest) = (&chunk[..nl], &chunk[nl + 1..]);
+            chunk = rest;
+            if let Some(len) = self.discarding.take() {
+                self.too_long(len + head.len(), diags);
+            } else if !self.carry.is_empty() {
+                if self.carry.len() + head.len() > self.opts.max_line_bytes {
+                    let len = self.carry.len() + head.len();
+                    self.carry.clear();
+                    self.too_long(len, diags);
+                } else {
+                    let mut line = std::mem::take(&mut self.carry);
+                    line.extend_from_slice(head);
+                    self.process_line(&line, out, diags);
+                    line.clear();
+                    self.carry = line;
+                }
+            } else if head.len() > self.opts.max_line_bytes {
+                self.too_long(head.len(), diags);
+            } else {
+                self.process_line(head, out, diags);
+            }
+        }
+    }
+
+    fn hold(&mut self, part: &[u8], diags: &mut Vec<Diagnostic>) {
+        let _ = diags;
+        if let Some(len) = self.discarding.as_mut() {
+            *len += part.len();
+        } else if self.carry.len() + part.len() > self.opts.max_line_bytes {
+            self.discarding = Some(self.carry.len() + part.len());
+            self.carry.clear();
+            self.carry.shrink_to(64 << 10);
+        } else {
+            self.carry.extend_from_slice(part);
+        }
+    }
+
+    fn too_long(&mut self, len: usize, diags: &mut Vec<Diagnostic>) {
+        self.line += 1;
+        self.stats.lines += 1;
+        self.report(
+            Code::LineTooLong,
+            format!("{len} bytes, over the limit of {} (--max-line-bytes)", self.opts.max_line_bytes),
+            diags,
+        );
+    }
+
+    /// End of input: process a final line that had no newline.
+    pub fn finish(&mut self, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        if let Some(len) = self.discarding.take() {
+            self.too_long(len, diags);
+        } else if !self.carry.is_empty() {
+            let line = std::mem::take(&mut self.carry);
+            self.process_line(&line, out, diags);
+        }
+    }
+
+    fn report(&mut self, code: Code, detail: String, diags: &mut Vec<Diagnostic>) {
+        self.stats.count(code);
+        diags.push(Diagnostic { line: self.line, code, detail });
+    }
+
+    /// Process one line (without its newline). A trailing CR and a UTF-8 BOM are ignored.
+    pub fn process_line(&mut self, line: &[u8], out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        self.process_record(line, None, out, diags)
+    }
+
+    /// Process one record, with the host's time for it (Fluent Bit gives one) used when the
+    /// event has no `timestamp`.
+    pub fn process_record(
+        &mut self,
+        line: &[u8],
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.line += 1;
+        self.stats.lines += 1;
+        let mut line = line.strip_suffix(b"\r").unwrap_or(line);
+        line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(e) => {
+                self.report(
+                    Code::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    diags,
+                );
+                self.pass_raw(line, out);
+                return;
+            }
+        };
+        let trimmed = text.trim_start_matches([' ', '\t']);
+        match trimmed.as_bytes().first() {
+            None => {
+                self.report(Code::EmptyLine, "empty line".into(), diags);
+            }
+            Some(b'[') => self.process_array(text, host_time, out, diags),
+            _ => self.process_object(text, host_time, out, diags),
+        }
+    }
+
+    fn process_array(
+        &mut self,
+        text: &str,
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => {
+                for item in items {
+                    self.process_object(item.get(), host_time, out, diags);
+                }
+            }
+            Err(e) => {
+                self.report(Code::InvalidJson, json_error(&e), diags);
+                self.pass_raw(text.as_bytes(), out);
+            }
+        }
+    }
+
+    fn process_object(
+        &mut self,
+        text: &str,
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let ev = match decode(text) {
+            Ok(ev) => ev,
+            Err(e) => {
+                let code = if e.is_data() { Code::NotAnObject } else { Code::InvalidJson };
+                let detail = if code == Code::NotAnObject {
+                    "a DI event must be a JSON object".to_string()
+                } else {
+                    json_error(&e)
+                };
+                self.report(code, detail, diags);
+                self.pass_raw(text.as_bytes(), out);
+                return;
+            }
+        };
+        self.stats.events += 1;
+        if let Some(field) = ev.wrong_type {
+            self.report(
+                Code::WrongFieldType,
+                format!("field `{field}` has an unexpected JSON type; ignored"),
+                diags,
+            );
+        }
+        let time = match ev.timestamp.as_deref() {
+            Some(ts) => match parse_rfc3339(ts) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    let shown: String = ts.chars().take(40).collect();
+                    self.report(
+                        Code::BadTimestamp,
+                        format!("timestamp `{shown}` is not RFC 3339 UTC in years 1678-2261"),
+                        diags,
+                    );
+                    host_time
+                }
+            },
+            None => {
+                if host_time.is_none() {
+                    self.report(Code::MissingTimestamp, "no `timestamp` field".into(), diags);
+                }
+                host_time
+            }
+        };
+        if let Some(t) = time {
+            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+        }
+        self.evaluate(text, &ev, time, out);
+    }
+
+    /// Run the rules on a decoded event and write its output.
+    fn evaluate(&mut self, raw: &str, ev: &Event<'_>, time: Option<i64>, out: &mut Vec<u8>) {
+        let category = self.rules.category(ev);
+        let mut alerts = std::mem::take(&mut self.alert_buf);
+        let mut fired = std::mem::take(&mut self.fired);
+        alerts.clear();
+        fired.clear();
+        let alert_time = time.or(self.last_time);
+        let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
+        let mut hits: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
+        self.rules.matches(ev, |i| hits.push(i));
+        for i in hits {
+            if silenced {
+                self.stats.allowlisted += 1;
+                continue;
+            }
+            let rule = &self.rules.rules[i];
+            let severity = if rule.def.severity_from_event {
+                ev.priority.as_deref().and_then(Severity::parse).unwrap_or(rule.severity)
+            } else {
+                rule.severity
+            };
+            let alert = Alert {
+                rule,
+                severity,
+                time: alert_time,
+                event: ev,
+                category,
+                uid: alert_uid(rule, ev, raw),
+                message: message(rule, ev),
+                reason: reason(&self.rules, i, ev),
+                evidence: None,
+            };
+            alert.encode(self.opts.format, &mut alerts);
+            self.stats.alerts[i] += 1;
+            fired.push(rule.def.id);
+        }
+        if self.opts.emit == Emit::All {
+            pass_tagged(raw, category.as_str(), &fired, out);
+        }
+        out.extend_from_slice(&alerts);
+        self.alert_buf = alerts;
+        self.fired = fired;
+    }
+
+    /// In `--emit all` mode a rejected line still goes downstream, unchanged.
+    fn pass_raw(&self, raw: &[u8], out: &mut Vec<u8>) {
+        if self.opts.emit == Emit::All {
+            out.extend_from_slice(raw);
+            out.push(b'\n');
+        }
+    }
+}
+
+/// serde_json's message without its "at line 1" (the line is ours to number).
+fn json_error(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    let msg = s.split(" at line ").next().unwrap_or(&s);
+    format!("{msg} (column {})", e.column())
+}
+
+/// Write the event unchanged but for an added `jcdetect` object before its closing brace.
+fn pass_tagged(raw: &str, category: &str, fired: &[&str], out: &mut Vec<u8>) {
+    let body = raw.trim_end();
+    let Some(inner) = body.strip_suffix('}') else {
+        out.extend_from_slice(raw.as_bytes());
+        out.push(b'\n');
+        return;
+    };
+    out.extend_from_slice(inner.as_bytes());
+    let empty_object = inner.trim_start().strip_prefix('{').is_some_and(|r| r.trim().is_empty());
+    if !empty_object {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"jcdetect\":");
+    let mut o = crate::json::Obj::new(out);
+    o.str("category", category).str_array("rules", fired.iter().copied());
+    o.end();
+    out.extend_from_slice(b"}\n");
+}
+
+fn allowlisted(a: &Allowlist, ev: &Event<'_>) -> bool {
+    if let Some(actor) = ev.actor() {
+        if a.users.iter().any(|u| u.eq_ignore_ascii_case(actor)) {
+            return true;
+        }
+    }
+    if let Some(ip) = ev.source_ip().and_then(|s| s.trim().parse::<IpAddr>().ok()) {
+        if a.ips.iter().any(|c| c.contains(ip)) {
+            return true;
+        }
+    }
+    if let Some(cc) = ev.country() {
+        if a.countries.iter().any(|c| c.eq_ignore_ascii_case(cc)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Same event and rule, same id: replays and retries deduplicate downstream.
+fn alert_uid(rule: &CompiledRule, ev: &Event<'_>, raw: &str) -> String {
+    let mut h = StableHasher::new(0x6a63_6465_7465_6374);
+    h.part(rule.def.id.as_bytes());
+    match ev.id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => h.part(id.as_bytes()).part(ev.timestamp.as_deref().unwrap_or("").as_bytes()),
+        None => h.part(raw.as_bytes()),
+    };
+    h.hex128()
+}
+
+fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
+    let mut m = String::with_capacity(160);
+    m.push_str(rule.def.name);
+    m.push_str(": ");
+    m.push_str(ev.event_type.as_deref().unwrap_or("event"));
+    if let Some(s) = ev.service.as_deref() {
+        m.push_str(" (");
+        m.push_str(s);
+        m.push(')');
+    }
+    match ev.actor() {
+        Some(a) => {
+            m.push_str(" by ");
+            m.push_str(a);
+        }
+        None => m.push_str(" by an unknown actor"),
+    }
+    if let Some(t) = ev.target() {
+        if Some(t) != ev.actor() {
+            m.push_str(" on ");
+            m.push_str(t);
+        }
+    }
+    if let Some(ip) = ev.source_ip() {
+        m.push_str(" from ");
+        m.push_str(ip);
+    }
+    if let Some(cc) = ev.country() {
+        m.push_str(" [");
+        m.push_str(cc);
+        m.push(']');
+    }
+    m.push('.');
+    m
+}
+
+/// Why the rule matched, spelled out from the conditions of the branch that held.
+fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
+    use crate::catalog::Cond;
+    let r = &rules.rules[i];
+    let Some(branch) = r.def.matcher.iter().find(|b| b.iter().all(|c| rules_cond(r, c, ev)))
+    else {
+        return String::new();
+    };
+    let parts: Vec<String> = branch
+        .iter()
+        .map(|c| match *c {
+            Cond::EventType(_) => {
+                format!("event_type is {}", ev.event_type.as_deref().unwrap_or(""))
+            }
+            Cond::Service(s) => format!("service is {s}"),
+            Cond::Login => "it is a login".into(),
+            Cond::Outcome(true) => "the login succeeded".into(),
+            Cond::Outcome(false) => "the login failed".into(),
+            Cond::Mfa(false) => "no second factor was used".into(),
+            Cond::Mfa(true) => "a second factor was used".into(),
+            Cond::ResourceType(t) => format!("resource.type is {t}"),
+            Cond::AssocOp(op) => format!("association op is {op}"),
+            Cond::AssocPair(..) => {
+                let a = ev.association.as_ref();
+                format!(
+                    "it links {} to {}",
+                    a.and_then(|a| a.from_type.as_deref()).unwrap_or("?"),
+                    a.and_then(|a| a.to_type.as_deref()).unwrap_or("?")
+                )
+            }
+            Cond::AssocSudo => "sudo is enabled on the association".into(),
+            Cond::Change(..) => {
+                let f = ev
+                    .changes
+                    .iter()
+                    .filter_map(|c| c.field.as_deref())
+                    .find(|f| {
+                        let mut probe = ev.clone();
+                        probe.changes.retain(|c| c.field.as_deref() == Some(f));
+                        rules_cond(r, c, &probe)
+                    })
+                    .unwrap_or("?");
+                format!("changes[] sets `{f}`")
+            }
+            Cond::CountryInParam(_) => {
+                format!("geoip country {} is on the list", ev.country().unwrap_or("?"))
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn rules_cond(r: &CompiledRule, c: &crate::catalog::Cond, ev: &Event<'_>) -> bool {
+    crate::rules::cond(r, c, ev)
+}

@@ -1,0 +1,867 @@
+//! Targeted decoding of one DI event.
+//!
+//! We never build a `serde_json::Value`: a hand-written visitor picks the ~30 fields the rules
+//! and alerts read, borrows strings from the line where they are not escaped, and skips every
+//! other subtree with `IgnoredAny`. Each field is decoded leniently: a value of the wrong JSON
+//! type is recorded (for a diagnostic) and treated as absent, so one odd field never loses the
+//! event.
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::fmt;
+
+/// A string field as it appeared: absent, `null`, or text (`""` included).
+pub type Str<'a> = Option<Cow<'a, str>>;
+
+/// The `to` (or `from`) side of a `changes[]` entry, reduced to what rules ask of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChangeValue {
+    #[default]
+    Absent,
+    Null,
+    Bool(bool),
+    /// Number: whether it is zero.
+    Number { zero: bool },
+    /// String: whether it is empty, and whether it reads as an "off" word.
+    Text { empty: bool, off_word: bool },
+    /// Array or object: whether it is empty.
+    Container { empty: bool },
+}
+
+impl ChangeValue {
+    /// Turned off: false, null, 0, "", "false", "disabled", "off", or no `to` at all.
+    pub fn is_off(self) -> bool {
+        match self {
+            ChangeValue::Absent | ChangeValue::Null => true,
+            ChangeValue::Bool(b) => !b,
+            ChangeValue::Number { zero } => zero,
+            ChangeValue::Text { empty, off_word } => empty || off_word,
+            ChangeValue::Container { .. } => false,
+        }
+    }
+    /// Emptied: null, "", [], {} or no `to`.
+    pub fn is_empty(self) -> bool {
+        match self {
+            ChangeValue::Absent | ChangeValue::Null => true,
+            ChangeValue::Text { empty, .. } | ChangeValue::Container { empty } => empty,
+            _ => false,
+        }
+    }
+    /// Turned on: `true` (the JSON boolean only; "true" strings are not seen in DI).
+    pub fn is_true(self) -> bool {
+        self == ChangeValue::Bool(true)
+    }
+}
+
+/// One `changes[]` entry.
+#[derive(Debug, Clone, Default)]
+pub struct Change<'a> {
+    pub field: Str<'a>,
+    pub to: ChangeValue,
+}
+
+/// `initiated_by`.
+#[derive(Debug, Clone, Default)]
+pub struct Actor<'a> {
+    pub id: Str<'a>,
+    pub kind: Str<'a>,
+    pub email: Str<'a>,
+    pub username: Str<'a>,
+}
+
+/// `resource`.
+#[derive(Debug, Clone, Default)]
+pub struct Resource<'a> {
+    pub kind: Str<'a>,
+    pub id: Str<'a>,
+    pub username: Str<'a>,
+    pub email: Str<'a>,
+    pub display_name: Str<'a>,
+    pub name: Str<'a>,
+    pub hostname: Str<'a>,
+}
+
+/// `geoip`.
+#[derive(Debug, Clone, Default)]
+pub struct Geo<'a> {
+    pub country_code: Str<'a>,
+    pub region_name: Str<'a>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// `association`, flattened.
+#[derive(Debug, Clone, Default)]
+pub struct Association<'a> {
+    pub op: Str<'a>,
+    pub from_type: Str<'a>,
+    pub from_name: Str<'a>,
+    pub to_type: Str<'a>,
+    pub to_name: Str<'a>,
+    /// `attributes.sudo.enabled`.
+    pub sudo_enabled: Option<bool>,
+}
+
+/// The fields of a DI event that jcdetect reads. Everything else passes through untouched.
+#[derive(Debug, Clone, Default)]
+pub struct Event<'a> {
+    pub id: Str<'a>,
+    pub timestamp: Str<'a>,
+    pub event_type: Str<'a>,
+    pub service: Str<'a>,
+    pub organization: Str<'a>,
+    pub client_ip: Str<'a>,
+    pub src_ip: Str<'a>,
+    pub success: Option<bool>,
+    pub sso_token_success: Option<bool>,
+    pub mfa: Option<bool>,
+    pub mfa_type: Str<'a>,
+    pub username: Str<'a>,
+    pub error_message: Str<'a>,
+    pub auth_method: Str<'a>,
+    /// `priority` or `severity` of a JumpCloud-raised alert.
+    pub priority: Str<'a>,
+    pub initiated_by: Option<Actor<'a>>,
+    pub resource: Option<Resource<'a>>,
+    pub geoip: Option<Geo<'a>>,
+    pub association: Option<Association<'a>>,
+    pub changes: SmallVec<[Change<'a>; 4]>,
+    pub system_hostname: Str<'a>,
+    /// The first field found with a JSON type we cannot use (reported, then ignored).
+    pub wrong_type: Option<&'static str>,
+}
+
+/// Decode one event from a JSON object. Errors are JSON syntax errors or a non-object value.
+pub fn decode(text: &str) -> Result<Event<'_>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let ev = EventSeed.deserialize(&mut de)?;
+    de.end()?;
+    Ok(ev)
+}
+
+// ---------------------------------------------------------------------------------------
+// Lenient leaf values.
+
+/// Result of decoding a leaf leniently.
+enum Leaf<T> {
+    Ok(T),
+    Null,
+    Wrong,
+}
+
+struct StrV;
+impl<'de> Visitor<'de> for StrV {
+    type Value = Leaf<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(Cow::Owned(v)))
+    }
+    wrong_scalars!();
+}
+
+struct BoolV;
+impl<'de> Visitor<'de> for BoolV {
+    type Value = Leaf<bool>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a boolean")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(v))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    wrong_containers!();
+}
+
+struct NumV;
+impl<'de> Visitor<'de> for NumV {
+    type Value = Leaf<f64>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Leaf::Ok(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Leaf::Wrong)
+    }
+    wrong_containers!();
+}
+
+/// Every visitor treats `null` as null and containers as the wrong type (drained, not parsed).
+macro_rules! wrong_containers {
+    () => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Leaf::Null)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Leaf::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Leaf::Wrong)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Leaf::Wrong)
+        }
+    };
+}
+use wrong_containers;
+
+macro_rules! wrong_scalars {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Leaf::Wrong)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Leaf::Wrong)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Leaf::Wrong)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Leaf::Wrong)
+        }
+        wrong_containers!();
+    };
+}
+use wrong_scalars;
+
+/// Context that records the first wrongly typed field of the event.
+struct Ctx {
+    wrong: Option<&'static str>,
+}
+
+impl Ctx {
+    fn take<T>(&mut self, leaf: Leaf<T>, name: &'static str) -> Option<T> {
+        match leaf {
+            Leaf::Ok(v) => Some(v),
+            Leaf::Null => None,
+            Leaf::Wrong => {
+                self.wrong.get_or_insert(name);
+                None
+            }
+        }
+    }
+}
+
+fn str_of<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &mut Ctx,
+    name: &'static str,
+) -> Result<Str<'de>, A::Error> {
+    let leaf = map.next_value_seed(Seed(StrV))?;
+    Ok(ctx.take(leaf, name))
+}
+
+fn bool_of<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &mut Ctx,
+    name: &'static str,
+) -> Result<Option<bool>, A::Error> {
+    let leaf = map.next_value_seed(Seed(BoolV))?;
+    Ok(ctx.take(leaf, name))
+}
+
+fn num_of<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &mut Ctx,
+    name: &'static str,
+) -> Result<Option<f64>, A::Error> {
+    let leaf = map.next_value_seed(Seed(NumV))?;
+    Ok(ctx.take(leaf, name).filter(|v| v.is_finite()))
+}
+
+/// Adapts a visitor into a seed (`deserialize_any` on the value).
+struct Seed<V>(V);
+impl<'de, V: Visitor<'de>> de::DeserializeSeed<'de> for Seed<V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_any(self.0)
+    }
+}
+
+/// Map keys, borrowed when unescaped.
+struct Key<'a>(Cow<'a, str>);
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KV;
+        impl<'de> Visitor<'de> for KV {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KV)
+    }
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Nested objects. Each is an object visitor; a non-object value is recorded as wrong.
+
+macro_rules! object_visitor {
+    ($vis:ident, $out:ident, $label:literal, |$ctx:ident, $key:ident, $map:ident, $obj:ident| $body:block) => {
+        struct $vis<'c> {
+            ctx: &'c mut Ctx,
+        }
+        impl<'de, 'c> Visitor<'de> for $vis<'c> {
+            type Value = Option<$out<'de>>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str($label)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<Self::Value, A::Error> {
+                let $ctx = self.ctx;
+                let mut $obj = $out::default();
+                while let Some(Key($key)) = $map.next_key::<Key<'de>>()? {
+                    $body
+                }
+                Ok(Some($obj))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                self.ctx.wrong.get_or_insert($label);
+                Ok(None)
+            }
+        }
+    };
+}
+
+object_visitor!(ActorV, Actor, "initiated_by", |ctx, key, map, o| {
+    match key.as_ref() {
+        "id" => o.id = str_of(&mut map, ctx, "initiated_by.id")?,
+        "type" => o.kind = str_of(&mut map, ctx, "initiated_by.type")?,
+        "email" => o.email = str_of(&mut map, ctx, "initiated_by.email")?,
+        "username" => o.username = str_of(&mut map, ctx, "initiated_by.username")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+object_visitor!(ResourceV, Resource, "resource", |ctx, key, map, o| {
+    match key.as_ref() {
+        "type" => o.kind = str_of(&mut map, ctx, "resource.type")?,
+        "id" => o.id = str_of(&mut map, ctx, "resource.id")?,
+        "username" => o.username = str_of(&mut map, ctx, "resource.username")?,
+        "email" => o.email = str_of(&mut map, ctx, "resource.email")?,
+        "displayName" => o.display_name = str_of(&mut map, ctx, "resource.displayName")?,
+        "name" => o.name = str_of(&mut map, ctx, "resource.name")?,
+        "hostname" => o.hostname = str_of(&mut map, ctx, "resource.hostname")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+object_visitor!(GeoV, Geo, "geoip", |ctx, key, map, o| {
+    match key.as_ref() {
+        "country_code" => {
+            // The current spelling wins over the legacy one whatever the key order.
+            if let Some(v) = str_of(&mut map, ctx, "geoip.country_code")? {
+                o.country_code = Some(v);
+            }
+        }
+        "country_code2" => {
+            let v = str_of(&mut map, ctx, "geoip.country_code2")?;
+            if o.country_code.is_none() {
+                o.country_code = v;
+            }
+        }
+        "region_name" => o.region_name = str_of(&mut map, ctx, "geoip.region_name")?,
+        "latitude" => o.latitude = num_of(&mut map, ctx, "geoip.latitude")?,
+        "longitude" => o.longitude = num_of(&mut map, ctx, "geoip.longitude")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+/// `association.connection.{from,to}` endpoint.
+#[derive(Default)]
+struct Endpoint<'a> {
+    kind: Str<'a>,
+    name: Str<'a>,
+}
+object_visitor!(EndpointV, Endpoint, "association.connection", |ctx, key, map, o| {
+    match key.as_ref() {
+        "type" => o.kind = str_of(&mut map, ctx, "association.connection.type")?,
+        "name" => o.name = str_of(&mut map, ctx, "association.connection.name")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+#[derive(Default)]
+struct Connection<'a> {
+    from: Option<Endpoint<'a>>,
+    to: Option<Endpoint<'a>>,
+}
+object_visitor!(ConnectionV, Connection, "association.connection", |ctx, key, map, o| {
+    match key.as_ref() {
+        "from" => o.from = map.next_value_seed(Seed(EndpointV { ctx }))?,
+        "to" => o.to = map.next_value_seed(Seed(EndpointV { ctx }))?,
+        _ => skip(&mut map)?,
+    }
+});
+
+#[derive(Default)]
+struct Sudo<'a> {
+    enabled: Option<bool>,
+    _p: std::marker::PhantomData<&'a ()>,
+}
+object_visitor!(SudoV, Sudo, "association.attributes.sudo", |ctx, key, map, o| {
+    match key.as_ref() {
+        "enabled" => o.enabled = bool_of(&mut map, ctx, "association.attributes.sudo.enabled")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+#[derive(Default)]
+struct Attributes<'a> {
+    sudo: Option<Sudo<'a>>,
+}
+object_visitor!(AttributesV, Attributes, "association.attributes", |ctx, key, map, o| {
+    match key.as_ref() {
+        "sudo" => o.sudo = map.next_value_seed(Seed(SudoV { ctx }))?,
+        _ => skip(&mut map)?,
+    }
+});
+
+object_visitor!(AssociationV, Association, "association", |ctx, key, map, o| {
+    match key.as_ref() {
+        "op" => o.op = str_of(&mut map, ctx, "association.op")?,
+        "connection" => {
+            if let Some(c) = map.next_value_seed(Seed(ConnectionV { ctx: &mut *ctx }))? {
+                if let Some(f) = c.from {
+                    o.from_type = f.kind;
+                    o.from_name = f.name;
+                }
+                if let Some(t) = c.to {
+                    o.to_type = t.kind;
+                    o.to_name = t.name;
+                }
+            }
+        }
+        "attributes" => {
+            if let Some(a) = map.next_value_seed(Seed(AttributesV { ctx: &mut *ctx }))? {
+                o.sudo_enabled = a.sudo.and_then(|s| s.enabled);
+            }
+        }
+        _ => skip(&mut map)?,
+    }
+});
+
+#[derive(Default)]
+struct MfaMeta<'a> {
+    kind: Str<'a>,
+}
+object_visitor!(MfaMetaV, MfaMeta, "mfa_meta", |ctx, key, map, o| {
+    match key.as_ref() {
+        "type" => o.kind = str_of(&mut map, ctx, "mfa_meta.type")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+#[derive(Default)]
+struct SystemObj<'a> {
+    hostname: Str<'a>,
+}
+object_visitor!(SystemV, SystemObj, "system", |ctx, key, map, o| {
+    match key.as_ref() {
+        "hostname" => o.hostname = str_of(&mut map, ctx, "system.hostname")?,
+        _ => skip(&mut map)?,
+    }
+});
+
+/// Summarise any JSON value as a [`ChangeValue`] without keeping it.
+struct ChangeValueV;
+impl<'de> Visitor<'de> for ChangeValueV {
+    type Value = ChangeValue;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_unit<E>(self) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Null)
+    }
+    fn visit_none<E>(self) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Number { zero: v == 0 })
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Number { zero: v == 0 })
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<ChangeValue, E> {
+        Ok(ChangeValue::Number { zero: v == 0.0 })
+    }
+    fn visit_str<E>(self, v: &str) -> Result<ChangeValue, E> {
+        let t = v.trim();
+        let off_word = ["false", "disabled", "off", "none"]
+            .iter()
+            .any(|w| t.eq_ignore_ascii_case(w));
+        Ok(ChangeValue::Text { empty: t.is_empty(), off_word })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChangeValue, A::Error> {
+        let mut empty = true;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(ChangeValue::Container { empty })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChangeValue, A::Error> {
+        let mut empty = true;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(ChangeValue::Container { empty })
+    }
+}
+
+object_visitor!(ChangeV, Change, "changes[]", |ctx, key, map, o| {
+    match key.as_ref() {
+        "field" => o.field = str_of(&mut map, ctx, "changes[].field")?,
+        "to" => o.to = map.next_value_seed(Seed(ChangeValueV))?,
+        _ => skip(&mut map)?,
+    }
+});
+
+/// `changes`: an array of change objects. At most 64 entries are kept (the rules look for
+/// one matching field; a larger list is still fully skipped over).
+struct ChangesV<'c, 'a> {
+    ctx: &'c mut Ctx,
+    out: &'c mut SmallVec<[Change<'a>; 4]>,
+}
+impl<'de, 'c> Visitor<'de> for ChangesV<'c, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of changes")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        const MAX_CHANGES: usize = 64;
+        loop {
+            if self.out.len() >= MAX_CHANGES {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    break;
+                }
+                continue;
+            }
+            match seq.next_element_seed(Seed(ChangeV { ctx: &mut *self.ctx }))? {
+                Some(Some(c)) => self.out.push(c),
+                Some(None) => {}
+                None => break,
+            }
+        }
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        self.ctx.wrong.get_or_insert("changes");
+        Ok(())
+    }
+}
+
+/// The top-level event.
+struct EventSeed;
+impl<'de> de::DeserializeSeed<'de> for EventSeed {
+    type Value = Event<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event<'de>, D::Error> {
+        d.deserialize_map(EventV)
+    }
+}
+
+struct EventV;
+impl<'de> Visitor<'de> for EventV {
+    type Value = Event<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object (one DI event)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event<'de>, A::Error> {
+        let mut ctx = Ctx { wrong: None };
+        let c = &mut ctx;
+        let mut e = Event::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match key.as_ref() {
+                "id" => e.id = str_of(&mut map, c, "id")?,
+                "timestamp" => e.timestamp = str_of(&mut map, c, "timestamp")?,
+                "event_type" => e.event_type = str_of(&mut map, c, "event_type")?,
+                "service" => e.service = str_of(&mut map, c, "service")?,
+                "organization" => e.organization = str_of(&mut map, c, "organization")?,
+                "client_ip" => e.client_ip = str_of(&mut map, c, "client_ip")?,
+                "src_ip" => e.src_ip = str_of(&mut map, c, "src_ip")?,
+                "success" => e.success = bool_of(&mut map, c, "success")?,
+                "sso_token_success" => {
+                    e.sso_token_success = bool_of(&mut map, c, "sso_token_success")?
+                }
+                "mfa" => e.mfa = bool_of(&mut map, c, "mfa")?,
+                "username" => e.username = str_of(&mut map, c, "username")?,
+                "error_message" => e.error_message = str_of(&mut map, c, "error_message")?,
+                "auth_method" => e.auth_method = str_of(&mut map, c, "auth_method")?,
+                "priority" => e.priority = str_of(&mut map, c, "priority")?,
+                "severity" => {
+                    let v = str_of(&mut map, c, "severity")?;
+                    if e.priority.is_none() {
+                        e.priority = v;
+                    }
+                }
+                "initiated_by" => e.initiated_by = map.next_value_seed(Seed(ActorV { ctx: c }))?,
+                "resource" => e.resource = map.next_value_seed(Seed(ResourceV { ctx: c }))?,
+                "geoip" => e.geoip = map.next_value_seed(Seed(GeoV { ctx: c }))?,
+                "association" => {
+                    e.association = map.next_value_seed(Seed(AssociationV { ctx: c }))?
+                }
+                "mfa_meta" => {
+                    e.mfa_type = map
+                        .next_value_seed(Seed(MfaMetaV { ctx: c }))?
+                        .and_then(|m| m.kind)
+                }
+                "system" => {
+                    e.system_hostname = map
+                        .next_value_seed(Seed(SystemV { ctx: c }))?
+                        .and_then(|s| s.hostname)
+                }
+                "changes" => {
+                    e.changes.clear();
+                    map.next_value_seed(Seed(ChangesV { ctx: c, out: &mut e.changes }))?
+                }
+                _ => skip(&mut map)?,
+            }
+        }
+        e.wrong_type = ctx.wrong;
+        Ok(e)
+    }
+}
+
+impl<'a> Event<'a> {
+    /// The acting identity, per the catalog: admin email, else username, else the top-level
+    /// `username` (radius, ldap, device logins), else the legacy `resource.email` of old
+    /// admin logins. Empty strings count as absent.
+    pub fn actor(&self) -> Option<&str> {
+        let ib = self.initiated_by.as_ref();
+        nonempty(ib.and_then(|a| a.email.as_deref()))
+            .or_else(|| nonempty(ib.and_then(|a| a.username.as_deref())))
+            .or_else(|| nonempty(self.username.as_deref()))
+            .or_else(|| {
+                if self.event_type.as_deref() == Some("admin_login_attempt") {
+                    nonempty(self.resource.as_ref().and_then(|r| r.email.as_deref()))
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// Whether the actor is a JumpCloud administrator.
+    pub fn actor_is_admin(&self) -> bool {
+        let ty = self.initiated_by.as_ref().and_then(|a| a.kind.as_deref());
+        if ty == Some("admin") {
+            return true;
+        }
+        let et = self.event_type.as_deref().unwrap_or("");
+        et.starts_with("admin_") && ty.is_none()
+    }
+
+    /// The target of the action (what `resource` names).
+    pub fn target(&self) -> Option<&str> {
+        let r = self.resource.as_ref()?;
+        // Legacy admin logins put the actor in `resource`: it is not a target there.
+        if self.initiated_by.is_none() && self.event_type.as_deref() == Some("admin_login_attempt")
+        {
+            return None;
+        }
+        nonempty(r.username.as_deref())
+            .or_else(|| nonempty(r.email.as_deref()))
+            .or_else(|| nonempty(r.display_name.as_deref()))
+            .or_else(|| nonempty(r.name.as_deref()))
+            .or_else(|| nonempty(r.hostname.as_deref()))
+            .or_else(|| nonempty(r.id.as_deref()))
+    }
+
+    /// The login source: `client_ip`, or `src_ip` on `systems` events.
+    pub fn source_ip(&self) -> Option<&str> {
+        if self.service.as_deref() == Some("systems") {
+            if let Some(ip) = nonempty(self.src_ip.as_deref()) {
+                return Some(ip);
+            }
+        }
+        nonempty(self.client_ip.as_deref()).or_else(|| nonempty(self.src_ip.as_deref()))
+    }
+
+    /// Login outcome: `success`, else `sso_token_success`. `None` = unknown (never a failure).
+    pub fn outcome(&self) -> Option<bool> {
+        self.success.or(self.sso_token_success)
+    }
+
+    /// Country code of the event's own geoip, if any.
+    pub fn country(&self) -> Option<&str> {
+        nonempty(self.geoip.as_ref().and_then(|g| g.country_code.as_deref()))
+    }
+}
+
+fn nonempty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_modern_admin_login() {
+        let e = decode(r#"{"initiated_by":{"id":"6","type":"admin","email":"A@x.io"},"geoip":{"country_code":"FR","latitude":48.8,"longitude":2.4},"mfa":true,"event_type":"admin_login_attempt","success":true,"client_ip":"1.2.3.4","id":"648c","timestamp":"2023-06-16T14:06:45.921Z","useragent":{"os":"Mac"}}"#).unwrap();
+        assert_eq!(e.actor(), Some("A@x.io"));
+        assert!(e.actor_is_admin());
+        assert_eq!(e.country(), Some("FR"));
+        assert_eq!(e.outcome(), Some(true));
+        assert_eq!(e.geoip.unwrap().latitude, Some(48.8));
+        assert!(e.wrong_type.is_none());
+    }
+
+    #[test]
+    fn legacy_shapes() {
+        let e = decode(r#"{"geoip":{"country_code2":"US"},"event_type":"admin_login_attempt","resource":{"type":"admin","email":"jane@x.io"},"success":true}"#).unwrap();
+        assert_eq!(e.actor(), Some("jane@x.io"));
+        assert!(e.actor_is_admin());
+        assert_eq!(e.country(), Some("US"));
+        assert_eq!(e.target(), None);
+        // country_code wins over country_code2 in either order
+        let e = decode(r#"{"geoip":{"country_code":"DE","country_code2":"US"}}"#).unwrap();
+        assert_eq!(e.country(), Some("DE"));
+    }
+
+    #[test]
+    fn wrong_types_are_recorded_not_fatal() {
+        let e = decode(r#"{"success":"yes","mfa":1,"client_ip":7,"geoip":"FR","changes":{"a":1},"event_type":"user_login_attempt","initiated_by":{"username":["x"]}}"#).unwrap();
+        assert_eq!(e.success, None);
+        assert_eq!(e.mfa, None);
+        assert_eq!(e.client_ip, None);
+        assert!(e.geoip.is_none());
+        assert_eq!(e.wrong_type, Some("success"));
+        assert_eq!(e.event_type.as_deref(), Some("user_login_attempt"));
+    }
+
+    #[test]
+    fn escaped_strings_and_nulls() {
+        let e = decode(r#"{"initiated_by":{"username":"j\u00f6rg\"x"},"client_ip":null,"error_message":"","sso_token_success":false}"#).unwrap();
+        assert_eq!(e.actor(), Some("jörg\"x"));
+        assert_eq!(e.client_ip, None);
+        assert_eq!(e.error_message.as_deref(), Some(""));
+        assert_eq!(e.outcome(), Some(false));
+    }
+
+    #[test]
+    fn changes_and_association() {
+        let e = decode(r#"{"changes":[{"field":"totp_enabled","from":true,"to":false},{"field":"x","to":{"a":1}},{"field":"y"}],"association":{"op":"add","connection":{"from":{"type":"system","name":"D"},"to":{"type":"user","name":"u"}},"attributes":{"sudo":{"enabled":true,"withoutPassword":false}}}}"#).unwrap();
+        assert_eq!(e.changes.len(), 3);
+        assert!(e.changes[0].to.is_off());
+        assert!(!e.changes[1].to.is_off());
+        assert!(e.changes[2].to.is_empty());
+        let a = e.association.unwrap();
+        assert_eq!(a.from_type.as_deref(), Some("system"));
+        assert_eq!(a.to_type.as_deref(), Some("user"));
+        assert_eq!(a.sudo_enabled, Some(true));
+    }
+
+    #[test]
+    fn rejects_non_objects_and_garbage() {
+        for bad in ["[1,2]", "42", "\"x\"", "{\"a\":", "{\"a\":1}}", "{'a':1}", "null"] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn systems_source_ip() {
+        let e = decode(r#"{"service":"systems","client_ip":"10.0.0.1","src_ip":"8.8.8.8"}"#).unwrap();
+        assert_eq!(e.source_ip(), Some("8.8.8.8"));
+        let e = decode(r#"{"service":"directory","client_ip":"","src_ip":"8.8.8.8"}"#).unwrap();
+        assert_eq!(e.source_ip(), Some("8.8.8.8"));
+    }
+}

@@ -1,0 +1,437 @@
+//! `jcdetect`: the stdin/stdout filter around the engine. I/O, arguments, logging and exit
+//! codes live here; detection lives in the library.
+
+use jcdetect::catalog::{ParamDefault, RuleKind};
+use jcdetect::{Code, Config, Diagnostic, Emit, Engine, Format, Options};
+use std::fs::File;
+use std::io::{self, ErrorKind, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const HELP: &str = "\
+jcdetect - detections for JumpCloud Directory Insights events
+
+USAGE:
+    jcdetect [OPTIONS] [FILE]...      filter NDJSON events into alerts
+    jcdetect rules [--json] [--config FILE]
+                                      list the rule catalog (with config applied)
+
+Reads DI events, one JSON object per line (a line holding a JSON array of events is also
+accepted), from each FILE in turn or from standard input when no FILE (or `-`) is given, and
+writes one alert per line to standard output. Diagnostics and the end-of-run summary go to
+standard error.
+
+OPTIONS:
+    -c, --config FILE        TOML config: [rules.<id>] enabled / severity / parameters,
+                             [allowlist] ips / users / countries. See README.
+    -f, --format FORMAT      alert format: `ecs` (default) or `ocsf` (Detection Finding 2004)
+    -e, --emit WHAT          `alerts` (default): only alerts; `all`: every input line too, in
+                             order, with an added `jcdetect` object, each followed by its alerts
+        --max-line-bytes N   reject lines longer than N bytes (default 16777216)
+        --stats-json FILE    write the run's counters as JSON to FILE at the end
+    -q, --quiet              no per-line diagnostics and no summary (errors only)
+    -h, --help               this help
+    -V, --version            version
+
+EXAMPLES:
+    jcdetect tests/data/example.ndjson
+    curl ... | jq -c '.[]' | jcdetect --format ocsf > alerts.ndjson
+    jcdetect --emit all --config jcdetect.toml - < events.ndjson | vector -c ship.yaml
+    jcdetect rules --json
+
+EXIT STATUS:
+    0 end of input reached (bad lines are reported and counted, not fatal), or the output
+      pipe was closed; 1 an input could not be read; 2 usage or config error.
+";
+
+/// At most this many diagnostics per code are logged one by one; the rest are counted.
+const REPORT_LIMIT: u64 = 100;
+
+struct Args {
+    config: Option<PathBuf>,
+    format: Format,
+    emit: Emit,
+    max_line_bytes: usize,
+    stats_json: Option<PathBuf>,
+    quiet: bool,
+    files: Vec<String>,
+}
+
+enum Command {
+    Filter(Args),
+    Rules { json: bool, config: Option<PathBuf> },
+    Help,
+    Version,
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("jcdetect: {msg}\nTry `jcdetect --help`.");
+    ExitCode::from(2)
+}
+
+fn parse_args(raw: Vec<String>) -> Result<Command, String> {
+    let mut it = raw.into_iter().peekable();
+    if it.peek().map(String::as_str) == Some("rules") {
+        it.next();
+        let (mut json, mut config) = (false, None);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--json" => json = true,
+                "-c" | "--config" => {
+                    config = Some(PathBuf::from(it.next().ok_or("--config needs a FILE")?))
+                }
+                "-h" | "--help" => return Ok(Command::Help),
+                other => return Err(format!("unexpected argument `{other}` for `rules`")),
+            }
+        }
+        return Ok(Command::Rules { json, config });
+    }
+    let mut args = Args {
+        config: None,
+        format: Format::Ecs,
+        emit: Emit::Alerts,
+        max_line_bytes: jcdetect::engine::DEFAULT_MAX_LINE_BYTES,
+        stats_json: None,
+        quiet: false,
+        files: Vec::new(),
+    };
+    let mut only_files = false;
+    while let Some(a) = it.next() {
+        if only_files || a == "-" || !a.starts_with('-') {
+            args.files.push(a);
+            continue;
+        }
+        // Accept both `--opt value` and `--opt=value`.
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            inline.clone().or_else(|| it.next()).ok_or(format!("{name} needs {what}"))
+        };
+        match name.as_str() {
+            "--" => only_files = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "-q" | "--quiet" => args.quiet = true,
+            "-c" | "--config" => args.config = Some(value("a FILE")?.into()),
+            "--stats-json" => args.stats_json = Some(value("a FILE")?.into()),
+            "-f" | "--format" => {
+                args.format = match value("ecs or ocsf")?.as_str() {
+                    "ecs" => Format::Ecs,
+                    "ocsf" => Format::Ocsf,
+                    other => return Err(format!("unknown format `{other}` (ecs or ocsf)")),
+                }
+            }
+            "-e" | "--emit" => {
+                args.emit = match value("alerts or all")?.as_str() {
+                    "alerts" => Emit::Alerts,
+                    "all" => Emit::All,
+                    other => return Err(format!("unknown --emit `{other}` (alerts or all)")),
+                }
+            }
+            "--max-line-bytes" => {
+                let v = value("a number of bytes")?;
+                args.max_line_bytes = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--max-line-bytes: `{v}` is not a positive integer"))?;
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(Command::Filter(args))
+}
+
+fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
+    let Some(path) = path else { return Ok(Config::default()) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match parse_args(raw) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    match cmd {
+        Command::Help => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("jcdetect {}", jcdetect::alert::VERSION);
+            ExitCode::SUCCESS
+        }
+        Command::Rules { json, config } => match load_config(&config) {
+            Ok(cfg) => print_rules(&cfg, json),
+            Err(e) => usage_error(e),
+        },
+        Command::Filter(args) => run_filter(args),
+    }
+}
+
+fn print_rules(cfg: &Config, json: bool) -> ExitCode {
+    let engine = Engine::new(cfg, Options::default());
+    let rules = &engine.rules().rules;
+    let mut out = String::new();
+    if json {
+        let list: Vec<serde_json::Value> = rules
+            .iter()
+            .map(|r| {
+                let mut params = serde_json::Map::new();
+                for p in r.def.params {
+                    let v = match p.default {
+                        ParamDefault::StrList(_) => serde_json::json!(r.list(p.name)),
+                        ParamDefault::Int(_) => serde_json::json!(r.int(p.name)),
+                        ParamDefault::Float(_) => serde_json::json!(r.float(p.name)),
+                    };
+                    params.insert(p.name.to_string(), v);
+                }
+                let a = r.def.attack;
+                serde_json::json!({
+                    "id": r.def.id,
+                    "name": r.def.name,
+                    "description": r.def.description,
+                    "kind": r.def.kind.as_str(),
+                    "severity": r.severity.as_str(),
+                    "tactics": a.iter().map(|a| a.tactic.id).collect::<Vec<_>>(),
+                    "techniques": a.iter().map(|a| a.subtechnique.unwrap_or(a.technique).id).collect::<Vec<_>>(),
+                    "enabled": r.enabled,
+                    "parameters": params,
+                })
+            })
+            .collect();
+        out = serde_json::to_string_pretty(&list).unwrap_or_default();
+        out.push('\n');
+    } else {
+        out.push_str(&format!(
+            "{:<30} {:<8} {:<13} {:<7} {:<18} {}\n",
+            "ID", "KIND", "SEVERITY", "ENABLED", "ATT&CK", "NAME"
+        ));
+        for r in rules {
+            let attack = r
+                .def
+                .attack
+                .map(|a| format!("{}/{}", a.tactic.id, a.subtechnique.unwrap_or(a.technique).id))
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{:<30} {:<8} {:<13} {:<7} {:<18} {}\n",
+                r.def.id,
+                r.def.kind.as_str(),
+                r.severity.as_str(),
+                if r.enabled { "yes" } else { "no" },
+                attack,
+                r.def.name
+            ));
+        }
+        let _ = RuleKind::Single;
+    }
+    match io::stdout().lock().write_all(out.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jcdetect: writing output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Output side: block-buffered, flushed when large or when the input runs dry.
+struct Sink {
+    out: io::StdoutLock<'static>,
+    buf: Vec<u8>,
+}
+
+const FLUSH_AT: usize = 256 << 10;
+
+enum Stop {
+    /// Downstream closed the pipe: stop quietly.
+    BrokenPipe,
+    Io(io::Error),
+}
+
+impl Sink {
+    fn flush(&mut self) -> Result<(), Stop> {
+        if !self.buf.is_empty() {
+            let r = self.out.write_all(&self.buf).and_then(|_| self.out.flush());
+            self.buf.clear();
+            r.map_err(|e| {
+                if e.kind() == ErrorKind::BrokenPipe {
+                    Stop::BrokenPipe
+                } else {
+                    Stop::Io(e)
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+struct Reporter {
+    quiet: bool,
+    reported: [u64; 8],
+}
+
+impl Reporter {
+    fn report(&mut self, source: &str, diags: &mut Vec<Diagnostic>) {
+        for d in diags.drain(..) {
+            let i = Code::ALL.iter().position(|&c| c == d.code).unwrap_or(0);
+            self.reported[i] += 1;
+            if self.quiet {
+                continue;
+            }
+            if self.reported[i] <= REPORT_LIMIT {
+                tracing::warn!("{source}:{d}");
+            }
+            if self.reported[i] == REPORT_LIMIT {
+                tracing::warn!(
+                    "{source}: further `{}` reports are only counted (see the summary)",
+                    d.code.as_str()
+                );
+            }
+        }
+    }
+}
+
+fn run_filter(args: Args) -> ExitCode {
+    let level = if args.quiet { tracing::Level::ERROR } else { tracing::Level::INFO };
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .init();
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files.clone() };
+    // Open everything first: a typo in a file name is a usage error, not a half-done run.
+    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    for f in &files {
+        if f == "-" {
+            inputs.push(("<stdin>".into(), Box::new(io::stdin())));
+        } else {
+            match File::open(f) {
+                Ok(file) => inputs.push((f.clone(), Box::new(file))),
+                Err(e) => return usage_error(format!("cannot open {f}: {e}")),
+            }
+        }
+    }
+    let opts = Options { format: args.format, emit: args.emit, max_line_bytes: args.max_line_bytes };
+    let mut engine = Engine::new(&cfg, opts);
+    let mut sink = Sink { out: io::stdout().lock(), buf: Vec::with_capacity(FLUSH_AT * 2) };
+    let mut rep = Reporter { quiet: args.quiet, reported: [0; 8] };
+    let mut diags = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut status = ExitCode::SUCCESS;
+    'inputs: for (name, mut input) in inputs {
+        engine.start_input();
+        loop {
+            let n = match input.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!("{name}: read error: {e}");
+                    status = ExitCode::from(1);
+                    break;
+                }
+            };
+            engine.feed(&chunk[..n], &mut sink.buf, &mut diags);
+            rep.report(&name, &mut diags);
+            // A short read means the input had nothing more ready: hand alerts downstream now.
+            if sink.buf.len() >= FLUSH_AT || n < chunk.len() {
+                match sink.flush() {
+                    Ok(()) => {}
+                    Err(Stop::BrokenPipe) => break 'inputs,
+                    Err(Stop::Io(e)) => {
+                        tracing::error!("writing output: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        }
+        engine.finish(&mut sink.buf, &mut diags);
+        rep.report(&name, &mut diags);
+    }
+    match sink.flush() {
+        Ok(()) | Err(Stop::BrokenPipe) => {}
+        Err(Stop::Io(e)) => {
+            tracing::error!("writing output: {e}");
+            status = ExitCode::from(1);
+        }
+    }
+    let stats = engine.stats();
+    tracing::info!("{}", summary(&engine));
+    if let Some(path) = &args.stats_json {
+        let json = stats_json(&engine);
+        if let Err(e) = std::fs::write(path, json) {
+            tracing::error!("cannot write --stats-json {}: {e}", path.display());
+            status = ExitCode::from(1);
+        }
+    }
+    let _ = stats;
+    status
+}
+
+fn summary(engine: &Engine) -> String {
+    let s = engine.stats();
+    let mut line = format!(
+        "summary: {} lines, {} events, {} bad lines",
+        s.lines, s.events, s.rejected
+    );
+    let codes: Vec<String> = Code::ALL
+        .iter()
+        .filter(|&&c| s.code_count(c) > 0)
+        .map(|&c| format!("{}={}", c.as_str(), s.code_count(c)))
+        .collect();
+    if !codes.is_empty() {
+        line.push_str(&format!(" ({})", codes.join(" ")));
+    }
+    line.push_str(&format!(", {} alerts", s.total_alerts()));
+    let by_rule: Vec<String> = engine
+        .rules()
+        .rules
+        .iter()
+        .zip(&s.alerts)
+        .filter(|(_, &n)| n > 0)
+        .map(|(r, n)| format!("{}={n}", r.def.id))
+        .collect();
+    if !by_rule.is_empty() {
+        line.push_str(&format!(" ({})", by_rule.join(" ")));
+    }
+    if s.allowlisted > 0 {
+        line.push_str(&format!(", {} allowlisted", s.allowlisted));
+    }
+    line
+}
+
+fn stats_json(engine: &Engine) -> String {
+    let s = engine.stats();
+    let mut diags = serde_json::Map::new();
+    for c in Code::ALL {
+        diags.insert(c.as_str().into(), s.code_count(c).into());
+    }
+    let mut alerts = serde_json::Map::new();
+    for (r, n) in engine.rules().rules.iter().zip(&s.alerts) {
+        alerts.insert(r.def.id.into(), (*n).into());
+    }
+    let v = serde_json::json!({
+        "lines": s.lines,
+        "events": s.events,
+        "bad_lines": s.rejected,
+        "diagnostics": diags,
+        "alerts_total": s.total_alerts(),
+        "alerts": alerts,
+        "allowlisted": s.allowlisted,
+    });
+    let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+    t.push('\n');
+    t
+}

@@ -1,0 +1,317 @@
+//! Compiling the catalog (plus config) into an index by event type, and evaluating the
+//! single-event matchers against a decoded event.
+
+use crate::catalog::{Cond, FieldSel, ParamDefault, RuleDef, RuleKind, Severity, ToIs};
+use crate::config::{Config, ParamValue};
+use crate::event::{ChangeValue, Event};
+use std::collections::HashMap;
+
+/// Normalize a change field name or pattern: lower case, `_`, `-`, `.` and spaces removed.
+pub fn normalize_field(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// A rule ready to run: its definition, the effective settings, and resolved parameters.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub def: &'static RuleDef,
+    pub enabled: bool,
+    pub severity: Severity,
+    /// Effective string-list parameters, by name (normalized for field patterns).
+    pub lists: Vec<(&'static str, Vec<String>)>,
+    /// Effective integer parameters, by name.
+    pub ints: Vec<(&'static str, u64)>,
+    /// Effective float parameters, by name.
+    pub floats: Vec<(&'static str, f64)>,
+}
+
+impl CompiledRule {
+    fn new(def: &'static RuleDef, cfg: &Config) -> CompiledRule {
+        let o = cfg.rule(def.id);
+        let mut r = CompiledRule {
+            def,
+            enabled: o.and_then(|o| o.enabled).unwrap_or(def.enabled),
+            severity: o.and_then(|o| o.severity).unwrap_or(def.severity),
+            lists: Vec::new(),
+            ints: Vec::new(),
+            floats: Vec::new(),
+        };
+        for pd in def.params {
+            let given = o.and_then(|o| o.params.get(pd.name));
+            match (pd.default, given) {
+                (ParamDefault::StrList(_), Some(ParamValue::StrList(v))) => {
+                    r.lists.push((pd.name, v.clone()))
+                }
+                (ParamDefault::StrList(d), _) => {
+                    let v = if pd.name == "field_patterns" {
+                        d.iter().map(|s| normalize_field(s)).collect()
+                    } else {
+                        d.iter().map(|s| s.to_string()).collect()
+                    };
+                    r.lists.push((pd.name, v))
+                }
+                (ParamDefault::Int(_), Some(ParamValue::Int(n))) => r.ints.push((pd.name, *n)),
+                (ParamDefault::Int(d), _) => r.ints.push((pd.name, d)),
+                (ParamDefault::Float(_), Some(ParamValue::Float(f))) => {
+                    r.floats.push((pd.name, *f))
+                }
+                (ParamDefault::Float(d), _) => r.floats.push((pd.name, d)),
+            }
+        }
+        r
+    }
+
+    pub fn list(&self, name: &str) -> &[String] {
+        self.lists.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+    }
+    pub fn int(&self, name: &str) -> u64 {
+        self.ints.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0)
+    }
+    pub fn float(&self, name: &str) -> f64 {
+        self.floats.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0.0)
+    }
+}
+
+/// The normalized category of an event (section A of the catalog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    LoginSuccess,
+    LoginFailure,
+    GroupModified,
+    SystemAdded,
+    CommandRun,
+    AppAdded,
+    PolicyChange,
+    AccountChange,
+    Other,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::LoginSuccess => "login_success",
+            Category::LoginFailure => "login_failure",
+            Category::GroupModified => "group_modified",
+            Category::SystemAdded => "system_added",
+            Category::CommandRun => "command_run",
+            Category::AppAdded => "app_added",
+            Category::PolicyChange => "policy_change",
+            Category::AccountChange => "account_change",
+            Category::Other => "other",
+        }
+    }
+    /// ECS `event.category` for an alert about an event of this category.
+    pub fn ecs(self) -> &'static str {
+        match self {
+            Category::LoginSuccess | Category::LoginFailure => "authentication",
+            Category::GroupModified | Category::AccountChange => "iam",
+            Category::SystemAdded => "host",
+            Category::CommandRun => "process",
+            Category::AppAdded | Category::PolicyChange => "configuration",
+            Category::Other => "threat",
+        }
+    }
+}
+
+/// What the index knows about one event type.
+#[derive(Debug, Clone, Default)]
+struct TypeEntry {
+    /// Indices into `Rules::rules`, in catalog order (event-type rules merged with the
+    /// rules that apply to every event type).
+    rules: Vec<u16>,
+    login: bool,
+}
+
+/// The compiled catalog.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub rules: Vec<CompiledRule>,
+    by_type: HashMap<&'static str, TypeEntry>,
+    /// Rules with no event-type condition (checked on every event).
+    any_type: TypeEntry,
+}
+
+/// The event types that are logins (for category and stateful rules).
+pub fn is_login_type(t: &str) -> bool {
+    crate::catalog::LOGIN_EVENT_TYPES.contains(&t)
+}
+
+impl Rules {
+    /// Compile every built-in rule with the config's overrides. Disabled rules are kept (so
+    /// `jcdetect rules` can show them) but not indexed.
+    pub fn compile(cfg: &Config) -> Rules {
+        let rules: Vec<CompiledRule> =
+            crate::catalog::all().map(|d| CompiledRule::new(d, cfg)).collect();
+        let mut by_type: HashMap<&'static str, TypeEntry> = HashMap::new();
+        let mut any_type = TypeEntry::default();
+        for t in crate::catalog::LOGIN_EVENT_TYPES {
+            by_type.entry(t).or_default().login = true;
+        }
+        for (i, r) in rules.iter().enumerate() {
+            if !r.enabled || r.def.kind != RuleKind::Single {
+                continue;
+            }
+            let mut types: Vec<&'static str> = Vec::new();
+            let mut every_branch_typed = true;
+            for branch in r.def.matcher {
+                let mut typed = false;
+                for c in branch.iter() {
+                    match c {
+                        Cond::EventType(ts) => {
+                            typed = true;
+                            types.extend_from_slice(ts);
+                        }
+                        Cond::Login => {
+                            typed = true;
+                            types.extend_from_slice(crate::catalog::LOGIN_EVENT_TYPES);
+                        }
+                        _ => {}
+                    }
+                }
+                every_branch_typed &= typed;
+            }
+            if every_branch_typed {
+                for t in types {
+                    let e = by_type.entry(t).or_default();
+                    if e.rules.last() != Some(&(i as u16)) {
+                        e.rules.push(i as u16);
+                    }
+                }
+            } else {
+                any_type.rules.push(i as u16);
+            }
+        }
+        // Merge the any-type rules into each entry, keeping catalog order.
+        for e in by_type.values_mut() {
+            e.rules.extend_from_slice(&any_type.rules);
+            e.rules.sort_unstable();
+            e.rules.dedup();
+        }
+        Rules { rules, by_type, any_type }
+    }
+
+    /// Call `hit` with the index of every enabled single-event rule the event matches, in
+    /// catalog order.
+    pub fn matches(&self, ev: &Event<'_>, mut hit: impl FnMut(usize)) {
+        let entry = ev
+            .event_type
+            .as_deref()
+            .and_then(|t| self.by_type.get(t))
+            .unwrap_or(&self.any_type);
+        for &i in &entry.rules {
+            let r = &self.rules[i as usize];
+            if r.def.matcher.iter().any(|branch| branch.iter().all(|c| cond(r, c, ev))) {
+                hit(i as usize);
+            }
+        }
+    }
+
+    /// Whether the event is a login of any kind.
+    pub fn is_login(&self, ev: &Event<'_>) -> bool {
+        ev.event_type.as_deref().and_then(|t| self.by_type.get(t)).is_some_and(|e| e.login)
+    }
+
+    /// The event's normalized category.
+    pub fn category(&self, ev: &Event<'_>) -> Category {
+        let t = ev.event_type.as_deref().unwrap_or("");
+        if self.is_login(ev) {
+            return match ev.outcome() {
+                Some(true) => Category::LoginSuccess,
+                Some(false) => Category::LoginFailure,
+                None => Category::Other,
+            };
+        }
+        let touches_group = |a: &crate::event::Association<'_>| {
+            [a.from_type.as_deref(), a.to_type.as_deref()]
+                .iter()
+                .any(|t| t.is_some_and(|t| t.ends_with("group")))
+        };
+        match t {
+            "system_create" => Category::SystemAdded,
+            "command_run" => Category::CommandRun,
+            "application_create" => Category::AppAdded,
+            "association_change" if ev.association.as_ref().is_some_and(touches_group) => {
+                Category::GroupModified
+            }
+            _ if t.starts_with("group_") || t.starts_with("user_group_") => {
+                Category::GroupModified
+            }
+            _ if t.starts_with("policy_")
+                || t.starts_with("authnpolicy_")
+                || t.starts_with("authpolicy_")
+                || t.starts_with("iplist_")
+                || t.starts_with("policygroup") =>
+            {
+                Category::PolicyChange
+            }
+            _ if t.starts_with("user_")
+                || t.starts_with("admin_")
+                || t.starts_with("totp_")
+                || t == "association_change" =>
+            {
+                Category::AccountChange
+            }
+            _ => Category::Other,
+        }
+    }
+
+    /// Index of a rule by id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.def.id == id)
+    }
+}
+
+fn change_matches(r: &CompiledRule, sel: FieldSel, to: ToIs, ev: &Event<'_>) -> bool {
+    ev.changes.iter().any(|c| {
+        let Some(field) = c.field.as_deref() else { return false };
+        let field_ok = match sel {
+            FieldSel::Exact(names) => names.contains(&field),
+            FieldSel::Contains(pats) => {
+                let n = normalize_field(field);
+                pats.iter().any(|p| n.contains(p))
+            }
+            FieldSel::ContainsParam(param) => {
+                let n = normalize_field(field);
+                r.list(param).iter().any(|p| n.contains(p.as_str()))
+            }
+        };
+        field_ok && to_matches(c.to, to)
+    })
+}
+
+fn to_matches(v: ChangeValue, want: ToIs) -> bool {
+    match want {
+        ToIs::Any => true,
+        ToIs::Off => v.is_off(),
+        ToIs::Empty => v.is_empty(),
+        ToIs::True => v.is_true(),
+    }
+}
+
+pub(crate) fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
+    match *c {
+        Cond::EventType(ts) => ev.event_type.as_deref().is_some_and(|t| ts.contains(&t)),
+        Cond::Service(s) => ev.service.as_deref() == Some(s),
+        Cond::Login => ev.event_type.as_deref().is_some_and(is_login_type),
+        Cond::Outcome(b) => ev.outcome() == Some(b),
+        Cond::Mfa(b) => ev.mfa == Some(b),
+        Cond::ResourceType(t) => {
+            ev.resource.as_ref().and_then(|r| r.kind.as_deref()) == Some(t)
+        }
+        Cond::AssocOp(op) => ev.association.as_ref().and_then(|a| a.op.as_deref()) == Some(op),
+        Cond::AssocPair(x, y) => ev.association.as_ref().is_some_and(|a| {
+            let (f, t) = (a.from_type.as_deref(), a.to_type.as_deref());
+            (f == Some(x) && t == Some(y)) || (f == Some(y) && t == Some(x))
+        }),
+        Cond::AssocSudo => {
+            ev.association.as_ref().and_then(|a| a.sudo_enabled) == Some(true)
+        }
+        Cond::Change(sel, to) => change_matches(r, sel, to, ev),
+        Cond::CountryInParam(p) => ev
+            .country()
+            .is_some_and(|cc| r.list(p).iter().any(|l| l.eq_ignore_ascii_case(cc))),
+    }
+}
