@@ -78,7 +78,9 @@ fn ecs_ip(s: Option<&str>) -> (Option<IpAddr>, Option<&str>) {
 }
 
 fn attack_refs(rule: &CompiledRule) -> Option<(AttackRef, AttackRef, Option<AttackRef>)> {
-    rule.def.attack.map(|a| (a.tactic, a.technique, a.subtechnique))
+    rule.def
+        .attack
+        .map(|a| (a.tactic, a.technique, a.subtechnique))
 }
 
 fn user_fields(o: &mut Obj<'_>, name: Option<&str>, id: Option<&str>, admin: bool) {
@@ -145,7 +147,13 @@ fn write_evidence(o: &mut Obj<'_>, ev: &Evidence) {
 fn di_ids<'b>(a: &'b Alert<'_, '_>) -> Vec<&'b str> {
     match &a.evidence {
         Some(e) => e.event_ids.iter().map(String::as_str).collect(),
-        None => a.event.id.as_deref().into_iter().filter(|s| !s.is_empty()).collect(),
+        None => a
+            .event
+            .id
+            .as_deref()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect(),
     }
 }
 
@@ -171,7 +179,11 @@ impl Alert<'_, '_> {
     }
 
     fn changed_fields(&self) -> Vec<&str> {
-        self.event.changes.iter().filter_map(|c| c.field.as_deref()).collect()
+        self.event
+            .changes
+            .iter()
+            .filter_map(|c| c.field.as_deref())
+            .collect()
     }
 
     fn encode_ecs(&self, out: &mut Vec<u8>) {
@@ -195,7 +207,8 @@ impl Alert<'_, '_> {
                 .opt_str("provider", ev.service.as_deref())
                 .str("dataset", "jumpcloud.directory_insights");
             if let Some(w) = &self.evidence {
-                e.str("start", &rfc3339(w.window_start)).str("end", &rfc3339(w.window_end));
+                e.str("start", &rfc3339(w.window_start))
+                    .str("end", &rfc3339(w.window_end));
             }
             e.str("reason", &self.reason);
         });
@@ -211,10 +224,12 @@ impl Alert<'_, '_> {
             o.obj("threat", |t| {
                 t.str("framework", "MITRE ATT&CK")
                     .obj("tactic", |x| {
-                        x.str_array("id", [tactic.id]).str_array("name", [tactic.name]);
+                        x.str_array("id", [tactic.id])
+                            .str_array("name", [tactic.name]);
                     })
                     .obj("technique", |x| {
-                        x.str_array("id", [technique.id]).str_array("name", [technique.name]);
+                        x.str_array("id", [technique.id])
+                            .str_array("name", [technique.name]);
                         if let Some(s) = sub {
                             x.obj("subtechnique", |y| {
                                 y.str_array("id", [s.id]).str_array("name", [s.name]);
@@ -252,7 +267,10 @@ impl Alert<'_, '_> {
             user_fields(
                 u,
                 target,
-                ev.resource.as_ref().and_then(|r| r.id.as_deref()).filter(|_| target.is_some()),
+                ev.resource
+                    .as_ref()
+                    .and_then(|r| r.id.as_deref())
+                    .filter(|_| target.is_some()),
                 false,
             );
         });
@@ -328,7 +346,9 @@ impl Alert<'_, '_> {
             m.str("version", "1.3.0")
                 .str("uid", &self.uid)
                 .obj("product", |p| {
-                    p.str("name", "jcdetect").str("vendor_name", "jcdetect").str("version", VERSION);
+                    p.str("name", "jcdetect")
+                        .str("vendor_name", "jcdetect")
+                        .str("version", VERSION);
                 })
                 .opt_str("original_time", ev.timestamp.as_deref());
         });
@@ -394,7 +414,10 @@ impl Alert<'_, '_> {
                             u.str("type", "Admin").int("type_id", 2);
                         }
                     }
-                    u.opt_str("uid", ev.initiated_by.as_ref().and_then(|a| a.id.as_deref()));
+                    u.opt_str(
+                        "uid",
+                        ev.initiated_by.as_ref().and_then(|a| a.id.as_deref()),
+                    );
                 });
             });
             e.obj("user", |u| {
@@ -412,7 +435,8 @@ impl Alert<'_, '_> {
         });
         o.obj("unmapped", |u| {
             u.obj("jcdetect", |j| {
-                j.str("category", self.category.as_str()).str("reason", &self.reason);
+                j.str("category", self.category.as_str())
+                    .str("reason", &self.reason);
                 j.str_array("di_event_ids", di_ids(self));
                 j.int("di_event_count", di_ids_total(self) as i64);
                 j.opt_str("organization", ev.organization.as_deref());

@@ -82,12 +82,42 @@ pub struct Attack {
 }
 
 macro_rules! tactic {
-    (TA0001) => { AttackRef { id: "TA0001", name: "Initial Access" } };
-    (TA0002) => { AttackRef { id: "TA0002", name: "Execution" } };
-    (TA0003) => { AttackRef { id: "TA0003", name: "Persistence" } };
-    (TA0004) => { AttackRef { id: "TA0004", name: "Privilege Escalation" } };
-    (TA0005) => { AttackRef { id: "TA0005", name: "Defense Evasion" } };
-    (TA0006) => { AttackRef { id: "TA0006", name: "Credential Access" } };
+    (TA0001) => {
+        AttackRef {
+            id: "TA0001",
+            name: "Initial Access",
+        }
+    };
+    (TA0002) => {
+        AttackRef {
+            id: "TA0002",
+            name: "Execution",
+        }
+    };
+    (TA0003) => {
+        AttackRef {
+            id: "TA0003",
+            name: "Persistence",
+        }
+    };
+    (TA0004) => {
+        AttackRef {
+            id: "TA0004",
+            name: "Privilege Escalation",
+        }
+    };
+    (TA0005) => {
+        AttackRef {
+            id: "TA0005",
+            name: "Defense Evasion",
+        }
+    };
+    (TA0006) => {
+        AttackRef {
+            id: "TA0006",
+            name: "Credential Access",
+        }
+    };
 }
 
 const fn t(id: &'static str, name: &'static str) -> AttackRef {
@@ -107,10 +137,18 @@ const T1555: AttackRef = t("T1555", "Credentials from Password Stores");
 const T1552: AttackRef = t("T1552", "Unsecured Credentials");
 
 const fn attack(tactic: AttackRef, technique: AttackRef) -> Option<Attack> {
-    Some(Attack { tactic, technique, subtechnique: None })
+    Some(Attack {
+        tactic,
+        technique,
+        subtechnique: None,
+    })
 }
 const fn attack_sub(tactic: AttackRef, technique: AttackRef, sub: AttackRef) -> Option<Attack> {
-    Some(Attack { tactic, technique, subtechnique: Some(sub) })
+    Some(Attack {
+        tactic,
+        technique,
+        subtechnique: Some(sub),
+    })
 }
 
 /// How a `changes[].to` value must look for a change condition to hold.

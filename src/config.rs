@@ -141,7 +141,9 @@ impl Config {
         let mut p = Vec::new();
         let mut cfg = Config::default();
         let Some(root) = root.as_table() else {
-            return Err(ConfigError { problems: vec!["the config must be a table".into()] });
+            return Err(ConfigError {
+                problems: vec!["the config must be a table".into()],
+            });
         };
         for (key, value) in root {
             match key.as_str() {
@@ -171,16 +173,24 @@ fn type_name(v: &toml::Value) -> &'static str {
 
 fn parse_rules(value: &toml::Value, cfg: &mut Config, p: &mut Vec<String>) {
     let Some(t) = value.as_table() else {
-        p.push(format!("`rules` must be a table of rule tables, not a {}", type_name(value)));
+        p.push(format!(
+            "`rules` must be a table of rule tables, not a {}",
+            type_name(value)
+        ));
         return;
     };
     for (id, body) in t {
         let Some(def) = catalog::find(id) else {
-            p.push(format!("unknown rule `{id}` in [rules] (see `jcdetect rules` for the ids)"));
+            p.push(format!(
+                "unknown rule `{id}` in [rules] (see `jcdetect rules` for the ids)"
+            ));
             continue;
         };
         let Some(body) = body.as_table() else {
-            p.push(format!("[rules.{id}] must be a table, not a {}", type_name(body)));
+            p.push(format!(
+                "[rules.{id}] must be a table, not a {}",
+                type_name(body)
+            ));
             continue;
         };
         let mut o = RuleOverride::default();
@@ -189,7 +199,10 @@ fn parse_rules(value: &toml::Value, cfg: &mut Config, p: &mut Vec<String>) {
             match k.as_str() {
                 "enabled" => match v.as_bool() {
                     Some(b) => o.enabled = Some(b),
-                    None => p.push(format!("`{at}` must be true or false, not a {}", type_name(v))),
+                    None => p.push(format!(
+                        "`{at}` must be true or false, not a {}",
+                        type_name(v)
+                    )),
                 },
                 "severity" => match v.as_str().and_then(Severity::parse) {
                     Some(s) => o.severity = Some(s),
@@ -258,28 +271,32 @@ fn parse_param(
                 None
             }
         },
-        ParamDefault::Float(_) => {
-            match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                Some(f) if f.is_finite() && f >= 0.0 => Some(ParamValue::Float(f)),
-                _ => {
-                    p.push(format!("`{at}` must be a non-negative number (got {v})"));
-                    None
-                }
+        ParamDefault::Float(_) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+            Some(f) if f.is_finite() && f >= 0.0 => Some(ParamValue::Float(f)),
+            _ => {
+                p.push(format!("`{at}` must be a non-negative number (got {v})"));
+                None
             }
-        }
+        },
     }
 }
 
 fn string_list(at: &str, v: &toml::Value, p: &mut Vec<String>) -> Option<Vec<String>> {
     let Some(arr) = v.as_array() else {
-        p.push(format!("`{at}` must be an array of strings, not a {}", type_name(v)));
+        p.push(format!(
+            "`{at}` must be an array of strings, not a {}",
+            type_name(v)
+        ));
         return None;
     };
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
         match item.as_str() {
             Some(s) => out.push(s.to_string()),
-            None => p.push(format!("`{at}[{i}]` must be a string, not a {}", type_name(item))),
+            None => p.push(format!(
+                "`{at}[{i}]` must be a string, not a {}",
+                type_name(item)
+            )),
         }
     }
     Some(out)
@@ -292,7 +309,10 @@ fn country(s: &str) -> Option<String> {
 
 fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) {
     let Some(t) = value.as_table() else {
-        p.push(format!("`allowlist` must be a table, not a {}", type_name(value)));
+        p.push(format!(
+            "`allowlist` must be a table, not a {}",
+            type_name(value)
+        ));
         return;
     };
     for (k, v) in t {
@@ -348,7 +368,9 @@ mod tests {
         assert!(!h.contains("203.0.113.8".parse().unwrap()));
         let v6 = Cidr::parse("2001:db8::/32").unwrap();
         assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
         for bad in ["10.0.0.0/33", "nope", "10.0.0/8", "::/129", ""] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }

@@ -73,7 +73,13 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.code.as_str(), self.detail)
+        write!(
+            f,
+            "line {}: {}: {}",
+            self.line,
+            self.code.as_str(),
+            self.detail
+        )
     }
 }
 
@@ -103,7 +109,11 @@ impl Stats {
         }
     }
     pub fn code_count(&self, code: Code) -> u64 {
-        Code::ALL.iter().position(|&c| c == code).map(|i| self.by_code[i]).unwrap_or(0)
+        Code::ALL
+            .iter()
+            .position(|&c| c == code)
+            .map(|i| self.by_code[i])
+            .unwrap_or(0)
     }
     pub fn total_alerts(&self) -> u64 {
         self.alerts.iter().sum()

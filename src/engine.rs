@@ -46,7 +46,11 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { format: Format::Ecs, emit: Emit::Alerts, max_line_bytes: DEFAULT_MAX_LINE_BYTES }
+        Options {
+            format: Format::Ecs,
+            emit: Emit::Alerts,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
     }
 }
 
@@ -73,7 +77,10 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: &Config, opts: Options) -> Engine {
         let rules = Rules::compile(cfg);
-        let stats = Stats { alerts: vec![0; rules.rules.len()], ..Stats::default() };
+        let stats = Stats {
+            alerts: vec![0; rules.rules.len()],
+            ..Stats::default()
+        };
         Engine {
             rules,
             allowlist: cfg.allowlist.clone(),
@@ -157,7 +164,10 @@ impl Engine {
         self.stats.lines += 1;
         self.report(
             Code::LineTooLong,
-            format!("{len} bytes, over the limit of {} (--max-line-bytes)", self.opts.max_line_bytes),
+            format!(
+                "{len} bytes, over the limit of {} (--max-line-bytes)",
+                self.opts.max_line_bytes
+            ),
             diags,
         );
     }
@@ -174,7 +184,11 @@ impl Engine {
 
     fn report(&mut self, code: Code, detail: String, diags: &mut Vec<Diagnostic>) {
         self.stats.count(code);
-        diags.push(Diagnostic { line: self.line, code, detail });
+        diags.push(Diagnostic {
+            line: self.line,
+            code,
+            detail,
+        });
     }
 
     /// Process one line (without its newline). A trailing CR and a UTF-8 BOM are ignored.
@@ -247,7 +261,11 @@ impl Engine {
         let ev = match decode(text) {
             Ok(ev) => ev,
             Err(e) => {
-                let code = if e.is_data() { Code::NotAnObject } else { Code::InvalidJson };
+                let code = if e.is_data() {
+                    Code::NotAnObject
+                } else {
+                    Code::InvalidJson
+                };
                 let detail = if code == Code::NotAnObject {
                     "a DI event must be a JSON object".to_string()
                 } else {
@@ -310,7 +328,10 @@ impl Engine {
             }
             let rule = &self.rules.rules[i];
             let severity = if rule.def.severity_from_event {
-                ev.priority.as_deref().and_then(Severity::parse).unwrap_or(rule.severity)
+                ev.priority
+                    .as_deref()
+                    .and_then(Severity::parse)
+                    .unwrap_or(rule.severity)
             } else {
                 rule.severity
             };
@@ -362,13 +383,17 @@ fn pass_tagged(raw: &str, category: &str, fired: &[&str], out: &mut Vec<u8>) {
         return;
     };
     out.extend_from_slice(inner.as_bytes());
-    let empty_object = inner.trim_start().strip_prefix('{').is_some_and(|r| r.trim().is_empty());
+    let empty_object = inner
+        .trim_start()
+        .strip_prefix('{')
+        .is_some_and(|r| r.trim().is_empty());
     if !empty_object {
         out.push(b',');
     }
     out.extend_from_slice(b"\"jcdetect\":");
     let mut o = crate::json::Obj::new(out);
-    o.str("category", category).str_array("rules", fired.iter().copied());
+    o.str("category", category)
+        .str_array("rules", fired.iter().copied());
     o.end();
     out.extend_from_slice(b"}\n");
 }
@@ -397,7 +422,9 @@ fn alert_uid(rule: &CompiledRule, ev: &Event<'_>, raw: &str) -> String {
     let mut h = StableHasher::new(0x6a63_6465_7465_6374);
     h.part(rule.def.id.as_bytes());
     match ev.id.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) => h.part(id.as_bytes()).part(ev.timestamp.as_deref().unwrap_or("").as_bytes()),
+        Some(id) => h
+            .part(id.as_bytes())
+            .part(ev.timestamp.as_deref().unwrap_or("").as_bytes()),
         None => h.part(raw.as_bytes()),
     };
     h.hex128()
@@ -443,7 +470,11 @@ fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
 fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
     use crate::catalog::Cond;
     let r = &rules.rules[i];
-    let Some(branch) = r.def.matcher.iter().find(|b| b.iter().all(|c| rules_cond(r, c, ev)))
+    let Some(branch) = r
+        .def
+        .matcher
+        .iter()
+        .find(|b| b.iter().all(|c| rules_cond(r, c, ev)))
     else {
         return String::new();
     };
@@ -484,7 +515,10 @@ fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
                 format!("changes[] sets `{f}`")
             }
             Cond::CountryInParam(_) => {
-                format!("geoip country {} is on the list", ev.country().unwrap_or("?"))
+                format!(
+                    "geoip country {} is on the list",
+                    ev.country().unwrap_or("?")
+                )
             }
         })
         .collect();

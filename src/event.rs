@@ -23,11 +23,18 @@ pub enum ChangeValue {
     Null,
     Bool(bool),
     /// Number: whether it is zero.
-    Number { zero: bool },
+    Number {
+        zero: bool,
+    },
     /// String: whether it is empty, and whether it reads as an "off" word.
-    Text { empty: bool, off_word: bool },
+    Text {
+        empty: bool,
+        off_word: bool,
+    },
     /// Array or object: whether it is empty.
-    Container { empty: bool },
+    Container {
+        empty: bool,
+    },
 }
 
 impl ChangeValue {
@@ -443,73 +450,98 @@ struct Endpoint<'a> {
     kind: Str<'a>,
     name: Str<'a>,
 }
-object_visitor!(EndpointV, Endpoint, "association.connection", |ctx, key, map, o| {
-    match key.as_ref() {
-        "type" => o.kind = str_of(&mut map, ctx, "association.connection.type")?,
-        "name" => o.name = str_of(&mut map, ctx, "association.connection.name")?,
-        _ => skip(&mut map)?,
+object_visitor!(
+    EndpointV,
+    Endpoint,
+    "association.connection",
+    |ctx, key, map, o| {
+        match key.as_ref() {
+            "type" => o.kind = str_of(&mut map, ctx, "association.connection.type")?,
+            "name" => o.name = str_of(&mut map, ctx, "association.connection.name")?,
+            _ => skip(&mut map)?,
+        }
     }
-});
+);
 
 #[derive(Default)]
 struct Connection<'a> {
     from: Option<Endpoint<'a>>,
     to: Option<Endpoint<'a>>,
 }
-object_visitor!(ConnectionV, Connection, "association.connection", |ctx, key, map, o| {
-    match key.as_ref() {
-        "from" => o.from = map.next_value_seed(Seed(EndpointV { ctx }))?,
-        "to" => o.to = map.next_value_seed(Seed(EndpointV { ctx }))?,
-        _ => skip(&mut map)?,
+object_visitor!(
+    ConnectionV,
+    Connection,
+    "association.connection",
+    |ctx, key, map, o| {
+        match key.as_ref() {
+            "from" => o.from = map.next_value_seed(Seed(EndpointV { ctx }))?,
+            "to" => o.to = map.next_value_seed(Seed(EndpointV { ctx }))?,
+            _ => skip(&mut map)?,
+        }
     }
-});
+);
 
 #[derive(Default)]
 struct Sudo<'a> {
     enabled: Option<bool>,
     _p: std::marker::PhantomData<&'a ()>,
 }
-object_visitor!(SudoV, Sudo, "association.attributes.sudo", |ctx, key, map, o| {
-    match key.as_ref() {
-        "enabled" => o.enabled = bool_of(&mut map, ctx, "association.attributes.sudo.enabled")?,
-        _ => skip(&mut map)?,
+object_visitor!(
+    SudoV,
+    Sudo,
+    "association.attributes.sudo",
+    |ctx, key, map, o| {
+        match key.as_ref() {
+            "enabled" => o.enabled = bool_of(&mut map, ctx, "association.attributes.sudo.enabled")?,
+            _ => skip(&mut map)?,
+        }
     }
-});
+);
 
 #[derive(Default)]
 struct Attributes<'a> {
     sudo: Option<Sudo<'a>>,
 }
-object_visitor!(AttributesV, Attributes, "association.attributes", |ctx, key, map, o| {
-    match key.as_ref() {
-        "sudo" => o.sudo = map.next_value_seed(Seed(SudoV { ctx }))?,
-        _ => skip(&mut map)?,
+object_visitor!(
+    AttributesV,
+    Attributes,
+    "association.attributes",
+    |ctx, key, map, o| {
+        match key.as_ref() {
+            "sudo" => o.sudo = map.next_value_seed(Seed(SudoV { ctx }))?,
+            _ => skip(&mut map)?,
+        }
     }
-});
+);
 
-object_visitor!(AssociationV, Association, "association", |ctx, key, map, o| {
-    match key.as_ref() {
-        "op" => o.op = str_of(&mut map, ctx, "association.op")?,
-        "connection" => {
-            if let Some(c) = map.next_value_seed(Seed(ConnectionV { ctx: &mut *ctx }))? {
-                if let Some(f) = c.from {
-                    o.from_type = f.kind;
-                    o.from_name = f.name;
-                }
-                if let Some(t) = c.to {
-                    o.to_type = t.kind;
-                    o.to_name = t.name;
+object_visitor!(
+    AssociationV,
+    Association,
+    "association",
+    |ctx, key, map, o| {
+        match key.as_ref() {
+            "op" => o.op = str_of(&mut map, ctx, "association.op")?,
+            "connection" => {
+                if let Some(c) = map.next_value_seed(Seed(ConnectionV { ctx: &mut *ctx }))? {
+                    if let Some(f) = c.from {
+                        o.from_type = f.kind;
+                        o.from_name = f.name;
+                    }
+                    if let Some(t) = c.to {
+                        o.to_type = t.kind;
+                        o.to_name = t.name;
+                    }
                 }
             }
-        }
-        "attributes" => {
-            if let Some(a) = map.next_value_seed(Seed(AttributesV { ctx: &mut *ctx }))? {
-                o.sudo_enabled = a.sudo.and_then(|s| s.enabled);
+            "attributes" => {
+                if let Some(a) = map.next_value_seed(Seed(AttributesV { ctx: &mut *ctx }))? {
+                    o.sudo_enabled = a.sudo.and_then(|s| s.enabled);
+                }
             }
+            _ => skip(&mut map)?,
         }
-        _ => skip(&mut map)?,
     }
-});
+);
 
 #[derive(Default)]
 struct MfaMeta<'a> {
@@ -563,7 +595,10 @@ impl<'de> Visitor<'de> for ChangeValueV {
         let off_word = ["false", "disabled", "off", "none"]
             .iter()
             .any(|w| t.eq_ignore_ascii_case(w));
-        Ok(ChangeValue::Text { empty: t.is_empty(), off_word })
+        Ok(ChangeValue::Text {
+            empty: t.is_empty(),
+            off_word,
+        })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChangeValue, A::Error> {
         let mut empty = true;
@@ -609,7 +644,9 @@ impl<'de, 'c> Visitor<'de> for ChangesV<'c, 'de> {
                 }
                 continue;
             }
-            match seq.next_element_seed(Seed(ChangeV { ctx: &mut *self.ctx }))? {
+            match seq.next_element_seed(Seed(ChangeV {
+                ctx: &mut *self.ctx,
+            }))? {
                 Some(Some(c)) => self.out.push(c),
                 Some(None) => {}
                 None => break,
@@ -711,7 +748,10 @@ impl<'de> Visitor<'de> for EventV {
                 }
                 "changes" => {
                     e.changes.clear();
-                    map.next_value_seed(Seed(ChangesV { ctx: c, out: &mut e.changes }))?
+                    map.next_value_seed(Seed(ChangesV {
+                        ctx: c,
+                        out: &mut e.changes,
+                    }))?
                 }
                 _ => skip(&mut map)?,
             }
@@ -852,14 +892,23 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_garbage() {
-        for bad in ["[1,2]", "42", "\"x\"", "{\"a\":", "{\"a\":1}}", "{'a':1}", "null"] {
+        for bad in [
+            "[1,2]",
+            "42",
+            "\"x\"",
+            "{\"a\":",
+            "{\"a\":1}}",
+            "{'a':1}",
+            "null",
+        ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn systems_source_ip() {
-        let e = decode(r#"{"service":"systems","client_ip":"10.0.0.1","src_ip":"8.8.8.8"}"#).unwrap();
+        let e =
+            decode(r#"{"service":"systems","client_ip":"10.0.0.1","src_ip":"8.8.8.8"}"#).unwrap();
         assert_eq!(e.source_ip(), Some("8.8.8.8"));
         let e = decode(r#"{"service":"directory","client_ip":"","src_ip":"8.8.8.8"}"#).unwrap();
         assert_eq!(e.source_ip(), Some("8.8.8.8"));

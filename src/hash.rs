@@ -25,7 +25,10 @@ pub struct StableHasher {
 
 impl StableHasher {
     pub fn new(seed: u64) -> StableHasher {
-        StableHasher { a: 0xcbf2_9ce4_8422_2325 ^ seed, b: 0x6c62_272e_07bb_0142 ^ mix64(seed) }
+        StableHasher {
+            a: 0xcbf2_9ce4_8422_2325 ^ seed,
+            b: 0x6c62_272e_07bb_0142 ^ mix64(seed),
+        }
     }
     pub fn bytes(&mut self, data: &[u8]) -> &mut Self {
         for &c in data {
@@ -60,12 +63,18 @@ mod tests {
     #[test]
     fn stable_and_length_delimited() {
         // Pinned values: a change here changes every alert id users have stored.
-        assert_eq!(fingerprint(b"alice@example.com"), fingerprint(b"alice@example.com"));
+        assert_eq!(
+            fingerprint(b"alice@example.com"),
+            fingerprint(b"alice@example.com")
+        );
         assert_ne!(
             StableHasher::new(1).part(b"ab").part(b"c").hex128(),
             StableHasher::new(1).part(b"a").part(b"bc").hex128()
         );
         assert_eq!(StableHasher::new(7).part(b"x").hex128().len(), 32);
-        assert_eq!(format!("{:016x}", fingerprint(b"")), format!("{:016x}", fingerprint(b"")));
+        assert_eq!(
+            format!("{:016x}", fingerprint(b"")),
+            format!("{:016x}", fingerprint(b""))
+        );
     }
 }

@@ -89,7 +89,8 @@ impl<'a> Obj<'a> {
 
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
-        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
         self
     }
 
@@ -101,7 +102,11 @@ impl<'a> Obj<'a> {
     }
 
     /// An array of strings (always written, even empty).
-    pub fn str_array<'s>(&mut self, k: &str, items: impl IntoIterator<Item = &'s str>) -> &mut Self {
+    pub fn str_array<'s>(
+        &mut self,
+        k: &str,
+        items: impl IntoIterator<Item = &'s str>,
+    ) -> &mut Self {
         self.key(k);
         self.out.push(b'[');
         for (i, s) in items.into_iter().enumerate() {
@@ -184,13 +189,18 @@ mod tests {
             .float("g", 0.5)
             .obj("empty", |_| {})
             .obj("x", |o| {
-                o.opt_str("none", None).opt_str("blank", Some("")).bool("t", true);
+                o.opt_str("none", None)
+                    .opt_str("blank", Some(""))
+                    .bool("t", true);
             })
             .str_array("l", ["x", "y"])
             .opt_str_array("nl", std::iter::empty::<&str>());
         o.end();
         let s = String::from_utf8(out).unwrap();
-        assert_eq!(s, r#"{"a":"q\"\\\n\u0001é","n":-3,"f":2.0,"g":0.5,"x":{"t":true},"l":["x","y"]}"#);
+        assert_eq!(
+            s,
+            r#"{"a":"q\"\\\n\u0001é","n":-3,"f":2.0,"g":0.5,"x":{"t":true},"l":["x","y"]}"#
+        );
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["a"], "q\"\\\n\u{1}é");
     }

@@ -107,7 +107,10 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             _ => (a.clone(), None),
         };
         let mut value = |what: &str| -> Result<String, String> {
-            inline.clone().or_else(|| it.next()).ok_or(format!("{name} needs {what}"))
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or(format!("{name} needs {what}"))
         };
         match name.as_str() {
             "--" => only_files = true,
@@ -145,7 +148,9 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
 }
 
 fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
-    let Some(path) = path else { return Ok(Config::default()) };
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
     Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -216,7 +221,13 @@ fn print_rules(cfg: &Config, json: bool) -> ExitCode {
             let attack = r
                 .def
                 .attack
-                .map(|a| format!("{}/{}", a.tactic.id, a.subtechnique.unwrap_or(a.technique).id))
+                .map(|a| {
+                    format!(
+                        "{}/{}",
+                        a.tactic.id,
+                        a.subtechnique.unwrap_or(a.technique).id
+                    )
+                })
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
                 "{:<30} {:<8} {:<13} {:<7} {:<18} {}\n",
@@ -298,7 +309,11 @@ impl Reporter {
 }
 
 fn run_filter(args: Args) -> ExitCode {
-    let level = if args.quiet { tracing::Level::ERROR } else { tracing::Level::INFO };
+    let level = if args.quiet {
+        tracing::Level::ERROR
+    } else {
+        tracing::Level::INFO
+    };
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_max_level(level)
@@ -310,7 +325,11 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files.clone() };
+    let files = if args.files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.files.clone()
+    };
     // Open everything first: a typo in a file name is a usage error, not a half-done run.
     let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
     for f in &files {
@@ -323,10 +342,20 @@ fn run_filter(args: Args) -> ExitCode {
             }
         }
     }
-    let opts = Options { format: args.format, emit: args.emit, max_line_bytes: args.max_line_bytes };
+    let opts = Options {
+        format: args.format,
+        emit: args.emit,
+        max_line_bytes: args.max_line_bytes,
+    };
     let mut engine = Engine::new(&cfg, opts);
-    let mut sink = Sink { out: io::stdout().lock(), buf: Vec::with_capacity(FLUSH_AT * 2) };
-    let mut rep = Reporter { quiet: args.quiet, reported: [0; 8] };
+    let mut sink = Sink {
+        out: io::stdout().lock(),
+        buf: Vec::with_capacity(FLUSH_AT * 2),
+    };
+    let mut rep = Reporter {
+        quiet: args.quiet,
+        reported: [0; 8],
+    };
     let mut diags = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
     let mut status = ExitCode::SUCCESS;

@@ -65,13 +65,25 @@ impl CompiledRule {
     }
 
     pub fn list(&self, name: &str) -> &[String] {
-        self.lists.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.lists
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
     pub fn int(&self, name: &str) -> u64 {
-        self.ints.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0)
+        self.ints
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
     }
     pub fn float(&self, name: &str) -> f64 {
-        self.floats.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0.0)
+        self.floats
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(0.0)
     }
 }
 
@@ -143,8 +155,9 @@ impl Rules {
     /// Compile every built-in rule with the config's overrides. Disabled rules are kept (so
     /// `jcdetect rules` can show them) but not indexed.
     pub fn compile(cfg: &Config) -> Rules {
-        let rules: Vec<CompiledRule> =
-            crate::catalog::all().map(|d| CompiledRule::new(d, cfg)).collect();
+        let rules: Vec<CompiledRule> = crate::catalog::all()
+            .map(|d| CompiledRule::new(d, cfg))
+            .collect();
         let mut by_type: HashMap<&'static str, TypeEntry> = HashMap::new();
         let mut any_type = TypeEntry::default();
         for t in crate::catalog::LOGIN_EVENT_TYPES {
@@ -190,7 +203,11 @@ impl Rules {
             e.rules.sort_unstable();
             e.rules.dedup();
         }
-        Rules { rules, by_type, any_type }
+        Rules {
+            rules,
+            by_type,
+            any_type,
+        }
     }
 
     /// Call `hit` with the index of every enabled single-event rule the event matches, in
@@ -203,7 +220,11 @@ impl Rules {
             .unwrap_or(&self.any_type);
         for &i in &entry.rules {
             let r = &self.rules[i as usize];
-            if r.def.matcher.iter().any(|branch| branch.iter().all(|c| cond(r, c, ev))) {
+            if r.def
+                .matcher
+                .iter()
+                .any(|branch| branch.iter().all(|c| cond(r, c, ev)))
+            {
                 hit(i as usize);
             }
         }
@@ -211,7 +232,10 @@ impl Rules {
 
     /// Whether the event is a login of any kind.
     pub fn is_login(&self, ev: &Event<'_>) -> bool {
-        ev.event_type.as_deref().and_then(|t| self.by_type.get(t)).is_some_and(|e| e.login)
+        ev.event_type
+            .as_deref()
+            .and_then(|t| self.by_type.get(t))
+            .is_some_and(|e| e.login)
     }
 
     /// The event's normalized category.
@@ -236,9 +260,7 @@ impl Rules {
             "association_change" if ev.association.as_ref().is_some_and(touches_group) => {
                 Category::GroupModified
             }
-            _ if t.starts_with("group_") || t.starts_with("user_group_") => {
-                Category::GroupModified
-            }
+            _ if t.starts_with("group_") || t.starts_with("user_group_") => Category::GroupModified,
             _ if t.starts_with("policy_")
                 || t.starts_with("authnpolicy_")
                 || t.starts_with("authpolicy_")
@@ -266,7 +288,9 @@ impl Rules {
 
 fn change_matches(r: &CompiledRule, sel: FieldSel, to: ToIs, ev: &Event<'_>) -> bool {
     ev.changes.iter().any(|c| {
-        let Some(field) = c.field.as_deref() else { return false };
+        let Some(field) = c.field.as_deref() else {
+            return false;
+        };
         let field_ok = match sel {
             FieldSel::Exact(names) => names.contains(&field),
             FieldSel::Contains(pats) => {
@@ -298,17 +322,13 @@ pub(crate) fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
         Cond::Login => ev.event_type.as_deref().is_some_and(is_login_type),
         Cond::Outcome(b) => ev.outcome() == Some(b),
         Cond::Mfa(b) => ev.mfa == Some(b),
-        Cond::ResourceType(t) => {
-            ev.resource.as_ref().and_then(|r| r.kind.as_deref()) == Some(t)
-        }
+        Cond::ResourceType(t) => ev.resource.as_ref().and_then(|r| r.kind.as_deref()) == Some(t),
         Cond::AssocOp(op) => ev.association.as_ref().and_then(|a| a.op.as_deref()) == Some(op),
         Cond::AssocPair(x, y) => ev.association.as_ref().is_some_and(|a| {
             let (f, t) = (a.from_type.as_deref(), a.to_type.as_deref());
             (f == Some(x) && t == Some(y)) || (f == Some(y) && t == Some(x))
         }),
-        Cond::AssocSudo => {
-            ev.association.as_ref().and_then(|a| a.sudo_enabled) == Some(true)
-        }
+        Cond::AssocSudo => ev.association.as_ref().and_then(|a| a.sudo_enabled) == Some(true),
         Cond::Change(sel, to) => change_matches(r, sel, to, ev),
         Cond::CountryInParam(p) => ev
             .country()

@@ -9,11 +9,16 @@ use std::path::Path;
 
 fn expected(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         match line.rsplit_once(" x") {
-            Some((id, n)) if n.parse::<usize>().is_ok() => {
-                out.extend(std::iter::repeat_n(id.trim().to_string(), n.parse().unwrap()))
-            }
+            Some((id, n)) if n.parse::<usize>().is_ok() => out.extend(std::iter::repeat_n(
+                id.trim().to_string(),
+                n.parse().unwrap(),
+            )),
             _ => out.push(line.to_string()),
         }
     }
@@ -31,10 +36,19 @@ fn run_group(group: &str) -> usize {
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(msg) = run_case(case) {
-            failures.push(format!("{}: {msg}", case.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {msg}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     cases.len()
 }
 
@@ -44,7 +58,9 @@ fn run_case(case: &Path) -> Result<(), String> {
         Err(_) => Config::default(),
     };
     let input = common::read(&case.join("input.ndjson"));
-    let want = expected(&String::from_utf8_lossy(&common::read(&case.join("expect.txt"))));
+    let want = expected(&String::from_utf8_lossy(&common::read(
+        &case.join("expect.txt"),
+    )));
     let (lines, diags) = common::run(&cfg, Options::default(), &input);
     if !diags.is_empty() {
         return Err(format!("unexpected diagnostics: {diags:?}"));
