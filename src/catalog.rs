@@ -594,5 +594,153 @@ pub fn find(id: &str) -> Option<&'static RuleDef> {
 
 /// Every built-in rule, single-event first, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static RuleDef> {
-    SINGLE_RULES.iter()
+    SINGLE_RULES.iter().chain(STATEFUL_RULES)
 }
+
+const fn int(name: &'static str, default: u64, help: &'static str) -> ParamDef {
+    ParamDef {
+        name,
+        default: ParamDefault::Int(default),
+        help,
+    }
+}
+const fn threshold(n: u64) -> ParamDef {
+    int(
+        "threshold",
+        n,
+        "the count the rule compares against (see the rule's comparison)",
+    )
+}
+const fn window(secs: u64) -> ParamDef {
+    int(
+        "window_secs",
+        secs,
+        "sliding window length, seconds of event time",
+    )
+}
+const fn suppress(secs: u64) -> ParamDef {
+    int(
+        "suppress_secs",
+        secs,
+        "after an alert for a key, hold further alerts for this long (0 = never)",
+    )
+}
+
+const fn stateful(
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    severity: Severity,
+    attack: Option<Attack>,
+    params: &'static [ParamDef],
+) -> RuleDef {
+    RuleDef {
+        id,
+        name,
+        description,
+        kind: RuleKind::Stateful,
+        severity,
+        severity_from_event: false,
+        enabled: true,
+        attack,
+        matcher: &[],
+        params,
+    }
+}
+
+const T1110_001: AttackRef = t("T1110.001", "Password Guessing");
+const T1110_003: AttackRef = t("T1110.003", "Password Spraying");
+const T1110_004: AttackRef = t("T1110.004", "Credential Stuffing");
+
+/// The stateful rules of the catalog (section B), in catalog order. Their logic lives in
+/// `window.rs`; thresholds, windows and suppression come from these parameters.
+pub const STATEFUL_RULES: &[RuleDef] = &[
+    stateful(
+        "password_spray_from_ip",
+        "Password spray from one IP",
+        "Failed logins for more than `threshold` distinct accounts from one source IP within the window.",
+        High,
+        attack_sub(tactic!(TA0006), T1110, T1110_003),
+        &[threshold(15), window(600), suppress(600)],
+    ),
+    stateful(
+        "credential_stuffing_success",
+        "Credential stuffing followed by a success",
+        "At least `threshold` distinct accounts failed from one IP within the window, and a login from that IP then succeeded within `success_window_secs`.",
+        Critical,
+        attack_sub(tactic!(TA0006), T1110, T1110_004),
+        &[
+            threshold(7),
+            window(600),
+            int("success_window_secs", 3600, "how long after the failures a success still counts"),
+            suppress(3600),
+        ],
+    ),
+    stateful(
+        "brute_force_then_success",
+        "Brute force then success",
+        "At least `threshold` failed logins for one account (per service) and then a successful login for it, all within the window.",
+        High,
+        attack_sub(tactic!(TA0006), T1110, T1110_001),
+        &[threshold(5), window(600), suppress(600)],
+    ),
+    stateful(
+        "brute_force_attempts",
+        "Repeated failed logins for one account",
+        "At least `threshold` failed logins for one account (per service) within the window; fires at the threshold-th failure.",
+        Low,
+        attack_sub(tactic!(TA0006), T1110, T1110_001),
+        &[threshold(5), window(600), suppress(600)],
+    ),
+    stateful(
+        "multiple_accounts_locked",
+        "Lockout wave",
+        "At least `threshold` distinct accounts of one organization were locked out within the window.",
+        High,
+        attack(tactic!(TA0006), T1110),
+        &[threshold(3), window(900), suppress(900)],
+    ),
+    stateful(
+        "admin_multi_country_login",
+        "Administrator logged in from several countries",
+        "Successful administrator logins from more than `threshold` countries within the window.",
+        High,
+        attack(tactic!(TA0001), T1078),
+        &[threshold(1), window(3600), suppress(3600)],
+    ),
+    stateful(
+        "user_multi_country_login",
+        "User logged in from several countries",
+        "Successful logins by one non-admin account from more than `threshold` countries within the window.",
+        Medium,
+        attack(tactic!(TA0001), T1078),
+        &[threshold(1), window(3600), suppress(3600)],
+    ),
+    stateful(
+        "impossible_travel",
+        "Impossible travel",
+        "Two consecutive successful logins of one account whose geoip points are further apart than `min_distance_km` and would need a speed above `min_speed_kmh`.",
+        High,
+        attack(tactic!(TA0001), T1078),
+        &[
+            int("min_distance_km", 500, "great-circle distance the two logins must exceed"),
+            int("min_speed_kmh", 1000, "implied travel speed the two logins must exceed"),
+        ],
+    ),
+    stateful(
+        "sso_failure_burst",
+        "Burst of failed SSO logins",
+        "More than `threshold` failed sso_auth attempts for one account within the window.",
+        Medium,
+        attack(tactic!(TA0006), T1110),
+        &[threshold(5), window(600), suppress(600)],
+    ),
+    stateful(
+        "mfa_bypass_suspected",
+        "Login without MFA after MFA use",
+        "A successful login without MFA by an account that used MFA on an earlier successful login of the same event type within the horizon.",
+        High,
+        attack_sub(tactic!(TA0005), T1556, T1556_006),
+        &[int("horizon_secs", 30 * 86_400, "how long an account's MFA use is remembered")],
+    ),
+];

@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+/// Upper bound for integer parameters (a century in seconds): keeps time arithmetic safe.
+pub const MAX_INT_PARAM: i64 = 100 * 365 * 86_400;
+
 /// A value given for a rule parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
@@ -98,11 +101,30 @@ impl Allowlist {
     }
 }
 
+/// `[state]`: the window state's budget and lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateConfig {
+    /// Memory for all stateful rules' tables together, MiB.
+    pub memory_mb: u64,
+    /// Events up to this far behind the newest event seen still count in windows.
+    pub allowed_lateness_secs: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            memory_mb: 32,
+            allowed_lateness_secs: 300,
+        }
+    }
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     pub rules: BTreeMap<String, RuleOverride>,
     pub allowlist: Allowlist,
+    pub state: StateConfig,
 }
 
 /// Every problem found in a config, one sentence each.
@@ -149,8 +171,9 @@ impl Config {
             match key.as_str() {
                 "rules" => parse_rules(value, &mut cfg, &mut p),
                 "allowlist" => parse_allowlist(value, &mut cfg.allowlist, &mut p),
+                "state" => parse_state(value, &mut cfg.state, &mut p),
                 other => p.push(format!(
-                    "unknown top-level key `{other}` (expected `rules` or `allowlist`)"
+                    "unknown top-level key `{other}` (expected `rules`, `allowlist` or `state`)"
                 )),
             }
         }
@@ -264,13 +287,24 @@ fn parse_param(
                 Some(ParamValue::StrList(out))
             }
         }
-        ParamDefault::Int(_) => match v.as_integer() {
-            Some(n) if n > 0 => Some(ParamValue::Int(n as u64)),
-            _ => {
-                p.push(format!("`{at}` must be a positive integer (got {v})"));
-                None
+        ParamDefault::Int(_) => {
+            // Zero switches suppression off; everywhere else it would make no sense.
+            let min = if name == "suppress_secs" { 0 } else { 1 };
+            match v.as_integer() {
+                Some(n) if n >= min && n <= MAX_INT_PARAM => Some(ParamValue::Int(n as u64)),
+                _ => {
+                    let what = if min == 0 {
+                        "a non-negative"
+                    } else {
+                        "a positive"
+                    };
+                    p.push(format!(
+                        "`{at}` must be {what} integer up to {MAX_INT_PARAM} (got {v})"
+                    ));
+                    None
+                }
             }
-        },
+        }
         ParamDefault::Float(_) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
             Some(f) if f.is_finite() && f >= 0.0 => Some(ParamValue::Float(f)),
             _ => {
@@ -305,6 +339,35 @@ fn string_list(at: &str, v: &toml::Value, p: &mut Vec<String>) -> Option<Vec<Str
 fn country(s: &str) -> Option<String> {
     let s = s.trim();
     (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
+}
+
+fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
+    let Some(t) = value.as_table() else {
+        p.push(format!(
+            "`state` must be a table, not a {}",
+            type_name(value)
+        ));
+        return;
+    };
+    for (k, v) in t {
+        match k.as_str() {
+            "memory_mb" => match v.as_integer() {
+                Some(n) if (1..=65_536).contains(&n) => st.memory_mb = n as u64,
+                _ => p.push(format!(
+                    "`state.memory_mb` must be an integer from 1 to 65536 (got {v})"
+                )),
+            },
+            "allowed_lateness_secs" => match v.as_integer() {
+                Some(n) if (0..=86_400).contains(&n) => st.allowed_lateness_secs = n as u64,
+                _ => p.push(format!(
+                    "`state.allowed_lateness_secs` must be an integer from 0 to 86400 (got {v})"
+                )),
+            },
+            other => p.push(format!(
+                "unknown key `state.{other}` (expected memory_mb, allowed_lateness_secs)"
+            )),
+        }
+    }
 }
 
 fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) {

@@ -98,6 +98,9 @@ pub struct Stats {
     pub alerts: Vec<u64>,
     /// Alerts silenced by the allowlist.
     pub allowlisted: u64,
+    /// Events too far behind the newest one to enter the windows (single-event rules still
+    /// saw them).
+    pub late: u64,
 }
 
 impl Stats {

@@ -18,7 +18,8 @@ use crate::diag::{Code, Diagnostic, Stats};
 use crate::event::{decode, Event};
 use crate::hash::StableHasher;
 use crate::rules::{CompiledRule, Rules};
-use crate::time::parse_rfc3339;
+use crate::time::{parse_rfc3339, NANOS};
+use crate::window::{Fired, WindowStats, Windows};
 use serde_json::value::RawValue;
 use std::net::IpAddr;
 
@@ -58,6 +59,10 @@ impl Default for Options {
 /// the caller's buffer and reports bad input as [`Diagnostic`]s.
 pub struct Engine {
     rules: Rules,
+    windows: Windows,
+    /// Newest event time seen, and how far behind it an event may be and still count.
+    watermark: Option<i64>,
+    lateness: i64,
     allowlist: Allowlist,
     opts: Options,
     stats: Stats,
@@ -72,6 +77,7 @@ pub struct Engine {
     /// Scratch buffers reused across events.
     alert_buf: Vec<u8>,
     fired: Vec<&'static str>,
+    stateful: Vec<Fired>,
 }
 
 impl Engine {
@@ -81,8 +87,12 @@ impl Engine {
             alerts: vec![0; rules.rules.len()],
             ..Stats::default()
         };
+        let windows = Windows::new(&rules, cfg);
         Engine {
             rules,
+            windows,
+            watermark: None,
+            lateness: cfg.state.allowed_lateness_secs as i64 * NANOS,
             allowlist: cfg.allowlist.clone(),
             opts,
             stats,
@@ -92,7 +102,18 @@ impl Engine {
             discarding: None,
             alert_buf: Vec::with_capacity(4096),
             fired: Vec::new(),
+            stateful: Vec::new(),
         }
+    }
+
+    /// Counters and sizes of the window state.
+    pub fn window_stats(&self) -> WindowStats {
+        self.windows.stats()
+    }
+
+    /// Key capacity of each window table.
+    pub fn window_capacities(&self) -> Vec<(&'static str, usize)> {
+        self.windows.capacities()
     }
 
     pub fn rules(&self) -> &Rules {
@@ -307,11 +328,30 @@ impl Engine {
         if let Some(t) = time {
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
         }
-        self.evaluate(text, &ev, time, out);
+        // Windows see events in time, and late ones up to the allowed lateness.
+        let window_time = match (time, self.watermark) {
+            (Some(t), Some(w)) if t < w.saturating_sub(self.lateness) => {
+                self.stats.late += 1;
+                None
+            }
+            (Some(t), w) => {
+                self.watermark = Some(w.map_or(t, |w| w.max(t)));
+                Some(t)
+            }
+            (None, _) => None,
+        };
+        self.evaluate(text, &ev, time, window_time, out);
     }
 
     /// Run the rules on a decoded event and write its output.
-    fn evaluate(&mut self, raw: &str, ev: &Event<'_>, time: Option<i64>, out: &mut Vec<u8>) {
+    fn evaluate(
+        &mut self,
+        raw: &str,
+        ev: &Event<'_>,
+        time: Option<i64>,
+        window_time: Option<i64>,
+        out: &mut Vec<u8>,
+    ) {
         let category = self.rules.category(ev);
         let mut alerts = std::mem::take(&mut self.alert_buf);
         let mut fired = std::mem::take(&mut self.fired);
@@ -350,6 +390,39 @@ impl Engine {
             self.stats.alerts[i] += 1;
             fired.push(rule.def.id);
         }
+        let mut stateful = std::mem::take(&mut self.stateful);
+        stateful.clear();
+        if let (Some(t), Some(now)) = (window_time, self.watermark) {
+            self.windows.observe(&self.rules, ev, t, now, &mut stateful);
+        }
+        for f in stateful.drain(..) {
+            if silenced {
+                self.stats.allowlisted += 1;
+                continue;
+            }
+            let rule = &self.rules.rules[f.rule];
+            let e = &f.evidence;
+            let mut h = StableHasher::new(0x7769_6e64_6f77);
+            h.part(rule.def.id.as_bytes())
+                .part(e.group_key.as_bytes())
+                .part(&e.window_end.to_le_bytes())
+                .part(ev.id.as_deref().unwrap_or(raw).as_bytes());
+            let alert = Alert {
+                rule,
+                severity: rule.severity,
+                time: alert_time,
+                event: ev,
+                category,
+                uid: h.hex128(),
+                message: window_message(rule, e),
+                reason: window_reason(e),
+                evidence: Some(f.evidence),
+            };
+            alert.encode(self.opts.format, &mut alerts);
+            self.stats.alerts[f.rule] += 1;
+            fired.push(rule.def.id);
+        }
+        self.stateful = stateful;
         if self.opts.emit == Emit::All {
             pass_tagged(raw, category.as_str(), &fired, out);
         }
@@ -464,6 +537,86 @@ fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
     }
     m.push('.');
     m
+}
+
+fn span(ns: i64) -> String {
+    let s = ns / NANOS;
+    if s % 3600 == 0 && s > 0 {
+        format!("{} h", s / 3600)
+    } else if s % 60 == 0 && s > 0 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+fn window_message(rule: &CompiledRule, e: &crate::alert::Evidence) -> String {
+    let what = match e.distinct_count {
+        Some(d) => format!("{d} distinct"),
+        None => format!("{} events", e.count),
+    };
+    let mut m = format!(
+        "{}: {} {} — {} within {} (threshold: {} {})",
+        rule.def.name,
+        e.group_by,
+        e.group_key,
+        what,
+        span(e.window_end - e.window_start),
+        e.comparison,
+        e.threshold
+    );
+    for (k, v) in &e.extra {
+        use crate::alert::Extra;
+        let v = match v {
+            Extra::Int(n) => n.to_string(),
+            Extra::Float(f) => f.to_string(),
+            Extra::Str(s) => s.clone(),
+            Extra::Strs(l) => l.join(","),
+        };
+        m.push_str(&format!(", {k}={v}"));
+    }
+    if e.suppressed > 0 {
+        m.push_str(&format!(
+            "; {} repeats suppressed since the previous alert",
+            e.suppressed
+        ));
+    }
+    m.push('.');
+    m
+}
+
+fn window_reason(e: &crate::alert::Evidence) -> String {
+    use crate::alert::Extra;
+    let get = |k: &str| e.extra.iter().find(|(n, _)| *n == k).map(|(_, v)| v);
+    if let (Some(Extra::Float(km)), Some(speed)) = (get("distance_km"), get("speed_kmh")) {
+        let speed = match speed {
+            Extra::Float(f) => format!("{f} km/h"),
+            _ => "an infinite speed".into(),
+        };
+        return format!(
+            "consecutive logins of {} are {km} km apart (more than {} km) at {speed}",
+            e.group_key, e.threshold
+        );
+    }
+    if get("last_mfa_login_secs_ago").is_some() {
+        return format!(
+            "{} logged in without MFA after an earlier MFA login",
+            e.group_key
+        );
+    }
+    let n = e.distinct_count.unwrap_or(e.count);
+    format!(
+        "{} {n} is {} {} for {} {}",
+        if e.distinct_count.is_some() {
+            "distinct count"
+        } else {
+            "count"
+        },
+        e.comparison,
+        e.threshold,
+        e.group_by,
+        e.group_key
+    )
 }
 
 /// Why the rule matched, spelled out from the conditions of the branch that held.

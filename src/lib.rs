@@ -15,6 +15,7 @@ pub mod hash;
 pub mod json;
 pub mod rules;
 pub mod time;
+pub mod window;
 
 pub use alert::Format;
 pub use config::{Config, ConfigError};

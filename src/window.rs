@@ -1,0 +1,1077 @@
+//! Stateful rules: sliding windows on event time, in tables whose size is fixed at start-up.
+//!
+//! Every table is an array of `WAYS`-slot buckets indexed by a 64-bit key fingerprint. Each
+//! key owns `k` slots, enough for the decision and no more (e.g. the `threshold + 1` most
+//! recent distinct actors with their last-seen times is exact for "more than N distinct
+//! within W"). When a bucket is full the victim is an empty slot, else a key idle past its
+//! horizon, else the key with the least in-window weight, so a flood of one-shot keys cannot
+//! push out a slow, heavy attacker. Nothing here allocates per event once built.
+
+use crate::alert::{Evidence, Extra};
+use crate::config::Config;
+use crate::event::Event;
+use crate::hash::{fingerprint, StableHasher};
+use crate::rules::Rules;
+use crate::time::NANOS;
+use smallvec::SmallVec;
+
+/// Slots per bucket.
+const WAYS: usize = 8;
+/// At most this many DI ids are listed in an alert's evidence.
+pub const MAX_EVIDENCE_IDS: usize = 32;
+
+/// A DI event id packed into 17 bytes: 24-hex ObjectIds and UUIDs (the two shapes DI uses)
+/// round-trip exactly; other ids up to 16 bytes are kept raw; longer ones are dropped.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct CompactId {
+    kind: u8,
+    bytes: [u8; 16],
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl CompactId {
+    const OBJECT_ID: u8 = 1;
+    const UUID_UPPER: u8 = 2;
+    const UUID_LOWER: u8 = 3;
+    const RAW: u8 = 16; // RAW + len
+
+    pub fn encode(s: Option<&str>) -> CompactId {
+        let Some(s) = s.filter(|s| !s.is_empty()) else {
+            return CompactId::default();
+        };
+        let b = s.as_bytes();
+        let mut out = CompactId::default();
+        let pack = |hex: &[u8], out: &mut [u8; 16]| -> bool {
+            hex.chunks(2)
+                .enumerate()
+                .all(|(i, p)| match (hex_val(p[0]), hex_val(p[1])) {
+                    (Some(h), Some(l)) => {
+                        out[i] = h << 4 | l;
+                        true
+                    }
+                    _ => false,
+                })
+        };
+        if b.len() == 24
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        {
+            if pack(b, &mut out.bytes) {
+                out.kind = Self::OBJECT_ID;
+                return out;
+            }
+        }
+        if b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') {
+            let hex: Vec<u8> = b.iter().copied().filter(|&c| c != b'-').collect();
+            let upper = hex.iter().all(|c| !c.is_ascii_lowercase());
+            let lower = hex.iter().all(|c| !c.is_ascii_uppercase());
+            if hex.len() == 32 && (upper || lower) && pack(&hex, &mut out.bytes) {
+                out.kind = if upper {
+                    Self::UUID_UPPER
+                } else {
+                    Self::UUID_LOWER
+                };
+                return out;
+            }
+        }
+        if b.len() <= 16 {
+            out.bytes[..b.len()].copy_from_slice(b);
+            out.kind = Self::RAW + b.len() as u8;
+            return out;
+        }
+        CompactId::default()
+    }
+
+    pub fn decode(&self) -> Option<String> {
+        const LO: &[u8; 16] = b"0123456789abcdef";
+        const UP: &[u8; 16] = b"0123456789ABCDEF";
+        let hex = |n: usize, digits: &[u8; 16]| -> String {
+            self.bytes[..n]
+                .iter()
+                .flat_map(|b| {
+                    [
+                        digits[(b >> 4) as usize] as char,
+                        digits[(b & 15) as usize] as char,
+                    ]
+                })
+                .collect()
+        };
+        match self.kind {
+            0 => None,
+            Self::OBJECT_ID => Some(hex(12, LO)),
+            Self::UUID_UPPER | Self::UUID_LOWER => {
+                let h = hex(
+                    16,
+                    if self.kind == Self::UUID_UPPER {
+                        UP
+                    } else {
+                        LO
+                    },
+                );
+                Some(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                ))
+            }
+            k if k >= Self::RAW => {
+                let n = (k - Self::RAW) as usize;
+                String::from_utf8(self.bytes[..n].to_vec()).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One remembered occurrence: a fingerprint (actor, account, country; 0 = empty) and time.
+#[derive(Clone, Copy, Default, Debug)]
+struct Slot {
+    fp: u64,
+    t: i64,
+    id: CompactId,
+}
+
+/// Fixed-capacity key table. `M` is the per-key record of the rules sharing the table.
+struct Table<M: Copy + Default> {
+    keys: Vec<u64>,
+    last: Vec<i64>,
+    meta: Vec<M>,
+    slots: Vec<Slot>,
+    k: usize,
+    buckets: usize,
+    /// Weight window (the longest window of the table's rules), ns.
+    window: i64,
+    /// A key idle this long holds nothing any rule still needs, ns.
+    idle: i64,
+    evictions: u64,
+}
+
+impl<M: Copy + Default> Table<M> {
+    fn new(bytes: usize, k: usize, window: i64, idle: i64) -> Table<M> {
+        let per_key = 16 + std::mem::size_of::<M>() + k * std::mem::size_of::<Slot>();
+        let buckets = (bytes / per_key / WAYS).max(1);
+        let cap = buckets * WAYS;
+        Table {
+            keys: vec![0; cap],
+            last: vec![i64::MIN; cap],
+            meta: vec![M::default(); cap],
+            slots: vec![Slot::default(); cap * k],
+            k,
+            buckets,
+            window,
+            idle,
+            evictions: 0,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.capacity() * (16 + std::mem::size_of::<M>() + self.k * std::mem::size_of::<Slot>())
+    }
+
+    fn bucket(&self, key: u64) -> usize {
+        // `key` is already well mixed; the high bits pick the bucket.
+        ((u128::from(key) * self.buckets as u128) >> 64) as usize * WAYS
+    }
+
+    fn find(&self, key: u64) -> Option<usize> {
+        let b = self.bucket(key);
+        (b..b + WAYS).find(|&i| self.keys[i] == key)
+    }
+
+    fn slots(&self, i: usize) -> &[Slot] {
+        &self.slots[i * self.k..(i + 1) * self.k]
+    }
+
+    fn slots_mut(&mut self, i: usize) -> &mut [Slot] {
+        &mut self.slots[i * self.k..(i + 1) * self.k]
+    }
+
+    fn weight(&self, i: usize, now: i64) -> usize {
+        self.slots(i)
+            .iter()
+            .filter(|s| s.fp != 0 && s.t >= now - self.window)
+            .count()
+    }
+
+    /// The key's index, inserting (and possibly evicting) when absent. `now` is the stream's
+    /// newest event time, so eviction decisions do not depend on arrival order of old events.
+    fn upsert(&mut self, key: u64, t: i64, now: i64) -> usize {
+        if let Some(i) = self.find(key) {
+            self.last[i] = self.last[i].max(t);
+            return i;
+        }
+        let b = self.bucket(key);
+        let victim = (b..b + WAYS)
+            .find(|&i| self.keys[i] == 0)
+            .or_else(|| {
+                (b..b + WAYS)
+                    .filter(|&i| self.last[i] < now.saturating_sub(self.idle))
+                    .min_by_key(|&i| self.last[i])
+            })
+            .unwrap_or_else(|| {
+                (b..b + WAYS)
+                    .min_by_key(|&i| (self.weight(i, now), self.last[i]))
+                    .unwrap_or(b)
+            });
+        if self.keys[victim] != 0 {
+            self.evictions += 1;
+        }
+        self.keys[victim] = key;
+        self.last[victim] = t;
+        self.meta[victim] = M::default();
+        self.slots_mut(victim).fill(Slot::default());
+        victim
+    }
+}
+
+/// Remember `fp` at `t`, keeping the `k` most recently seen distinct fingerprints.
+fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
+    if let Some(s) = slots.iter_mut().find(|s| s.fp == fp) {
+        if t >= s.t {
+            s.t = t;
+            s.id = id;
+        }
+        return;
+    }
+    add_event(slots, fp, t, id);
+}
+
+/// Remember an occurrence, keeping the `k` most recent ones.
+fn add_event(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
+    let victim = match slots.iter().position(|s| s.fp == 0) {
+        Some(i) => i,
+        None => {
+            let (i, oldest) = slots
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.t)
+                .map(|(i, s)| (i, s.t))
+                .unwrap_or((0, i64::MIN));
+            if t < oldest {
+                return; // older than everything kept: cannot change a decision
+            }
+            i
+        }
+    };
+    slots[victim] = Slot { fp, t, id };
+}
+
+/// The fullest window of length `w` that contains time `t`, over the remembered slots.
+#[derive(Default)]
+struct Hit {
+    count: usize,
+    start: i64,
+    end: i64,
+    members: SmallVec<[usize; 32]>,
+}
+
+fn best_window(slots: &[Slot], t: i64, w: i64) -> Hit {
+    let mut times: SmallVec<[(i64, usize); 32]> = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.fp != 0 && s.t >= t - w && s.t <= t + w)
+        .map(|(i, s)| (s.t, i))
+        .collect();
+    times.sort_unstable();
+    let mut best = Hit::default();
+    for a in 0..times.len() {
+        let start = times[a].0;
+        if start > t {
+            break;
+        }
+        if start < t - w {
+            continue;
+        }
+        let end_limit = start + w;
+        let n = times[a..]
+            .iter()
+            .take_while(|(ts, _)| *ts <= end_limit)
+            .count();
+        if n > best.count {
+            best.count = n;
+            best.start = start;
+            best.end = times[a + n - 1].0.max(t);
+            best.members = times[a..a + n].iter().map(|&(_, i)| i).collect();
+        }
+    }
+    best
+}
+
+/// Suppression state of one (rule, key).
+#[derive(Clone, Copy, Default)]
+struct Gate {
+    until: i64,
+    armed: bool,
+    held: u32,
+}
+
+impl Gate {
+    /// `Some(held back since last alert)` when the rule may fire now.
+    fn pass(&mut self, t: i64, suppress: i64) -> Option<u64> {
+        if self.armed && t < self.until {
+            self.held = self.held.saturating_add(1);
+            return None;
+        }
+        let held = u64::from(self.held);
+        self.armed = true;
+        self.held = 0;
+        self.until = t.saturating_add(suppress);
+        Some(held)
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct IpMeta {
+    spray: Gate,
+    stuffing: Gate,
+    /// Credential stuffing: a success from this ip in [armed_from, armed_until] fires.
+    armed_from: i64,
+    armed_until: i64,
+    armed_distinct: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct TwoGates {
+    a: Gate,
+    b: Gate,
+}
+
+#[derive(Clone, Copy, Default)]
+struct TravelMeta {
+    has: bool,
+    t: i64,
+    lat: f64,
+    lon: f64,
+    country: [u8; 2],
+    id: CompactId,
+}
+
+#[derive(Clone, Copy, Default)]
+struct MfaMeta {
+    last_mfa: Option<i64>,
+}
+
+/// Resolved settings of one stateful rule (times in ns).
+#[derive(Clone, Copy, Default)]
+struct Knobs {
+    rule: usize,
+    on: bool,
+    threshold: u64,
+    window: i64,
+    suppress: i64,
+}
+
+impl Knobs {
+    fn of(rules: &Rules, id: &str) -> Knobs {
+        let Some(i) = rules.index_of(id) else {
+            return Knobs::default();
+        };
+        let r = &rules.rules[i];
+        Knobs {
+            rule: i,
+            on: r.enabled,
+            threshold: r.int("threshold"),
+            window: r.int("window_secs") as i64 * NANOS,
+            suppress: r.int("suppress_secs") as i64 * NANOS,
+        }
+    }
+}
+
+/// A stateful alert, ready for the engine to encode.
+pub struct Fired {
+    pub rule: usize,
+    pub evidence: Evidence,
+}
+
+/// Counters of the window state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowStats {
+    /// Evictions by table name.
+    pub evictions: Vec<(&'static str, u64)>,
+    /// Alerts held back by suppression.
+    pub suppressed: u64,
+    /// Bytes preallocated for all tables.
+    pub bytes: usize,
+}
+
+/// All stateful rules and their tables.
+pub struct Windows {
+    spray: Knobs,
+    stuffing: Knobs,
+    stuffing_success_window: i64,
+    bf_success: Knobs,
+    bf_attempts: Knobs,
+    locked: Knobs,
+    admin_cc: Knobs,
+    user_cc: Knobs,
+    travel: Knobs,
+    travel_km: f64,
+    travel_kmh: f64,
+    sso: Knobs,
+    mfa: Knobs,
+    mfa_horizon: i64,
+    ip: Option<Table<IpMeta>>,
+    brute: Option<Table<TwoGates>>,
+    sso_t: Option<Table<TwoGates>>,
+    lock_t: Option<Table<TwoGates>>,
+    country_t: Option<Table<TwoGates>>,
+    travel_t: Option<Table<TravelMeta>>,
+    mfa_t: Option<Table<MfaMeta>>,
+    suppressed: u64,
+}
+
+fn key_of(parts: &[&[u8]]) -> u64 {
+    let mut h = StableHasher::new(0x7374_6174_65);
+    for p in parts {
+        h.part(p);
+    }
+    h.finish64().max(1)
+}
+
+fn fp_of(s: &str) -> u64 {
+    fingerprint(s.as_bytes()).max(1)
+}
+
+/// Great-circle distance in km (haversine, mean Earth radius).
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
+}
+
+impl Windows {
+    /// Build the tables for the enabled stateful rules, splitting `[state] memory_mb`.
+    pub fn new(rules: &Rules, cfg: &Config) -> Windows {
+        let spray = Knobs::of(rules, "password_spray_from_ip");
+        let stuffing = Knobs::of(rules, "credential_stuffing_success");
+        let bf_success = Knobs::of(rules, "brute_force_then_success");
+        let bf_attempts = Knobs::of(rules, "brute_force_attempts");
+        let locked = Knobs::of(rules, "multiple_accounts_locked");
+        let admin_cc = Knobs::of(rules, "admin_multi_country_login");
+        let user_cc = Knobs::of(rules, "user_multi_country_login");
+        let travel = Knobs::of(rules, "impossible_travel");
+        let sso = Knobs::of(rules, "sso_failure_burst");
+        let mfa = Knobs::of(rules, "mfa_bypass_suspected");
+        let rule = |k: &Knobs| &rules.rules[k.rule];
+        let stuffing_success_window = rule(&stuffing).int("success_window_secs") as i64 * NANOS;
+        let mfa_horizon = rule(&mfa).int("horizon_secs") as i64 * NANOS;
+        let lateness = cfg.state.allowed_lateness_secs as i64 * NANOS;
+
+        // Shares of the budget, normalized over the tables actually in use.
+        let want = [
+            (spray.on || stuffing.on, 30u64),
+            (bf_success.on || bf_attempts.on, 20),
+            (sso.on, 10),
+            (locked.on, 5),
+            (admin_cc.on || user_cc.on, 10),
+            (travel.on, 10),
+            (mfa.on, 15),
+        ];
+        let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
+        let budget = cfg.state.memory_mb as usize * (1 << 20);
+        let share = |i: usize| budget / total as usize * want[i].1 as usize;
+        let k_of = |n: u64| (n as usize).clamp(1, 4096);
+        let maxw = |a: &Knobs, b: &Knobs| a.window.max(b.window);
+
+        let ip = want[0].0.then(|| {
+            let k = k_of((spray.threshold + 1).max(stuffing.threshold));
+            let w = maxw(&spray, &stuffing);
+            Table::new(share(0), k, w, w + stuffing_success_window + lateness)
+        });
+        let brute = want[1].0.then(|| {
+            let k = k_of(bf_success.threshold.max(bf_attempts.threshold));
+            let w = maxw(&bf_success, &bf_attempts);
+            Table::new(share(1), k, w, w + lateness)
+        });
+        let sso_t = want[2].0.then(|| {
+            Table::new(
+                share(2),
+                k_of(sso.threshold + 1),
+                sso.window,
+                sso.window + lateness,
+            )
+        });
+        let lock_t = want[3].0.then(|| {
+            Table::new(
+                share(3),
+                k_of(locked.threshold),
+                locked.window,
+                locked.window + lateness,
+            )
+        });
+        let country_t = want[4].0.then(|| {
+            let k = k_of(admin_cc.threshold.max(user_cc.threshold) + 1);
+            let w = maxw(&admin_cc, &user_cc);
+            Table::new(share(4), k, w, w + lateness)
+        });
+        // Travel and MFA keep one record per key and no slots: k = 0.
+        let travel_t = want[5]
+            .0
+            .then(|| Table::new(share(5), 0, 0, 86_400 * NANOS));
+        let mfa_t = want[6].0.then(|| Table::new(share(6), 0, 0, mfa_horizon));
+        Windows {
+            spray,
+            stuffing,
+            stuffing_success_window,
+            bf_success,
+            bf_attempts,
+            locked,
+            admin_cc,
+            user_cc,
+            travel,
+            travel_km: rule(&travel).int("min_distance_km") as f64,
+            travel_kmh: rule(&travel).int("min_speed_kmh") as f64,
+            sso,
+            mfa,
+            mfa_horizon,
+            ip,
+            brute,
+            sso_t,
+            lock_t,
+            country_t,
+            travel_t,
+            mfa_t,
+            suppressed: 0,
+        }
+    }
+
+    pub fn stats(&self) -> WindowStats {
+        let mut s = WindowStats {
+            suppressed: self.suppressed,
+            ..WindowStats::default()
+        };
+        macro_rules! t {
+            ($f:ident, $name:literal) => {
+                if let Some(t) = &self.$f {
+                    s.evictions.push(($name, t.evictions));
+                    s.bytes += t.bytes();
+                }
+            };
+        }
+        t!(ip, "source_ip");
+        t!(brute, "actor_service");
+        t!(sso_t, "sso_actor");
+        t!(lock_t, "organization");
+        t!(country_t, "actor_country");
+        t!(travel_t, "actor_travel");
+        t!(mfa_t, "actor_mfa");
+        s
+    }
+
+    /// Key capacity of each table (for the docs and the memory test).
+    pub fn capacities(&self) -> Vec<(&'static str, usize)> {
+        let mut v = Vec::new();
+        macro_rules! c {
+            ($f:ident, $name:literal) => {
+                if let Some(t) = &self.$f {
+                    v.push(($name, t.capacity()));
+                }
+            };
+        }
+        c!(ip, "source_ip");
+        c!(brute, "actor_service");
+        c!(sso_t, "sso_actor");
+        c!(lock_t, "organization");
+        c!(country_t, "actor_country");
+        c!(travel_t, "actor_travel");
+        c!(mfa_t, "actor_mfa");
+        v
+    }
+
+    /// Feed one in-time event (`t` = its event time, `now` = newest event time seen).
+    pub fn observe(
+        &mut self,
+        rules: &Rules,
+        ev: &Event<'_>,
+        t: i64,
+        now: i64,
+        out: &mut Vec<Fired>,
+    ) {
+        let id = CompactId::encode(ev.id.as_deref());
+        let et = ev.event_type.as_deref().unwrap_or("");
+        if et == "user_lockout" || et == "admin_lockout" {
+            self.lockout(ev, t, now, id, out);
+        }
+        if !rules.is_login(ev) {
+            return;
+        }
+        let actor = ev.actor().map(str::to_lowercase);
+        match ev.outcome() {
+            Some(false) => self.failure(ev, et, actor.as_deref(), t, now, id, out),
+            Some(true) => self.success(ev, et, actor.as_deref(), t, now, id, out),
+            None => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn failure(
+        &mut self,
+        ev: &Event<'_>,
+        et: &str,
+        actor: Option<&str>,
+        t: i64,
+        now: i64,
+        id: CompactId,
+        out: &mut Vec<Fired>,
+    ) {
+        let Some(actor) = actor else { return };
+        let afp = fp_of(actor);
+        if let (Some(tab), Some(ip)) = (self.ip.as_mut(), ev.source_ip()) {
+            let i = tab.upsert(key_of(&[ip.as_bytes()]), t, now);
+            add_distinct(tab.slots_mut(i), afp, t, id);
+            if self.spray.on {
+                let hit = best_window(tab.slots(i), t, self.spray.window);
+                if hit.count as u64 > self.spray.threshold {
+                    if let Some(held) = tab.meta[i].spray.pass(t, self.spray.suppress) {
+                        out.push(fired(
+                            &self.spray,
+                            "source.ip",
+                            ip,
+                            &hit,
+                            tab.slots(i),
+                            held,
+                            "more than",
+                            true,
+                        ));
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+            if self.stuffing.on {
+                let hit = best_window(tab.slots(i), t, self.stuffing.window);
+                if hit.count as u64 >= self.stuffing.threshold {
+                    let m = &mut tab.meta[i];
+                    if m.armed_until < hit.end {
+                        m.armed_from = if m.armed_until >= hit.end {
+                            m.armed_from
+                        } else {
+                            hit.end
+                        };
+                    }
+                    m.armed_until = m.armed_until.max(hit.end + self.stuffing_success_window);
+                    m.armed_distinct = m.armed_distinct.max(hit.count as u32);
+                }
+            }
+        }
+        let service = ev.service.as_deref().unwrap_or("");
+        if let Some(tab) = self.brute.as_mut() {
+            let i = tab.upsert(key_of(&[actor.as_bytes(), service.as_bytes()]), t, now);
+            add_event(tab.slots_mut(i), afp, t, id);
+            if self.bf_attempts.on {
+                let hit = best_window(tab.slots(i), t, self.bf_attempts.window);
+                if hit.count as u64 >= self.bf_attempts.threshold {
+                    if let Some(held) = tab.meta[i].a.pass(t, self.bf_attempts.suppress) {
+                        let key = format!("{actor}|{service}");
+                        out.push(fired(
+                            &self.bf_attempts,
+                            "user+service",
+                            &key,
+                            &hit,
+                            tab.slots(i),
+                            held,
+                            "at least",
+                            false,
+                        ));
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+        }
+        if et == "sso_auth" {
+            if let Some(tab) = self.sso_t.as_mut() {
+                let i = tab.upsert(key_of(&[actor.as_bytes()]), t, now);
+                add_event(tab.slots_mut(i), afp, t, id);
+                let hit = best_window(tab.slots(i), t, self.sso.window);
+                if hit.count as u64 > self.sso.threshold {
+                    if let Some(held) = tab.meta[i].a.pass(t, self.sso.suppress) {
+                        out.push(fired(
+                            &self.sso,
+                            "user",
+                            actor,
+                            &hit,
+                            tab.slots(i),
+                            held,
+                            "more than",
+                            false,
+                        ));
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn success(
+        &mut self,
+        ev: &Event<'_>,
+        et: &str,
+        actor: Option<&str>,
+        t: i64,
+        now: i64,
+        id: CompactId,
+        out: &mut Vec<Fired>,
+    ) {
+        // Credential stuffing: a success from an ip armed by a failure wave.
+        if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ev.source_ip()) {
+            if let Some(i) = tab.find(key_of(&[ip.as_bytes()])) {
+                let m = tab.meta[i];
+                if m.armed_until != 0 && t >= m.armed_from && t <= m.armed_until {
+                    if let Some(held) = tab.meta[i].stuffing.pass(t, self.stuffing.suppress) {
+                        let hit = best_window(tab.slots(i), m.armed_from, self.stuffing.window);
+                        let mut f = fired(
+                            &self.stuffing,
+                            "source.ip",
+                            ip,
+                            &hit,
+                            tab.slots(i),
+                            held,
+                            "at least",
+                            true,
+                        );
+                        f.evidence.window_end = t;
+                        push_id(&mut f.evidence, id);
+                        out.push(f);
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+        }
+        let Some(actor) = actor else { return };
+        let service = ev.service.as_deref().unwrap_or("");
+        if let (true, Some(tab)) = (self.bf_success.on, self.brute.as_mut()) {
+            if let Some(i) = tab.find(key_of(&[actor.as_bytes(), service.as_bytes()])) {
+                // Failures before (or at) the success, inside the window ending at it.
+                let w = self.bf_success.window;
+                let mut hit = Hit::default();
+                for (j, s) in tab.slots(i).iter().enumerate() {
+                    if s.fp != 0 && s.t <= t && s.t >= t - w {
+                        hit.count += 1;
+                        hit.members.push(j);
+                        hit.start = if hit.count == 1 {
+                            s.t
+                        } else {
+                            hit.start.min(s.t)
+                        };
+                    }
+                }
+                hit.end = t;
+                if hit.count as u64 >= self.bf_success.threshold {
+                    if let Some(held) = tab.meta[i].b.pass(t, self.bf_success.suppress) {
+                        let key = format!("{actor}|{service}");
+                        let mut f = fired(
+                            &self.bf_success,
+                            "user+service",
+                            &key,
+                            &hit,
+                            tab.slots(i),
+                            held,
+                            "at least",
+                            false,
+                        );
+                        push_id(&mut f.evidence, id);
+                        out.push(f);
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+        }
+        let admin = ev.actor_is_admin();
+        let cc_rule = if admin { self.admin_cc } else { self.user_cc };
+        if let (true, Some(tab), Some(cc)) = (cc_rule.on, self.country_t.as_mut(), ev.country()) {
+            let cc = cc.to_ascii_uppercase();
+            let i = tab.upsert(key_of(&[actor.as_bytes(), &[u8::from(admin)]]), t, now);
+            add_distinct(
+                tab.slots_mut(i),
+                fp_of(&cc),
+                t,
+                CompactId::encode(Some(&cc)),
+            );
+            let hit = best_window(tab.slots(i), t, cc_rule.window);
+            if hit.count as u64 > cc_rule.threshold {
+                let gate = if admin {
+                    &mut tab.meta[i].a
+                } else {
+                    &mut tab.meta[i].b
+                };
+                if let Some(held) = gate.pass(t, cc_rule.suppress) {
+                    let countries: Vec<String> = hit
+                        .members
+                        .iter()
+                        .filter_map(|&j| tab.slots(i)[j].id.decode())
+                        .collect();
+                    let mut f = fired(&cc_rule, "user", actor, &hit, &[], held, "more than", true);
+                    f.evidence.event_ids = ev.id.iter().map(|s| s.to_string()).collect();
+                    f.evidence.event_ids_total = f.evidence.event_ids.len() as u64;
+                    f.evidence.extra.push(("countries", Extra::Strs(countries)));
+                    out.push(f);
+                } else {
+                    self.suppressed += 1;
+                }
+            }
+        }
+        if let (true, Some(tab)) = (self.travel.on, self.travel_t.as_mut()) {
+            if let Some(g) = ev.geoip.as_ref() {
+                if let (Some(lat), Some(lon)) = (g.latitude, g.longitude) {
+                    let i = tab.upsert(key_of(&[actor.as_bytes()]), t, now);
+                    let prev = tab.meta[i];
+                    let cc = ev.country().unwrap_or("").as_bytes();
+                    let cc2 = [
+                        cc.first().copied().unwrap_or(b'?'),
+                        cc.get(1).copied().unwrap_or(b'?'),
+                    ];
+                    if prev.has {
+                        let km = haversine_km(prev.lat, prev.lon, lat, lon);
+                        let secs = (t - prev.t).unsigned_abs() as f64 / NANOS as f64;
+                        let kmh = if secs > 0.0 {
+                            km / (secs / 3600.0)
+                        } else {
+                            f64::INFINITY
+                        };
+                        if km > self.travel_km && kmh > self.travel_kmh {
+                            let (start, end) = (prev.t.min(t), prev.t.max(t));
+                            let mut e = Evidence {
+                                group_by: "user",
+                                group_key: actor.to_string(),
+                                window_start: start,
+                                window_end: end,
+                                count: 2,
+                                distinct_count: None,
+                                threshold: self.travel_km as u64,
+                                comparison: "more than",
+                                suppressed: 0,
+                                event_ids: prev.id.decode().into_iter().collect(),
+                                event_ids_total: 0,
+                                extra: vec![
+                                    ("distance_km", Extra::Float((km * 10.0).round() / 10.0)),
+                                    ("elapsed_secs", Extra::Int(secs.round() as i64)),
+                                    (
+                                        "speed_kmh",
+                                        if kmh.is_finite() {
+                                            Extra::Float((kmh * 10.0).round() / 10.0)
+                                        } else {
+                                            Extra::Str("infinite".into())
+                                        },
+                                    ),
+                                    (
+                                        "from_country",
+                                        Extra::Str(
+                                            String::from_utf8_lossy(&prev.country).into_owned(),
+                                        ),
+                                    ),
+                                ],
+                            };
+                            push_id(&mut e, id);
+                            e.event_ids_total = 2;
+                            out.push(Fired {
+                                rule: self.travel.rule,
+                                evidence: e,
+                            });
+                        }
+                    }
+                    if !prev.has || t >= prev.t {
+                        tab.meta[i] = TravelMeta {
+                            has: true,
+                            t,
+                            lat,
+                            lon,
+                            country: cc2,
+                            id,
+                        };
+                    }
+                }
+            }
+        }
+        if let (true, Some(tab)) = (self.mfa.on, self.mfa_t.as_mut()) {
+            let key = key_of(&[actor.as_bytes(), et.as_bytes()]);
+            match ev.mfa {
+                Some(true) => {
+                    let i = tab.upsert(key, t, now);
+                    let m = &mut tab.meta[i].last_mfa;
+                    *m = Some(m.map_or(t, |x| x.max(t)));
+                }
+                Some(false) => {
+                    if let Some(i) = tab.find(key) {
+                        if let Some(last) = tab.meta[i].last_mfa {
+                            if last <= t && t - last <= self.mfa_horizon {
+                                let mut e = Evidence {
+                                    group_by: "user+event_type",
+                                    group_key: format!("{actor}|{et}"),
+                                    window_start: last,
+                                    window_end: t,
+                                    count: 1,
+                                    distinct_count: None,
+                                    threshold: 1,
+                                    comparison: "at least",
+                                    suppressed: 0,
+                                    event_ids: Vec::new(),
+                                    event_ids_total: 0,
+                                    extra: vec![(
+                                        "last_mfa_login_secs_ago",
+                                        Extra::Int((t - last) / NANOS),
+                                    )],
+                                };
+                                push_id(&mut e, id);
+                                out.push(Fired {
+                                    rule: self.mfa.rule,
+                                    evidence: e,
+                                });
+                            }
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn lockout(&mut self, ev: &Event<'_>, t: i64, now: i64, id: CompactId, out: &mut Vec<Fired>) {
+        let Some(tab) = self.lock_t.as_mut() else {
+            return;
+        };
+        let Some(account) = ev.target().or_else(|| ev.actor()).map(str::to_lowercase) else {
+            return;
+        };
+        let org = ev.organization.as_deref().unwrap_or("");
+        let i = tab.upsert(key_of(&[org.as_bytes()]), t, now);
+        add_distinct(tab.slots_mut(i), fp_of(&account), t, id);
+        let hit = best_window(tab.slots(i), t, self.locked.window);
+        if hit.count as u64 >= self.locked.threshold {
+            if let Some(held) = tab.meta[i].a.pass(t, self.locked.suppress) {
+                out.push(fired(
+                    &self.locked,
+                    "organization.id",
+                    org,
+                    &hit,
+                    tab.slots(i),
+                    held,
+                    "at least",
+                    true,
+                ));
+            } else {
+                self.suppressed += 1;
+            }
+        }
+    }
+}
+
+fn push_id(e: &mut Evidence, id: CompactId) {
+    if let Some(s) = id.decode() {
+        if !e.event_ids.contains(&s) {
+            e.event_ids_total += 1;
+            if e.event_ids.len() < MAX_EVIDENCE_IDS {
+                e.event_ids.push(s);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fired(
+    k: &Knobs,
+    group_by: &'static str,
+    key: &str,
+    hit: &Hit,
+    slots: &[Slot],
+    held: u64,
+    comparison: &'static str,
+    distinct: bool,
+) -> Fired {
+    let mut members: SmallVec<[&Slot; 32]> =
+        hit.members.iter().filter_map(|&j| slots.get(j)).collect();
+    members.sort_by_key(|s| s.t);
+    let ids: Vec<String> = members.iter().filter_map(|s| s.id.decode()).collect();
+    let total = ids.len() as u64;
+    Fired {
+        rule: k.rule,
+        evidence: Evidence {
+            group_by,
+            group_key: key.to_string(),
+            window_start: hit.start,
+            window_end: hit.end,
+            count: hit.count as u64,
+            distinct_count: distinct.then_some(hit.count as u64),
+            threshold: k.threshold,
+            comparison,
+            suppressed: held,
+            event_ids: ids.into_iter().take(MAX_EVIDENCE_IDS).collect(),
+            event_ids_total: total,
+            extra: Vec::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_ids_round_trip() {
+        for s in [
+            "648c6c758c2ac07fa1fdee94",
+            "E5223E70-F3DB-3CB4-B452-96FC2259B9EE",
+            "e5223e70-f3db-3cb4-b452-96fc2259b9ee",
+            "short-id",
+            "1",
+        ] {
+            assert_eq!(CompactId::encode(Some(s)).decode().as_deref(), Some(s));
+        }
+        assert_eq!(
+            CompactId::encode(Some("x".repeat(40).as_str())).decode(),
+            None
+        );
+        assert_eq!(CompactId::encode(None).decode(), None);
+        // Mixed-case hex is not an ObjectId and too long to keep raw.
+        assert_eq!(
+            CompactId::encode(Some("648C6c758c2ac07fa1fdee94")).decode(),
+            None
+        );
+    }
+
+    #[test]
+    fn haversine_known_distance() {
+        // Paris - New York is about 5837 km.
+        let d = haversine_km(48.8566, 2.3522, 40.7128, -74.0060);
+        assert!((d - 5837.0).abs() < 10.0, "{d}");
+        assert_eq!(haversine_km(1.0, 1.0, 1.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn distinct_slots_keep_most_recent() {
+        let mut s = vec![Slot::default(); 3];
+        for (fp, t) in [(1, 10), (2, 20), (3, 30), (1, 40), (4, 50)] {
+            add_distinct(&mut s, fp, t, CompactId::default());
+        }
+        let mut fps: Vec<u64> = s.iter().map(|s| s.fp).collect();
+        fps.sort();
+        assert_eq!(fps, vec![1, 3, 4]);
+        let hit = best_window(&s, 50, 20);
+        assert_eq!(hit.count, 3);
+        assert_eq!((hit.start, hit.end), (30, 50));
+        // inclusive edges: t and t + W are in one window
+        let hit = best_window(&s, 50, 19);
+        assert_eq!(hit.count, 2);
+    }
+}
