@@ -561,7 +561,7 @@ fn window_message(rule: &CompiledRule, e: &crate::alert::Evidence) -> String {
         e.group_by,
         e.group_key,
         what,
-        span(e.window_end - e.window_start),
+        span(e.window_end.saturating_sub(e.window_start)),
         e.comparison,
         e.threshold
     );

@@ -438,11 +438,29 @@ fn summary(engine: &Engine) -> String {
     if s.allowlisted > 0 {
         line.push_str(&format!(", {} allowlisted", s.allowlisted));
     }
+    let w = engine.window_stats();
+    if w.suppressed > 0 {
+        line.push_str(&format!(", {} suppressed", w.suppressed));
+    }
+    if s.late > 0 {
+        line.push_str(&format!(", {} late events", s.late));
+    }
+    let ev: u64 = w.evictions.iter().map(|(_, n)| n).sum();
+    if ev > 0 {
+        let parts: Vec<String> = w
+            .evictions
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        line.push_str(&format!(", {ev} state evictions ({})", parts.join(" ")));
+    }
     line
 }
 
 fn stats_json(engine: &Engine) -> String {
     let s = engine.stats();
+    let w = engine.window_stats();
     let mut diags = serde_json::Map::new();
     for c in Code::ALL {
         diags.insert(c.as_str().into(), s.code_count(c).into());
@@ -459,6 +477,13 @@ fn stats_json(engine: &Engine) -> String {
         "alerts_total": s.total_alerts(),
         "alerts": alerts,
         "allowlisted": s.allowlisted,
+        "late_events": s.late,
+        "suppressed": w.suppressed,
+        "state": {
+            "bytes": w.bytes,
+            "evictions": w.evictions.iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
+            "capacity": engine.window_capacities().iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
+        },
     });
     let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
     t.push('\n');

@@ -204,7 +204,7 @@ impl<M: Copy + Default> Table<M> {
     fn weight(&self, i: usize, now: i64) -> usize {
         self.slots(i)
             .iter()
-            .filter(|s| s.fp != 0 && s.t >= now - self.window)
+            .filter(|s| s.fp != 0 && s.t >= now.saturating_sub(self.window))
             .count()
     }
 
@@ -284,7 +284,7 @@ fn best_window(slots: &[Slot], t: i64, w: i64) -> Hit {
     let mut times: SmallVec<[(i64, usize); 32]> = slots
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.fp != 0 && s.t >= t - w && s.t <= t + w)
+        .filter(|(_, s)| s.fp != 0 && s.t >= t.saturating_sub(w) && s.t <= t.saturating_add(w))
         .map(|(i, s)| (s.t, i))
         .collect();
     times.sort_unstable();
@@ -294,10 +294,10 @@ fn best_window(slots: &[Slot], t: i64, w: i64) -> Hit {
         if start > t {
             break;
         }
-        if start < t - w {
+        if start < t.saturating_sub(w) {
             continue;
         }
-        let end_limit = start + w;
+        let end_limit = start.saturating_add(w);
         let n = times[a..]
             .iter()
             .take_while(|(ts, _)| *ts <= end_limit)
@@ -666,7 +666,9 @@ impl Windows {
                             hit.end
                         };
                     }
-                    m.armed_until = m.armed_until.max(hit.end + self.stuffing_success_window);
+                    m.armed_until = m
+                        .armed_until
+                        .max(hit.end.saturating_add(self.stuffing_success_window));
                     m.armed_distinct = m.armed_distinct.max(hit.count as u32);
                 }
             }
@@ -766,7 +768,7 @@ impl Windows {
                 let w = self.bf_success.window;
                 let mut hit = Hit::default();
                 for (j, s) in tab.slots(i).iter().enumerate() {
-                    if s.fp != 0 && s.t <= t && s.t >= t - w {
+                    if s.fp != 0 && s.t <= t && s.t >= t.saturating_sub(w) {
                         hit.count += 1;
                         hit.members.push(j);
                         hit.start = if hit.count == 1 {
@@ -844,7 +846,7 @@ impl Windows {
                     ];
                     if prev.has {
                         let km = haversine_km(prev.lat, prev.lon, lat, lon);
-                        let secs = (t - prev.t).unsigned_abs() as f64 / NANOS as f64;
+                        let secs = t.abs_diff(prev.t) as f64 / NANOS as f64;
                         let kmh = if secs > 0.0 {
                             km / (secs / 3600.0)
                         } else {
@@ -915,7 +917,7 @@ impl Windows {
                 Some(false) => {
                     if let Some(i) = tab.find(key) {
                         if let Some(last) = tab.meta[i].last_mfa {
-                            if last <= t && t - last <= self.mfa_horizon {
+                            if last <= t && t.abs_diff(last) <= self.mfa_horizon as u64 {
                                 let mut e = Evidence {
                                     group_by: "user+event_type",
                                     group_key: format!("{actor}|{et}"),
@@ -930,7 +932,7 @@ impl Windows {
                                     event_ids_total: 0,
                                     extra: vec![(
                                         "last_mfa_login_secs_ago",
-                                        Extra::Int((t - last) / NANOS),
+                                        Extra::Int((t.abs_diff(last) / NANOS as u64) as i64),
                                     )],
                                 };
                                 push_id(&mut e, id);

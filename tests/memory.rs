@@ -1,0 +1,123 @@
+//! Fixed memory, shown: 5 million failed logins from 5 million distinct IPs and users, with
+//! a real password spray hidden among them. The process's resident memory does not grow with
+//! the number of keys, stays under the state budget plus a fixed overhead, and the spray is
+//! still detected. (Alone in its own test binary so no other test shares the process.)
+
+use jcdetect::{Config, Engine, Options};
+use std::io::Write;
+
+const FLOOD: u64 = 5_000_000;
+/// Flood events per second of event time: 5000/s, i.e. ~17 minutes of attack traffic.
+const RATE: u64 = 5_000;
+/// One spray failure every this many flood events (one second of event time).
+const SPRAY_EVERY: u64 = 5_000;
+const SPRAY_START: u64 = 2_000_000;
+
+/// Resident set size and its peak, in KiB, from /proc (Linux).
+fn rss_kib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn ts(ms: u64, buf: &mut Vec<u8>) {
+    let base = 1_717_200_000_000u64; // 2024-06-01T00:00:00Z in ms
+    let t = (base + ms) as i64 * 1_000_000;
+    buf.extend_from_slice(jcdetect::time::to_rfc3339(t).as_bytes());
+}
+
+fn failed_login(buf: &mut Vec<u8>, n: u64, ip: &str, user: &str, ms: u64) {
+    write!(
+        buf,
+        r#"{{"id":"{n:024x}","event_type":"user_login_attempt","service":"directory","organization":"641b3db57090821c0b2f8183","success":false,"mfa":false,"client_ip":"{ip}","initiated_by":{{"type":"user","username":"{user}"}},"geoip":{{"country_code":"US"}},"timestamp":""#
+    )
+    .unwrap();
+    ts(ms, buf);
+    buf.extend_from_slice(b"\"}\n");
+}
+
+#[test]
+fn five_million_distinct_keys_flat_memory_spray_still_found() {
+    let budget_mb = 32u64;
+    let cfg = Config::from_toml_str(&format!("[state]\nmemory_mb = {budget_mb}\n")).unwrap();
+    let mut engine = Engine::new(&cfg, Options::default());
+    let state_bytes = engine.window_stats().bytes as u64;
+    assert!(
+        state_bytes <= budget_mb << 20,
+        "tables use {state_bytes} B, over the budget"
+    );
+
+    let (mut out, mut diags) = (Vec::new(), Vec::new());
+    let mut buf = Vec::with_capacity(4 << 20);
+    let mut spray_users = 0u64;
+    let mut rss_at_1m = None;
+    let mut spray_alerts = 0usize;
+    for n in 0..FLOOD {
+        let ms = n * 1000 / RATE;
+        let ip = format!(
+            "{}.{}.{}.{}",
+            10 + (n >> 24) % 200,
+            (n >> 16) & 255,
+            (n >> 8) & 255,
+            n & 255
+        );
+        failed_login(&mut buf, n, &ip, &format!("flood{n}@example.com"), ms);
+        if n >= SPRAY_START && (n - SPRAY_START) % SPRAY_EVERY == 0 && spray_users < 20 {
+            let user = format!("victim{spray_users}@example.com");
+            failed_login(&mut buf, FLOOD + spray_users, "198.51.100.77", &user, ms);
+            spray_users += 1;
+        }
+        if buf.len() >= 4 << 20 || n + 1 == FLOOD {
+            engine.feed(&buf, &mut out, &mut diags);
+            buf.clear();
+            assert!(diags.is_empty(), "{:?}", &diags[..diags.len().min(3)]);
+            // Count and drop the alerts as a downstream would.
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                if v["rule"]["id"] == "password_spray_from_ip" {
+                    assert_eq!(
+                        v["source"]["ip"], "198.51.100.77",
+                        "only the real spray fires"
+                    );
+                    assert!(v["jcdetect"]["distinct_count"].as_u64().unwrap() > 15);
+                    spray_alerts += 1;
+                }
+            }
+            out.clear();
+        }
+        if n == 1_000_000 {
+            rss_at_1m = rss_kib();
+        }
+    }
+    engine.finish(&mut out, &mut diags);
+    assert_eq!(engine.stats().events, FLOOD + spray_users);
+    assert_eq!(spray_alerts, 1, "the hidden spray is detected exactly once");
+    let evictions: u64 = engine.window_stats().evictions.iter().map(|(_, n)| n).sum();
+    assert!(
+        evictions > FLOOD,
+        "the flood must have forced evictions ({evictions})"
+    );
+
+    if let (Some((rss1, _)), Some((rss5, peak))) = (rss_at_1m, rss_kib()) {
+        eprintln!(
+            "state tables {} KiB; RSS after 1M keys {rss1} KiB, after 5M keys {rss5} KiB, peak {peak} KiB",
+            state_bytes / 1024
+        );
+        // Independent of the number of keys: 4M more distinct keys add (almost) nothing.
+        assert!(
+            rss5 <= rss1 + 4 * 1024,
+            "RSS grew from {rss1} to {rss5} KiB"
+        );
+        // Budget plus a fixed overhead (test harness, buffers, code): 48 MiB.
+        let limit = (budget_mb + 48) * 1024;
+        assert!(peak <= limit, "peak RSS {peak} KiB over {limit} KiB");
+    } else {
+        eprintln!("SKIPPED the RSS part: /proc/self/status is not readable here");
+    }
+}
