@@ -63,11 +63,10 @@ impl CompactId {
         if b.len() == 24
             && b.iter()
                 .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+            && pack(b, &mut out.bytes)
         {
-            if pack(b, &mut out.bytes) {
-                out.kind = Self::OBJECT_ID;
-                return out;
-            }
+            out.kind = Self::OBJECT_ID;
+            return out;
         }
         if b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-') {
             let hex: Vec<u8> = b.iter().copied().filter(|&c| c != b'-').collect();
@@ -436,7 +435,7 @@ pub struct Windows {
 }
 
 fn key_of(parts: &[&[u8]]) -> u64 {
-    let mut h = StableHasher::new(0x7374_6174_65);
+    let mut h = StableHasher::new(0x0073_7461_7465);
     for p in parts {
         h.part(p);
     }
