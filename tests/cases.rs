@@ -77,3 +77,9 @@ fn single_event_rule_cases() {
     let n = run_group("single");
     assert!(n >= 60, "only {n} single-event cases found");
 }
+
+#[test]
+fn stateful_attack_story_cases() {
+    let n = run_group("stateful");
+    assert!(n >= 40, "only {n} stateful cases found");
+}
