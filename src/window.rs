@@ -391,6 +391,19 @@ impl Knobs {
     }
 }
 
+/// One login as the window rules see it.
+#[derive(Clone, Copy)]
+struct Obs<'a, 'e> {
+    ev: &'a Event<'e>,
+    et: &'a str,
+    /// Lower-cased actor.
+    actor: Option<&'a str>,
+    t: i64,
+    /// Newest event time of the stream.
+    now: i64,
+    id: CompactId,
+}
+
 /// A stateful alert, ready for the engine to encode.
 pub struct Fired {
     pub rule: usize,
@@ -612,24 +625,31 @@ impl Windows {
             return;
         }
         let actor = ev.actor().map(str::to_lowercase);
+        let o = Obs {
+            ev,
+            et,
+            actor: actor.as_deref(),
+            t,
+            now,
+            id,
+        };
         match ev.outcome() {
-            Some(false) => self.failure(ev, et, actor.as_deref(), t, now, id, out),
-            Some(true) => self.success(ev, et, actor.as_deref(), t, now, id, out),
+            Some(false) => self.failure(&o, out),
+            Some(true) => self.success(&o, out),
             None => {}
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn failure(
-        &mut self,
-        ev: &Event<'_>,
-        et: &str,
-        actor: Option<&str>,
-        t: i64,
-        now: i64,
-        id: CompactId,
-        out: &mut Vec<Fired>,
-    ) {
+    fn failure(&mut self, o: &Obs<'_, '_>, out: &mut Vec<Fired>) {
+        let Obs {
+            ev,
+            et,
+            actor,
+            t,
+            now,
+            id,
+        } = *o;
+
         let Some(actor) = actor else { return };
         let afp = fp_of(actor);
         if let (Some(tab), Some(ip)) = (self.ip.as_mut(), ev.source_ip()) {
@@ -722,17 +742,16 @@ impl Windows {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn success(
-        &mut self,
-        ev: &Event<'_>,
-        et: &str,
-        actor: Option<&str>,
-        t: i64,
-        now: i64,
-        id: CompactId,
-        out: &mut Vec<Fired>,
-    ) {
+    fn success(&mut self, o: &Obs<'_, '_>, out: &mut Vec<Fired>) {
+        let Obs {
+            ev,
+            et,
+            actor,
+            t,
+            now,
+            id,
+        } = *o;
+
         // Credential stuffing: a success from an ip armed by a failure wave.
         if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ev.source_ip()) {
             if let Some(i) = tab.find(key_of(&[ip.as_bytes()])) {
