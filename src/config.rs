@@ -23,6 +23,9 @@ use std::net::IpAddr;
 /// Upper bound for integer parameters (a century in seconds): keeps time arithmetic safe.
 pub const MAX_INT_PARAM: i64 = 100 * 365 * 86_400;
 
+/// Largest accepted `threshold` (slots per key grow with it).
+pub const MAX_THRESHOLD: i64 = 1000;
+
 /// A value given for a rule parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
@@ -290,8 +293,14 @@ fn parse_param(
         ParamDefault::Int(_) => {
             // Zero switches suppression off; everywhere else it would make no sense.
             let min = if name == "suppress_secs" { 0 } else { 1 };
+            // Each unit of threshold is a remembered slot per key: keep it bounded.
+            let max = if name == "threshold" {
+                MAX_THRESHOLD
+            } else {
+                MAX_INT_PARAM
+            };
             match v.as_integer() {
-                Some(n) if n >= min && n <= MAX_INT_PARAM => Some(ParamValue::Int(n as u64)),
+                Some(n) if n >= min && n <= max => Some(ParamValue::Int(n as u64)),
                 _ => {
                     let what = if min == 0 {
                         "a non-negative"

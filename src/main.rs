@@ -1,7 +1,7 @@
 //! `jcdetect`: the stdin/stdout filter around the engine. I/O, arguments, logging and exit
 //! codes live here; detection lives in the library.
 
-use jcdetect::catalog::{ParamDefault, RuleKind};
+use jcdetect::catalog::ParamDefault;
 use jcdetect::{Code, Config, Diagnostic, Emit, Engine, Format, Options};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
@@ -81,7 +81,10 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
                     config = Some(PathBuf::from(it.next().ok_or("--config needs a FILE")?))
                 }
                 "-h" | "--help" => return Ok(Command::Help),
-                other => return Err(format!("unexpected argument `{other}` for `rules`")),
+                other => match other.strip_prefix("--config=") {
+                    Some(f) => config = Some(PathBuf::from(f)),
+                    None => return Err(format!("unexpected argument `{other}` for `rules`")),
+                },
             }
         }
         return Ok(Command::Rules { json, config });
@@ -157,19 +160,27 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // `std::env::args` panics on an argument that is not UTF-8; report it instead.
+    let mut raw = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(a) => raw.push(a),
+            Err(a) => {
+                return usage_error(format!(
+                    "argument `{}` is not valid UTF-8",
+                    a.to_string_lossy()
+                ))
+            }
+        }
+    }
     let cmd = match parse_args(raw) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
     match cmd {
-        Command::Help => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
-        }
+        Command::Help => write_stdout(HELP.as_bytes()),
         Command::Version => {
-            println!("jcdetect {}", jcdetect::alert::VERSION);
-            ExitCode::SUCCESS
+            write_stdout(format!("jcdetect {}\n", jcdetect::alert::VERSION).as_bytes())
         }
         Command::Rules { json, config } => match load_config(&config) {
             Ok(cfg) => print_rules(&cfg, json),
@@ -239,9 +250,14 @@ fn print_rules(cfg: &Config, json: bool) -> ExitCode {
                 r.def.name
             ));
         }
-        let _ = RuleKind::Single;
     }
-    match io::stdout().lock().write_all(out.as_bytes()) {
+    write_stdout(out.as_bytes())
+}
+
+/// Write `text` to stdout; a closed pipe is a normal end (`print!` would panic on it).
+fn write_stdout(text: &[u8]) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match out.write_all(text).and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
@@ -396,7 +412,6 @@ fn run_filter(args: Args) -> ExitCode {
             status = ExitCode::from(1);
         }
     }
-    let stats = engine.stats();
     tracing::info!("{}", summary(&engine));
     if let Some(path) = &args.stats_json {
         let json = stats_json(&engine);
@@ -405,7 +420,6 @@ fn run_filter(args: Args) -> ExitCode {
             status = ExitCode::from(1);
         }
     }
-    let _ = stats;
     status
 }
 

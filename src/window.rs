@@ -134,15 +134,39 @@ impl CompactId {
 }
 
 /// One remembered occurrence: a fingerprint (actor, account, country; 0 = empty) and time.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Slot {
     fp: u64,
     t: i64,
+    /// The occurrence before `t` (distinct slots only; `NONE` otherwise), so a late event
+    /// still finds an actor whose newest occurrence has moved past its window.
+    t_prev: i64,
     id: CompactId,
 }
 
+const NONE: i64 = i64::MIN;
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            fp: 0,
+            t: 0,
+            t_prev: NONE,
+            id: CompactId::default(),
+        }
+    }
+}
+
+/// A per-key record. `pinned` keys (holding a pending decision, like an ip armed by a
+/// credential-stuffing wave) are evicted only when a whole bucket is pinned.
+trait KeyMeta: Copy + Default {
+    fn pinned(&self, _now: i64) -> bool {
+        false
+    }
+}
+
 /// Fixed-capacity key table. `M` is the per-key record of the rules sharing the table.
-struct Table<M: Copy + Default> {
+struct Table<M: KeyMeta> {
     keys: Vec<u64>,
     last: Vec<i64>,
     meta: Vec<M>,
@@ -156,7 +180,7 @@ struct Table<M: Copy + Default> {
     evictions: u64,
 }
 
-impl<M: Copy + Default> Table<M> {
+impl<M: KeyMeta> Table<M> {
     fn new(bytes: usize, k: usize, window: i64, idle: i64) -> Table<M> {
         let per_key = 16 + std::mem::size_of::<M>() + k * std::mem::size_of::<Slot>();
         let buckets = (bytes / per_key / WAYS).max(1);
@@ -224,7 +248,7 @@ impl<M: Copy + Default> Table<M> {
             })
             .unwrap_or_else(|| {
                 (b..b + WAYS)
-                    .min_by_key(|&i| (self.weight(i, now), self.last[i]))
+                    .min_by_key(|&i| (self.meta[i].pinned(now), self.weight(i, now), self.last[i]))
                     .unwrap_or(b)
             });
         if self.keys[victim] != 0 {
@@ -242,8 +266,11 @@ impl<M: Copy + Default> Table<M> {
 fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
     if let Some(s) = slots.iter_mut().find(|s| s.fp == fp) {
         if t >= s.t {
+            s.t_prev = s.t;
             s.t = t;
             s.id = id;
+        } else if t > s.t_prev {
+            s.t_prev = t;
         }
         return;
     }
@@ -267,7 +294,12 @@ fn add_event(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
             i
         }
     };
-    slots[victim] = Slot { fp, t, id };
+    slots[victim] = Slot {
+        fp,
+        t,
+        t_prev: NONE,
+        id,
+    };
 }
 
 /// The fullest window of length `w` that contains time `t`, over the remembered slots.
@@ -280,32 +312,37 @@ struct Hit {
 }
 
 fn best_window(slots: &[Slot], t: i64, w: i64) -> Hit {
-    let mut times: SmallVec<[(i64, usize); 32]> = slots
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.fp != 0 && s.t >= t.saturating_sub(w) && s.t <= t.saturating_add(w))
-        .map(|(i, s)| (s.t, i))
-        .collect();
-    times.sort_unstable();
+    let (lo, hi) = (t.saturating_sub(w), t.saturating_add(w));
+    let mut points: SmallVec<[(i64, usize); 64]> = SmallVec::new();
+    for (i, s) in slots.iter().enumerate().filter(|(_, s)| s.fp != 0) {
+        for ts in [s.t, s.t_prev] {
+            if ts != NONE && ts >= lo && ts <= hi {
+                points.push((ts, i));
+            }
+        }
+    }
+    points.sort_unstable();
     let mut best = Hit::default();
-    for a in 0..times.len() {
-        let start = times[a].0;
+    let mut members: SmallVec<[usize; 32]> = SmallVec::new();
+    for a in 0..points.len() {
+        let start = points[a].0;
         if start > t {
             break;
         }
-        if start < t.saturating_sub(w) {
-            continue;
-        }
         let end_limit = start.saturating_add(w);
-        let n = times[a..]
-            .iter()
-            .take_while(|(ts, _)| *ts <= end_limit)
-            .count();
-        if n > best.count {
-            best.count = n;
+        members.clear();
+        let mut end = start;
+        for &(ts, i) in points[a..].iter().take_while(|(ts, _)| *ts <= end_limit) {
+            end = ts;
+            if !members.contains(&i) {
+                members.push(i);
+            }
+        }
+        if members.len() > best.count {
+            best.count = members.len();
             best.start = start;
-            best.end = times[a + n - 1].0.max(t);
-            best.members = times[a..a + n].iter().map(|&(_, i)| i).collect();
+            best.end = end.max(t);
+            best.members = members.clone();
         }
     }
     best
@@ -343,6 +380,15 @@ struct IpMeta {
     armed_until: i64,
     armed_distinct: u32,
 }
+
+impl KeyMeta for IpMeta {
+    fn pinned(&self, now: i64) -> bool {
+        self.armed_until >= now
+    }
+}
+impl KeyMeta for TwoGates {}
+impl KeyMeta for TravelMeta {}
+impl KeyMeta for MfaMeta {}
 
 #[derive(Clone, Copy, Default)]
 struct TwoGates {

@@ -191,7 +191,7 @@ fn keys(a: &[(String, String, usize)]) -> BTreeSet<(String, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
     #[test]
     fn in_order_matches_the_naive_model(events in stream()) {

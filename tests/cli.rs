@@ -1,0 +1,1229 @@
+//! End-to-end tests of the `jcdetect` binary, run as a user would: files and stdin in,
+//! stdout/stderr/exit status and `--stats-json` checked.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+const BIN: &str = env!("CARGO_BIN_EXE_jcdetect");
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/single_event_demo.ndjson")
+}
+
+fn example() -> Vec<u8> {
+    std::fs::read(example_path()).expect("tests/data/single_event_demo.ndjson")
+}
+
+/// A temp file removed on drop; names are unique per process and call.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(name: &str, content: &[u8]) -> Temp {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p =
+            std::env::temp_dir().join(format!("jcdetect-cli-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        Temp(p)
+    }
+    /// A path for the binary to create (e.g. `--stats-json`).
+    fn path_only(name: &str) -> Temp {
+        let t = Temp::new(name, b"");
+        let _ = std::fs::remove_file(&t.0);
+        t
+    }
+    fn s(&self) -> &str {
+        self.0.to_str().expect("temp path is UTF-8")
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+struct Run {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.status
+            .code()
+            .expect("exited normally, not by a signal")
+    }
+    fn out(&self) -> &str {
+        std::str::from_utf8(&self.stdout).expect("stdout is UTF-8")
+    }
+    /// stdout as JSON values, one per line.
+    fn json(&self) -> Vec<Value> {
+        self.out()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+    fn assert_ok(&self) -> &Run {
+        assert_eq!(self.code(), 0, "stderr:\n{}", self.stderr);
+        assert_no_panic(&self.stderr);
+        self
+    }
+}
+
+fn assert_no_panic(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "panic on stderr:\n{stderr}"
+    );
+}
+
+/// Run the binary; `stdin` is piped in (from a thread, so large inputs cannot deadlock), or
+/// stdin is closed when `None`.
+fn jc(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn jcdetect");
+    let writer = stdin.map(|data| {
+        let mut pipe = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            // The binary may legitimately stop reading early (usage errors).
+            let _ = pipe.write_all(&data);
+        })
+    });
+    let out = child.wait_with_output().expect("wait for jcdetect");
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    Run {
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `jcdetect rules --json`, by rule id.
+fn catalog() -> &'static BTreeMap<String, Value> {
+    static C: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
+    C.get_or_init(|| {
+        let r = jc(&["rules", "--json"], None);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let list: Vec<Value> = serde_json::from_slice(&r.stdout).expect("rules --json is JSON");
+        list.into_iter()
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r))
+            .collect()
+    })
+}
+
+fn severity_number(name: &str) -> u64 {
+    match name {
+        "informational" => 1,
+        "low" => 2,
+        "medium" => 3,
+        "high" => 4,
+        "critical" => 5,
+        other => panic!("unknown severity {other}"),
+    }
+}
+
+fn is_alert(v: &Value) -> bool {
+    v["event"]["kind"] == "alert" && v["observer"]["product"] == "jcdetect"
+}
+
+fn rule_id(v: &Value) -> &str {
+    v["rule"]["id"].as_str().expect("rule.id")
+}
+
+fn rule_ids(alerts: &[Value]) -> Vec<String> {
+    alerts.iter().map(|a| rule_id(a).to_string()).collect()
+}
+
+fn di_ids(alert: &Value) -> Vec<&str> {
+    alert["jcdetect"]["di_event_ids"]
+        .as_array()
+        .expect("jcdetect.di_event_ids")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+fn ms(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("`{rfc3339}` is not RFC 3339: {e}"))
+        .timestamp_millis()
+}
+
+fn nanos(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("`{rfc3339}` is not RFC 3339: {e}"))
+        .timestamp_nanos_opt()
+        .unwrap()
+}
+
+fn stats(path: &Temp) -> Value {
+    let text = std::fs::read_to_string(&path.0).expect("--stats-json file written");
+    serde_json::from_str(&text).expect("--stats-json is JSON")
+}
+
+/// Split output bytes into lines (without the newline); a final newline ends the last line.
+fn byte_lines(out: &[u8]) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+    assert_eq!(v.pop(), Some(&b""[..]), "output ends with a newline");
+    v
+}
+
+/// A JumpCloud-raised alert (no ATT&CK mapping, severity from the event): not in the
+/// example, added where a test needs every output shape.
+const JC_ALERT: &str = r#"{"id":"65f02e11a4c7b9d3e5f60718","event_type":"alert_created","service":"alerts","organization":"65f2a1c09d3e7b4a1c8e2f11","@version":"1","priority":"critical","resource":{"id":"65f02e11a4c7b9d3e5f60719","type":"alert","name":"Device offline for 7 days"},"timestamp":"2024-03-12T09:31:00.250Z"}"#;
+
+fn example_plus_jc_alert() -> Vec<u8> {
+    let mut input = example();
+    input.extend_from_slice(JC_ALERT.as_bytes());
+    input.push(b'\n');
+    input
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs
+
+#[test]
+fn file_stdin_and_dash_give_the_same_output() {
+    let input = example();
+    let by_file = jc(&[example_path().to_str().unwrap()], None);
+    by_file.assert_ok();
+    let by_stdin = jc(&[], Some(&input));
+    by_stdin.assert_ok();
+    let by_dash = jc(&["-"], Some(&input));
+    by_dash.assert_ok();
+    assert!(!by_file.stdout.is_empty());
+    assert_eq!(by_file.stdout, by_stdin.stdout);
+    assert_eq!(by_file.stdout, by_dash.stdout);
+}
+
+#[test]
+fn several_files_are_read_in_turn_with_per_file_line_numbers() {
+    let a = Temp::new("a.ndjson", &example());
+    // Second file: a bad line 2, and a policy_delete on line 3.
+    let b_text = concat!(
+        r#"{"id":"65f1aa00c1d2e3f405162738","event_type":"mdm_command_result","service":"mdm","timestamp":"2024-03-12T10:00:00.000Z"}"#,
+        "\n{\"id\": broken\n",
+        r#"{"id":"65f1aa10c1d2e3f405162739","event_type":"policy_delete","service":"directory","initiated_by":{"type":"admin","email":"jen.barber@northwind-labs.example"},"client_ip":"81.2.69.160","timestamp":"2024-03-12T10:00:16.000Z"}"#,
+        "\n"
+    );
+    let b = Temp::new("b.ndjson", b_text.as_bytes());
+    let both = jc(&[a.s(), b.s()], None);
+    both.assert_ok();
+    let only_a = jc(&[a.s()], None);
+    let only_b = jc(&[b.s()], None);
+    let mut concat = only_a.stdout.clone();
+    concat.extend_from_slice(&only_b.stdout);
+    assert_eq!(
+        both.stdout, concat,
+        "files are processed in order, in one run"
+    );
+    let last = both.json().pop().unwrap();
+    assert_eq!(rule_id(&last), "policy_deleted");
+    assert_eq!(di_ids(&last), ["65f1aa10c1d2e3f405162739"]);
+    // Line numbers restart with each file, and the diagnostic names the file.
+    assert!(
+        both.stderr
+            .contains(&format!("{}:line 2: invalid_json", b.s())),
+        "{}",
+        both.stderr
+    );
+    // Mixing a file and stdin.
+    let mixed = jc(&[a.s(), "-"], Some(b_text.as_bytes()));
+    mixed.assert_ok();
+    assert_eq!(mixed.stdout, concat);
+    assert!(mixed.stderr.contains("<stdin>:line 2: invalid_json"));
+}
+
+#[test]
+fn a_missing_file_is_a_usage_error_naming_it() {
+    let missing = std::env::temp_dir().join(format!(
+        "jcdetect-cli-{}-does-not-exist.ndjson",
+        std::process::id()
+    ));
+    let missing = missing.to_str().unwrap();
+    let r = jc(&[example_path().to_str().unwrap(), missing], None);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(r.stderr.contains(missing), "{}", r.stderr);
+    assert_no_panic(&r.stderr);
+    // Files are opened before any is read: no half-done run.
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn an_unreadable_input_exits_1_and_the_others_are_still_read() {
+    // A directory opens but cannot be read.
+    let dir = std::env::temp_dir();
+    let ex = example_path();
+    let r = jc(&[dir.to_str().unwrap(), ex.to_str().unwrap()], None);
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert_no_panic(&r.stderr);
+    assert!(r.stderr.contains("read error"), "{}", r.stderr);
+    assert_eq!(r.stdout, jc(&[ex.to_str().unwrap()], None).stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_argument_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"events-\xff.ndjson");
+    let out = Command::new(BIN).arg(name).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn output_is_flushed_while_the_input_stays_open() {
+    let mut child = Command::new(BIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().map(|l| l.unwrap());
+        tx.send(first).unwrap();
+        lines.count()
+    });
+    let line = r#"{"id":"65f1ab00c1d2e3f405162740","event_type":"policy_delete","service":"directory","timestamp":"2024-03-12T10:00:00Z"}"#;
+    writeln!(stdin, "{line}").unwrap();
+    stdin.flush().unwrap();
+    // stdin is still open: the alert must arrive without waiting for end of input.
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("alert written before end of input")
+        .expect("one output line");
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(rule_id(&v), "policy_deleted");
+    drop(stdin);
+    assert_eq!(reader.join().unwrap(), 0);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}
+
+// ---------------------------------------------------------------------------------------
+// Output shapes
+
+#[test]
+fn ecs_alerts_have_the_documented_shape() {
+    let input = example_plus_jc_alert();
+    let all = jc(&["--emit", "all"], Some(&input));
+    all.assert_ok();
+    let alerts_only = jc(&[], Some(&input));
+    alerts_only.assert_ok();
+    let alerts = alerts_only.json();
+    assert!(alerts.len() >= 6);
+
+    // Walk the --emit all output so that each alert is checked against its input event.
+    let mut checked = Vec::new();
+    let mut current: Option<Value> = None;
+    let mut uids = BTreeSet::new();
+    for v in all.json() {
+        if !is_alert(&v) {
+            current = Some(v);
+            continue;
+        }
+        let ev = current.as_ref().expect("an alert follows its event");
+        let id = rule_id(&v);
+        let rule = catalog()
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} in catalog"));
+
+        let ts = v["@timestamp"].as_str().expect("@timestamp");
+        assert_eq!(nanos(ts), nanos(ev["timestamp"].as_str().unwrap()), "{v}");
+        assert_eq!(v["event"]["kind"], "alert");
+        let uid = v["event"]["id"].as_str().expect("event.id");
+        assert!(
+            uid.len() == 32
+                && uid
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "event.id `{uid}` is 32 lower-case hex digits"
+        );
+        assert!(uids.insert(uid.to_string()), "event.id {uid} is unique");
+        assert_eq!(v["rule"]["name"], rule["name"]);
+        assert_eq!(v["rule"]["description"], rule["description"]);
+        assert!(!v["rule"]["description"].as_str().unwrap().is_empty());
+        assert_eq!(v["rule"]["ruleset"], "jcdetect");
+        assert_eq!(v["observer"]["product"], "jcdetect");
+
+        let severity = v["event"]["severity"].as_u64().expect("event.severity");
+        let expected = if id == "jumpcloud_alert" {
+            // Carried over from the event's own priority.
+            severity_number(ev["priority"].as_str().unwrap())
+        } else {
+            severity_number(rule["severity"].as_str().unwrap())
+        };
+        assert_eq!(severity, expected, "{id}");
+
+        let tactics = rule["tactics"].as_array().unwrap();
+        let techniques = rule["techniques"].as_array().unwrap();
+        if tactics.is_empty() {
+            assert!(v.get("threat").is_none(), "{id} has no ATT&CK mapping");
+        } else {
+            let t = &v["threat"];
+            assert_eq!(t["framework"], "MITRE ATT&CK");
+            assert_eq!(&t["tactic"]["id"], &Value::Array(tactics.clone()), "{id}");
+            let tech = techniques[0].as_str().unwrap();
+            match tech.split_once('.') {
+                Some((parent, _)) => {
+                    assert_eq!(t["technique"]["id"], serde_json::json!([parent]), "{id}");
+                    assert_eq!(
+                        t["technique"]["subtechnique"]["id"],
+                        serde_json::json!([tech]),
+                        "{id}"
+                    );
+                }
+                None => assert_eq!(t["technique"]["id"], serde_json::json!([tech]), "{id}"),
+            }
+        }
+
+        let ev_id = ev["id"].as_str().unwrap();
+        assert!(di_ids(&v).contains(&ev_id), "{id}: {v}");
+        if let Some(ip) = ev["client_ip"].as_str() {
+            assert_eq!(v["source"]["ip"], ip);
+            assert!(v["related"]["ip"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(ip)));
+        }
+        checked.push(v);
+    }
+    // --emit all interleaves exactly the alerts the default mode writes.
+    assert_eq!(checked, alerts);
+    assert!(rule_ids(&checked).contains(&"jumpcloud_alert".to_string()));
+
+    // Deterministic: a second run is byte-identical.
+    let again = jc(&[], Some(&input));
+    assert_eq!(again.stdout, alerts_only.stdout);
+}
+
+#[test]
+fn ocsf_findings_match_the_ecs_alerts() {
+    let input = example_plus_jc_alert();
+    let ecs = jc(&["--format", "ecs"], Some(&input));
+    ecs.assert_ok();
+    let ocsf = jc(&["--format", "ocsf"], Some(&input));
+    ocsf.assert_ok();
+    let (ecs, findings) = (ecs.json(), ocsf.json());
+    assert_eq!(ecs.len(), findings.len());
+    assert!(!findings.is_empty());
+    for (e, f) in ecs.iter().zip(&findings) {
+        let id = rule_id(e);
+        let rule = &catalog()[id];
+        assert_eq!(f["class_uid"], 2004);
+        assert_eq!(f["type_uid"], 200401);
+        assert_eq!(f["category_uid"], 2);
+        let sev = f["severity_id"].as_u64().expect("severity_id");
+        assert!((1..=5).contains(&sev));
+        assert_eq!(sev, e["event"]["severity"].as_u64().unwrap(), "{id}");
+        assert_eq!(
+            f["time"].as_i64().expect("time in ms"),
+            ms(e["@timestamp"].as_str().unwrap())
+        );
+        assert_eq!(f["metadata"]["product"]["name"], "jcdetect");
+        assert!(f["metadata"]["version"].is_string());
+        let fi = &f["finding_info"];
+        assert_eq!(fi["uid"], e["event"]["id"]);
+        assert_eq!(fi["title"], e["rule"]["name"]);
+        assert_eq!(fi["analytic"]["uid"], id);
+        assert_eq!(fi["related_events_uids"], e["jcdetect"]["di_event_ids"]);
+        let tactics = rule["tactics"].as_array().unwrap();
+        match fi.get("attacks").and_then(Value::as_array) {
+            Some(attacks) if !tactics.is_empty() => {
+                assert!(!attacks.is_empty());
+                assert_eq!(attacks[0]["tactic"]["uid"], tactics[0], "{id}");
+                let tech = rule["techniques"][0].as_str().unwrap();
+                let got = attacks[0]["sub_technique"]["uid"]
+                    .as_str()
+                    .or(attacks[0]["technique"]["uid"].as_str());
+                assert_eq!(got, Some(tech), "{id}");
+            }
+            None if tactics.is_empty() => {}
+            other => panic!("{id}: attacks {other:?} vs tactics {tactics:?}"),
+        }
+        let evidences = f["evidences"].as_array().expect("evidences[]");
+        assert!(!evidences.is_empty());
+        assert_eq!(
+            evidences[0]["data"]["id"].as_str(),
+            Some(di_ids(e)[0]),
+            "{id}"
+        );
+    }
+    // `--opt=value` spelling, and determinism of the OCSF encoder.
+    let again = jc(&["--format=ocsf"], Some(&input));
+    assert_eq!(again.stdout, ocsf.stdout);
+}
+
+/// Expected input lines for the `--emit all` walk.
+enum In {
+    /// Rejected: comes out verbatim.
+    Bad(Vec<u8>),
+    /// A DI event (the raw text, without line ending).
+    Event(String),
+}
+
+#[test]
+fn emit_all_passes_every_line_through_in_order_with_its_alerts() {
+    let ex = String::from_utf8(example()).unwrap();
+    let mut expected: Vec<In> = Vec::new();
+    let mut input: Vec<u8> = Vec::new();
+    for (i, line) in ex.lines().enumerate() {
+        match i {
+            3 => {
+                let bad = br#"{"id":"65f1ac00c1d2e3f405162741","event_type":"user_cre"#.to_vec();
+                input.extend_from_slice(&bad);
+                input.push(b'\n');
+                expected.push(In::Bad(bad));
+            }
+            10 => {
+                input.extend_from_slice(b"42\n");
+                expected.push(In::Bad(b"42".to_vec()));
+            }
+            17 => {
+                let bad = b"{\"id\":\"\xff\xfe\",\"event_type\":\"policy_delete\"}".to_vec();
+                input.extend_from_slice(&bad);
+                input.push(b'\n');
+                expected.push(In::Bad(bad));
+            }
+            _ => {}
+        }
+        if i == 12 {
+            // CRLF ending: the event comes out with a plain newline.
+            input.extend_from_slice(line.as_bytes());
+            input.extend_from_slice(b"\r\n");
+        } else {
+            input.extend_from_slice(line.as_bytes());
+            input.push(b'\n');
+        }
+        expected.push(In::Event(line.to_string()));
+    }
+    // A line holding an array: each element comes out as its own tagged event.
+    let a = r#"{"id":"65f1ad00c1d2e3f405162742","event_type":"user_create","service":"directory","resource":{"type":"user","username":"h.hacker"},"timestamp":"2024-03-12T09:31:00Z"}"#;
+    let b = r#"{"id":"65f1ad10c1d2e3f405162743","event_type":"organization_update","service":"directory","timestamp":"2024-03-12T09:31:10Z"}"#;
+    input.extend_from_slice(format!("[{a}, {b}]\n").as_bytes());
+    expected.push(In::Event(a.to_string()));
+    expected.push(In::Event(b.to_string()));
+    // An empty line is dropped, not echoed (NDJSON consumers reject blank lines).
+    input.extend_from_slice(b"\n");
+
+    let r = jc(&["--emit", "all"], Some(&input));
+    r.assert_ok();
+    let out = byte_lines(&r.stdout);
+    let mut pos = 0;
+    let mut alerts_seen = 0;
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for exp in &expected {
+        let line = *out
+            .get(pos)
+            .expect("output has a line for every input line");
+        pos += 1;
+        match exp {
+            In::Bad(raw) => assert_eq!(line, &raw[..], "rejected lines pass through verbatim"),
+            In::Event(raw) => {
+                // Byte-wise: the input, less its closing brace, then the added object.
+                let body = raw.trim_end().strip_suffix('}').unwrap();
+                assert!(
+                    line.starts_with(format!("{body},\"jcdetect\":{{").as_bytes()),
+                    "event unchanged but for the added object:\n{}",
+                    String::from_utf8_lossy(line)
+                );
+                let mut got: Value = serde_json::from_slice(line).unwrap();
+                let tag = got.as_object_mut().unwrap().remove("jcdetect").unwrap();
+                let original: Value = serde_json::from_str(raw).unwrap();
+                assert_eq!(got, original);
+                let tag = tag.as_object().unwrap();
+                assert_eq!(tag.len(), 2, "{tag:?}");
+                assert!(!tag["category"].as_str().unwrap().is_empty());
+                let tagged: Vec<&str> = tag["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap())
+                    .collect();
+                // Its alerts follow it immediately, one per listed rule, in that order.
+                let mut fired = Vec::new();
+                while let Some(next) = out.get(pos) {
+                    let Ok(v) = serde_json::from_slice::<Value>(next) else {
+                        break;
+                    };
+                    if !is_alert(&v) {
+                        break;
+                    }
+                    assert!(di_ids(&v).contains(&original["id"].as_str().unwrap()));
+                    fired.push(rule_id(&v).to_string());
+                    pos += 1;
+                }
+                assert_eq!(fired, tagged, "alerts after {}", original["id"]);
+                alerts_seen += fired.len();
+                tags.insert(original["id"].as_str().unwrap().to_string(), fired);
+            }
+        }
+    }
+    assert_eq!(pos, out.len(), "no extra output lines");
+    assert!(alerts_seen >= 6);
+    assert_eq!(tags["65f1ad00c1d2e3f405162742"], ["user_created"]);
+    assert!(tags["65f1ad10c1d2e3f405162743"].is_empty());
+    // Rejected lines are still reported.
+    for code in [
+        "invalid_json",
+        "not_an_object",
+        "invalid_utf8",
+        "empty_line",
+    ] {
+        assert!(r.stderr.contains(code), "{code}: {}", r.stderr);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+
+fn ev(id: &str, event_type: &str, extra: &str, ts: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","event_type":"{event_type}","service":"directory","organization":"65f2a1c09d3e7b4a1c8e2f11","initiated_by":{{"id":"5cec4fa3e28c2f2388dc10da","type":"admin","email":"jen.barber@northwind-labs.example"}},"client_ip":"81.2.69.160"{extra},"timestamp":"{ts}"}}"#
+    )
+}
+
+/// A stream with every kind of bad line, between good events. Returns the bytes and the
+/// expected (DI id, rule id) of every alert, in order.
+fn bad_stream() -> (Vec<u8>, Vec<(&'static str, &'static str)>) {
+    let mut s: Vec<u8> = Vec::new();
+    let mut line = |b: &[u8]| {
+        s.extend_from_slice(b);
+        s.push(b'\n');
+    };
+    // 1: good
+    line(
+        ev(
+            "65f1b0000000000000000001",
+            "policy_delete",
+            "",
+            "2024-03-12T09:00:00Z",
+        )
+        .as_bytes(),
+    );
+    // 2: truncated
+    line(br#"{"id":"65f1b0000000000000000002","event_type":"policy_del"#);
+    // 3: malformed
+    line(br#"{"id":"65f1b0000000000000000003",,"event_type":"policy_delete"}"#);
+    // 4: invalid UTF-8
+    line(b"{\"id\":\"65f1b0000000000000000004\",\"event_type\":\"policy_delete\",\"x\":\"\xc3\x28\"}");
+    // 5: an array of two events
+    let a = ev(
+        "65f1b0000000000000000005",
+        "user_create",
+        r#","resource":{"type":"user","username":"temp.user"}"#,
+        "2024-03-12T09:00:05Z",
+    );
+    let b = ev(
+        "65f1b0000000000000000006",
+        "policy_delete",
+        "",
+        "2024-03-12T09:00:06Z",
+    );
+    line(format!("[{a},{b}]").as_bytes());
+    // 6: not an object
+    line(b"42");
+    // 7: empty
+    line(b"");
+    // 8: CRLF ending
+    let crlf = ev(
+        "65f1b0000000000000000008",
+        "admin_totp_disable",
+        "",
+        "2024-03-12T09:00:08Z",
+    );
+    line(format!("{crlf}\r").as_bytes());
+    // 9: a 2 MB line (valid JSON, but over --max-line-bytes 1000000)
+    let pad = "x".repeat(2 << 20);
+    line(
+        ev(
+            "65f1b0000000000000000009",
+            "policy_delete",
+            &format!(r#","pad":"{pad}""#),
+            "2024-03-12T09:00:09Z",
+        )
+        .as_bytes(),
+    );
+    // 10: wrong-typed field: reported, ignored, the event still processed
+    line(
+        ev(
+            "65f1b000000000000000000a",
+            "passwordvault_credential_export",
+            r#","success":"yes""#,
+            "2024-03-12T09:00:10Z",
+        )
+        .as_bytes(),
+    );
+    // 11: good, and the last line has no newline
+    s.extend_from_slice(
+        ev(
+            "65f1b000000000000000000b",
+            "application_create",
+            "",
+            "2024-03-12T09:00:11Z",
+        )
+        .as_bytes(),
+    );
+    let expected = vec![
+        ("65f1b0000000000000000001", "policy_deleted"),
+        ("65f1b0000000000000000005", "user_created"),
+        ("65f1b0000000000000000006", "policy_deleted"),
+        ("65f1b0000000000000000008", "admin_mfa_disabled"),
+        ("65f1b000000000000000000a", "credential_export"),
+        ("65f1b000000000000000000b", "sso_app_added"),
+    ];
+    (s, expected)
+}
+
+#[test]
+fn bad_lines_are_reported_counted_and_skipped() {
+    let (input, expected) = bad_stream();
+    let file = Temp::new("bad.ndjson", &input);
+    let st_file = Temp::path_only("bad-file-stats.json");
+    let st_stdin = Temp::path_only("bad-stdin-stats.json");
+    let by_file = jc(
+        &[
+            "--max-line-bytes",
+            "1000000",
+            "--stats-json",
+            st_file.s(),
+            file.s(),
+        ],
+        None,
+    );
+    by_file.assert_ok();
+    // Through a pipe the 2 MB line arrives in many small reads.
+    let by_stdin = jc(
+        &["--max-line-bytes", "1000000", "--stats-json", st_stdin.s()],
+        Some(&input),
+    );
+    by_stdin.assert_ok();
+    assert_eq!(by_file.stdout, by_stdin.stdout);
+
+    let alerts = by_stdin.json();
+    let got: Vec<(&str, &str)> = alerts.iter().map(|a| (di_ids(a)[0], rule_id(a))).collect();
+    assert_eq!(got, expected, "the good events around bad lines all fire");
+
+    for (line, code) in [
+        (2, "invalid_json"),
+        (3, "invalid_json"),
+        (4, "invalid_utf8"),
+        (6, "not_an_object"),
+        (7, "empty_line"),
+        (9, "line_too_long"),
+        (10, "wrong_field_type"),
+    ] {
+        for (r, name) in [(&by_stdin, "<stdin>"), (&by_file, file.s())] {
+            let want = format!("{name}:line {line}: {code}");
+            assert!(r.stderr.contains(&want), "`{want}` in:\n{}", r.stderr);
+        }
+    }
+    assert!(by_stdin.stderr.contains("summary:"));
+
+    for s in [stats(&st_file), stats(&st_stdin)] {
+        assert_eq!(s["lines"], 11, "{s}");
+        assert_eq!(s["events"], 6, "{s}");
+        assert_eq!(s["bad_lines"], 6, "{s}");
+        let d = &s["diagnostics"];
+        for (code, n) in [
+            ("invalid_json", 2),
+            ("invalid_utf8", 1),
+            ("not_an_object", 1),
+            ("empty_line", 1),
+            ("line_too_long", 1),
+            ("wrong_field_type", 1),
+            ("missing_timestamp", 0),
+            ("bad_timestamp", 0),
+        ] {
+            assert_eq!(d[code], n, "diagnostics.{code} in {s}");
+        }
+        let mut by_rule: HashMap<&str, u64> = HashMap::new();
+        for (_, r) in &expected {
+            *by_rule.entry(r).or_default() += 1;
+        }
+        for (id, n) in s["alerts"].as_object().unwrap() {
+            assert_eq!(
+                n.as_u64().unwrap(),
+                by_rule.get(id.as_str()).copied().unwrap_or(0),
+                "alerts.{id}"
+            );
+        }
+        assert_eq!(s["alerts"].as_object().unwrap().len(), catalog().len());
+        assert_eq!(s["alerts_total"], expected.len());
+    }
+}
+
+#[test]
+fn an_over_long_line_is_rejected_whatever_its_content() {
+    // Not JSON, no newline at the end, far over the limit: one line_too_long, then nothing.
+    let mut input = ev(
+        "65f1b1000000000000000001",
+        "policy_delete",
+        "",
+        "2024-03-12T09:00:00Z",
+    )
+    .into_bytes();
+    input.push(b'\n');
+    input.extend(std::iter::repeat_n(b'[', 300_000));
+    let st = Temp::path_only("long-stats.json");
+    let r = jc(
+        &["--max-line-bytes", "100000", "--stats-json", st.s()],
+        Some(&input),
+    );
+    r.assert_ok();
+    assert_eq!(rule_ids(&r.json()), ["policy_deleted"]);
+    assert!(r.stderr.contains("line 2: line_too_long"), "{}", r.stderr);
+    let s = stats(&st);
+    assert_eq!(
+        (s["lines"].as_u64(), s["bad_lines"].as_u64()),
+        (Some(2), Some(1))
+    );
+}
+
+#[test]
+fn quiet_silences_diagnostics_and_summary() {
+    let (input, expected) = bad_stream();
+    let r = jc(&["--quiet", "--max-line-bytes", "1000000"], Some(&input));
+    r.assert_ok();
+    assert_eq!(r.stderr, "", "--quiet writes nothing to stderr");
+    assert_eq!(r.json().len(), expected.len());
+    let r = jc(&["-q"], Some(b"nope\n"));
+    r.assert_ok();
+    assert_eq!(r.stderr, "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Config
+
+fn with_config(toml: &str, args: &[&str], input: &[u8]) -> (Run, Temp) {
+    let cfg = Temp::new("config.toml", toml.as_bytes());
+    let mut a = vec!["--config", cfg.s()];
+    a.extend_from_slice(args);
+    (jc(&a, Some(input)), cfg)
+}
+
+#[test]
+fn config_disables_a_rule() {
+    let input = example();
+    let default = jc(&[], Some(&input)).json();
+    assert!(rule_ids(&default).contains(&"policy_deleted".to_string()));
+    let (r, _cfg) = with_config("[rules.policy_deleted]\nenabled = false\n", &[], &input);
+    r.assert_ok();
+    let expected: Vec<Value> = default
+        .into_iter()
+        .filter(|a| rule_id(a) != "policy_deleted")
+        .collect();
+    assert_eq!(r.json(), expected);
+}
+
+#[test]
+fn config_changes_a_severity() {
+    let input = example();
+    let default = jc(&[], Some(&input)).json();
+    let before = default
+        .iter()
+        .find(|a| rule_id(a) == "user_created")
+        .unwrap();
+    assert_eq!(before["event"]["severity"], 2);
+    let toml = "[rules.user_created]\nseverity = \"critical\"\n";
+    let (r, _cfg) = with_config(toml, &[], &input);
+    r.assert_ok();
+    let after = r.json();
+    assert_eq!(after.len(), default.len());
+    for (a, d) in after.iter().zip(&default) {
+        if rule_id(a) == "user_created" {
+            assert_eq!(a["event"]["severity"], 5);
+            assert_eq!(a["event"]["risk_score"], 99);
+        } else {
+            assert_eq!(a, d, "other alerts unchanged");
+        }
+    }
+    let (o, _cfg) = with_config(toml, &["--format", "ocsf"], &input);
+    let f = o
+        .json()
+        .into_iter()
+        .find(|f| f["finding_info"]["analytic"]["uid"] == "user_created")
+        .unwrap();
+    assert_eq!(f["severity_id"], 5);
+    assert_eq!(f["severity"], "Critical");
+}
+
+#[test]
+fn config_allowlists_an_ip_range() {
+    let input = example();
+    let default = jc(&[], Some(&input)).json();
+    let from_jen = |a: &Value| a["source"]["ip"] == "81.2.69.160";
+    let silenced = default.iter().filter(|a| from_jen(a)).count();
+    assert!(
+        silenced >= 3,
+        "the example has several alerts from that address"
+    );
+    let st = Temp::path_only("allow-stats.json");
+    let (r, _cfg) = with_config(
+        "[allowlist]\nips = [\"81.2.69.0/24\", \"2001:db8::/32\"]\n",
+        &["--stats-json", st.s()],
+        &input,
+    );
+    r.assert_ok();
+    let expected: Vec<Value> = default.iter().filter(|a| !from_jen(a)).cloned().collect();
+    assert!(!expected.is_empty());
+    assert_eq!(r.json(), expected);
+    assert_eq!(stats(&st)["allowlisted"], silenced);
+    assert!(r.stderr.contains(&format!("{silenced} allowlisted")));
+}
+
+#[test]
+fn a_config_with_several_problems_lists_them_all() {
+    let toml = "\
+[rules.no_such_rule]
+enabled = true
+
+[rules.policy_deleted]
+severity = \"urgent\"
+
+[rules.user_created]
+colour = \"red\"
+";
+    let (r, _cfg) = with_config(toml, &[], &example());
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert_no_panic(&r.stderr);
+    for needle in ["3 problems", "no_such_rule", "urgent", "colour"] {
+        assert!(r.stderr.contains(needle), "`{needle}` in:\n{}", r.stderr);
+    }
+    // `rules --config` validates the same way.
+    let cfg = Temp::new("bad.toml", toml.as_bytes());
+    let r = jc(&["rules", "--config", cfg.s()], None);
+    assert_eq!(r.code(), 2);
+    assert!(r.stderr.contains("3 problems"));
+}
+
+#[test]
+fn a_toml_syntax_error_is_a_usage_error() {
+    let (r, cfg) = with_config("[rules.policy_deleted\nenabled = \n", &[], &example());
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("TOML"), "{}", r.stderr);
+    assert!(r.stderr.contains(cfg.s()), "names the file: {}", r.stderr);
+    // A config file that does not exist.
+    let r = jc(&["--config", "/nonexistent/jcdetect.toml", "-"], Some(b""));
+    assert_eq!(r.code(), 2);
+    assert!(r.stderr.contains("/nonexistent/jcdetect.toml"));
+}
+
+// ---------------------------------------------------------------------------------------
+// `jcdetect rules`
+
+#[test]
+fn rules_table_lists_every_rule() {
+    let r = jc(&["rules"], None);
+    r.assert_ok();
+    let rows: Vec<&str> = r.out().lines().collect();
+    assert!(rows[0].starts_with("ID"));
+    assert_eq!(rows.len(), catalog().len() + 1);
+    for id in catalog().keys() {
+        assert!(
+            rows.iter()
+                .any(|row| row.split_whitespace().next() == Some(id)),
+            "{id} in the table"
+        );
+    }
+}
+
+#[test]
+fn rules_json_describes_every_rule() {
+    let r = jc(&["rules", "--json"], None);
+    r.assert_ok();
+    let list: Vec<Value> = serde_json::from_slice(&r.stdout).unwrap();
+    let ids: BTreeSet<&str> = list.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), list.len(), "ids are unique");
+    assert!(list.len() >= 30);
+    for rule in &list {
+        let o: &Map<String, Value> = rule.as_object().unwrap();
+        for key in [
+            "id",
+            "name",
+            "kind",
+            "severity",
+            "tactics",
+            "techniques",
+            "enabled",
+            "parameters",
+        ] {
+            assert!(o.contains_key(key), "{key} in {rule}");
+        }
+        assert!(["single", "stateful"].contains(&o["kind"].as_str().unwrap()));
+        severity_number(o["severity"].as_str().unwrap());
+        assert!(o["enabled"].is_boolean());
+        assert!(o["parameters"].is_object());
+        let (ta, te) = (
+            o["tactics"].as_array().unwrap(),
+            o["techniques"].as_array().unwrap(),
+        );
+        assert_eq!(ta.len(), te.len(), "{rule}");
+        assert!(ta.iter().all(|t| t.as_str().unwrap().starts_with("TA")));
+        assert!(te.iter().all(|t| t.as_str().unwrap().starts_with('T')));
+    }
+    let get = |id: &str| list.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(get("login_success")["enabled"], false);
+    assert_eq!(
+        get("embargoed_location")["parameters"]["countries"],
+        serde_json::json!(["CU", "IR", "KP", "SY"])
+    );
+
+    let cfg = Temp::new(
+        "enable.toml",
+        b"[rules.login_success]\nenabled = true\n[rules.embargoed_location]\ncountries = [\"RU\"]\nseverity = \"medium\"\n",
+    );
+    let r = jc(&["rules", "--json", "--config", cfg.s()], None);
+    r.assert_ok();
+    let list: Vec<Value> = serde_json::from_slice(&r.stdout).unwrap();
+    let get = |id: &str| list.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(get("login_success")["enabled"], true);
+    assert_eq!(
+        get("embargoed_location")["parameters"]["countries"],
+        serde_json::json!(["RU"])
+    );
+    assert_eq!(get("embargoed_location")["severity"], "medium");
+    // `--config=FILE` works for `rules` as it does for the filter.
+    let eq = jc(&["rules", "--json", &format!("--config={}", cfg.s())], None);
+    eq.assert_ok();
+    assert_eq!(eq.stdout, r.stdout);
+}
+
+#[test]
+fn enabling_login_success_fires_on_every_successful_login() {
+    let input = example();
+    let (r, _cfg) = with_config("[rules.login_success]\nenabled = true\n", &[], &input);
+    r.assert_ok();
+    let logins = [
+        "admin_login_attempt",
+        "user_login_attempt",
+        "sso_auth",
+        "radius_auth_attempt",
+        "ldap_bind",
+    ];
+    let successes: Vec<String> = String::from_utf8(input)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| logins.contains(&e["event_type"].as_str().unwrap_or("")))
+        .filter(|e| e["success"] == true || e["sso_token_success"] == true)
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(successes.len() >= 5);
+    let fired: Vec<String> = r
+        .json()
+        .iter()
+        .filter(|a| rule_id(a) == "login_success")
+        .map(|a| di_ids(a)[0].to_string())
+        .collect();
+    assert_eq!(fired, successes);
+}
+
+// ---------------------------------------------------------------------------------------
+// Arguments
+
+#[test]
+fn help_mentions_every_option() {
+    for flag in ["--help", "-h"] {
+        let r = jc(&[flag], None);
+        r.assert_ok();
+        for opt in [
+            "--config",
+            "--format",
+            "--emit",
+            "--max-line-bytes",
+            "--stats-json",
+            "--quiet",
+            "rules",
+        ] {
+            assert!(r.out().contains(opt), "{opt} in --help");
+        }
+    }
+    let r = jc(&["--version"], None);
+    r.assert_ok();
+    assert!(r.out().starts_with("jcdetect "));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    for args in [
+        &["--no-such-option"][..],
+        &["--format", "xml"],
+        &["--emit", "some"],
+        &["--max-line-bytes", "0"],
+        &["--max-line-bytes", "lots"],
+        &["--config"],
+        &["rules", "--yaml"],
+    ] {
+        let r = jc(args, Some(&example()));
+        assert_eq!(r.code(), 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}");
+        assert!(r.stderr.contains("--help"), "{args:?} points to --help");
+        assert_no_panic(&r.stderr);
+    }
+    let r = jc(&["--no-such-option"], None);
+    assert!(r.stderr.contains("--no-such-option"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Broken pipe
+
+#[test]
+fn a_closed_output_pipe_ends_the_run_quietly() {
+    // Large enough that the output is many times a pipe buffer.
+    let one = example();
+    let mut big = Vec::with_capacity(one.len() * 500);
+    for _ in 0..500 {
+        big.extend_from_slice(&one);
+    }
+    let file = Temp::new("big.ndjson", &big);
+    drop(big);
+    for format in ["ecs", "ocsf"] {
+        let mut child = Command::new(BIN)
+            .args(["--format", format, "--emit", "all", file.s()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            stderr.read_to_string(&mut s).unwrap();
+            s
+        });
+        {
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut first = String::new();
+            out.read_line(&mut first).unwrap();
+            assert!(first.starts_with('{'));
+            // Reader closes here.
+        }
+        let status = child.wait().unwrap();
+        let stderr = err_reader.join().unwrap();
+        assert_eq!(status.code(), Some(0), "{format}: stderr:\n{stderr}");
+        assert_no_panic(&stderr);
+        assert!(
+            !stderr.to_lowercase().contains("broken pipe"),
+            "{format}: quiet on a closed pipe:\n{stderr}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn help_version_and_rules_are_quiet_on_a_closed_pipe() {
+    // The reader (`true`) is gone by the time jcdetect writes: the write gets EPIPE.
+    let script = r#"(sleep 0.2
+"$0" --help; echo "help=$?" >&2
+"$0" --version; echo "version=$?" >&2
+"$0" rules --json; echo "rules=$?" >&2) | true"#;
+    let out = Command::new("sh")
+        .args(["-c", script, BIN])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_no_panic(&stderr);
+    for want in ["help=0", "version=0", "rules=0"] {
+        assert!(stderr.lines().any(|l| l == want), "{want} in:\n{stderr}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The bundled example
+
+#[test]
+fn the_bundled_example_fires_several_rules_cleanly() {
+    let st = Temp::path_only("example-stats.json");
+    let r = jc(
+        &[example_path().to_str().unwrap(), "--stats-json", st.s()],
+        None,
+    );
+    r.assert_ok();
+    let alerts = r.json();
+    let distinct: BTreeSet<String> = rule_ids(&alerts).into_iter().collect();
+    assert!(distinct.len() >= 6, "{distinct:?}");
+    // A single-event demo: no stateful rule fires on it.
+    for id in &distinct {
+        assert_eq!(catalog()[id]["kind"], "single", "{id}");
+    }
+    // The story's beats.
+    for id in [
+        "admin_login_without_mfa",
+        "user_created",
+        "user_added_to_group",
+        "policy_deleted",
+        "admin_mfa_disabled",
+        "device_admin_granted",
+        "credential_export",
+        "embargoed_location",
+    ] {
+        assert!(distinct.contains(id), "{id} fires on the example");
+    }
+    // No diagnostics: the summary is the only stderr line.
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].contains("summary:"), "{}", r.stderr);
+    let s = stats(&st);
+    let n = example()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    assert!((25..=40).contains(&n));
+    assert_eq!(s["lines"], n);
+    assert_eq!(s["events"], n);
+    assert_eq!(s["bad_lines"], 0);
+    assert_eq!(s["alerts_total"], alerts.len());
+    assert_eq!(s["late_events"], 0);
+    assert!(s["diagnostics"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v == 0));
+    // DI ids and timestamps are realistic: 24 hex (or RADIUS UUIDs), RFC 3339, in order.
+    let mut last = i64::MIN;
+    for l in String::from_utf8(example()).unwrap().lines() {
+        let e: Value = serde_json::from_str(l).unwrap();
+        let id = e["id"].as_str().unwrap();
+        assert!(
+            (id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+                || (id.len() == 36 && e["service"] == "radius"),
+            "{id}"
+        );
+        let t = nanos(e["timestamp"].as_str().unwrap());
+        assert!(t >= last);
+        last = t;
+    }
+}
