@@ -5,7 +5,6 @@ use crate::catalog::{AttackRef, Severity};
 use crate::event::Event;
 use crate::json::Obj;
 use crate::rules::{Category, CompiledRule};
-use crate::time::format_rfc3339;
 use std::net::IpAddr;
 
 /// Product version stamped on every alert.
@@ -96,10 +95,6 @@ fn user_fields(o: &mut Obj<'_>, name: Option<&str>, id: Option<&str>, admin: boo
     }
 }
 
-fn ip_string(ip: IpAddr) -> String {
-    ip.to_string()
-}
-
 fn outcome(ev: &Event<'_>) -> &'static str {
     match ev.outcome() {
         Some(true) => "success",
@@ -118,12 +113,8 @@ fn write_evidence(o: &mut Obj<'_>, ev: &Evidence) {
     o.int("threshold", ev.threshold as i64)
         .str("comparison", ev.comparison)
         .obj("window", |w| {
-            let mut s = Vec::new();
-            format_rfc3339(ev.window_start, &mut s);
-            let mut e = Vec::new();
-            format_rfc3339(ev.window_end, &mut e);
-            w.str("start", std::str::from_utf8(&s).unwrap_or_default())
-                .str("end", std::str::from_utf8(&e).unwrap_or_default());
+            w.str("start", &rfc3339(ev.window_start))
+                .str("end", &rfc3339(ev.window_end));
         })
         .int("suppressed", ev.suppressed as i64);
     for (k, v) in &ev.extra {
@@ -240,7 +231,7 @@ impl Alert<'_, '_> {
         }
         o.obj("source", |s| {
             if let Some(ip) = ip {
-                s.str("ip", &ip_string(ip));
+                s.str("ip", &ip.to_string());
             }
             s.opt_str("address", non_ip);
             if let Some(g) = &ev.geoip {
@@ -281,7 +272,7 @@ impl Alert<'_, '_> {
             org.opt_str("id", ev.organization.as_deref());
         });
         o.obj("related", |r| {
-            let ipstr = ip.map(ip_string);
+            let ipstr = ip.map(|ip| ip.to_string());
             r.opt_str_array("ip", ipstr.as_deref());
             let mut users: Vec<&str> = Vec::with_capacity(2);
             users.extend(actor);
@@ -390,7 +381,7 @@ impl Alert<'_, '_> {
         o.obj_array("evidences", [()], |e, _| {
             e.obj("src_endpoint", |s| {
                 if let Some(ip) = ip {
-                    s.str("ip", &ip_string(ip));
+                    s.str("ip", &ip.to_string());
                 }
                 s.opt_str("hostname", non_ip);
                 if let Some(g) = &ev.geoip {

@@ -267,16 +267,7 @@ fn parse_param(
         ParamDefault::StrList(_) => {
             let list = string_list(at, v, p)?;
             if name == "countries" {
-                let mut ok = Vec::new();
-                for c in list {
-                    match country(&c) {
-                        Some(c) => ok.push(c),
-                        None => p.push(format!(
-                            "`{at}`: `{c}` is not a two-letter ISO 3166 country code"
-                        )),
-                    }
-                }
-                Some(ParamValue::StrList(ok))
+                Some(ParamValue::StrList(countries(at, list, p)))
             } else {
                 let mut out = Vec::new();
                 for s in list {
@@ -350,6 +341,20 @@ fn country(s: &str) -> Option<String> {
     (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
 }
 
+/// Upper-cased valid country codes; each invalid one is a problem.
+fn countries(at: &str, list: Vec<String>, p: &mut Vec<String>) -> Vec<String> {
+    let mut ok = Vec::with_capacity(list.len());
+    for c in list {
+        match country(&c) {
+            Some(c) => ok.push(c),
+            None => p.push(format!(
+                "`{at}`: `{c}` is not a two-letter ISO 3166 country code"
+            )),
+        }
+    }
+    ok
+}
+
 fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
     let Some(t) = value.as_table() else {
         p.push(format!(
@@ -361,9 +366,9 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
     for (k, v) in t {
         match k.as_str() {
             "memory_mb" => match v.as_integer() {
-                Some(n) if (1..=65_536).contains(&n) => st.memory_mb = n as u64,
+                Some(n) if (1..=4096).contains(&n) => st.memory_mb = n as u64,
                 _ => p.push(format!(
-                    "`state.memory_mb` must be an integer from 1 to 65536 (got {v})"
+                    "`state.memory_mb` must be an integer from 1 to 4096 (got {v})"
                 )),
             },
             "allowed_lateness_secs" => match v.as_integer() {
@@ -409,14 +414,8 @@ fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) 
                 }
             }
             "countries" => {
-                for s in string_list(&at, v, p).unwrap_or_default() {
-                    match country(&s) {
-                        Some(c) => a.countries.push(c),
-                        None => p.push(format!(
-                            "`{at}`: `{s}` is not a two-letter ISO 3166 country code"
-                        )),
-                    }
-                }
+                let list = string_list(&at, v, p).unwrap_or_default();
+                a.countries.extend(countries(&at, list, p));
             }
             other => p.push(format!(
                 "unknown key `allowlist.{other}` (expected ips, users, countries)"
@@ -428,6 +427,20 @@ fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_on_state_and_thresholds() {
+        for bad in [
+            "[state]\nmemory_mb = 65536\n",
+            "[state]\nmemory_mb = 0\n",
+            "[rules.password_spray_from_ip]\nthreshold = 1001\n",
+            "[rules.password_spray_from_ip]\nwindow_secs = 0\n",
+        ] {
+            assert!(Config::from_toml_str(bad).is_err(), "{bad}");
+        }
+        let ok = "[state]\nmemory_mb = 4096\n[rules.password_spray_from_ip]\nthreshold = 1000\nsuppress_secs = 0\n";
+        assert!(Config::from_toml_str(ok).is_ok());
+    }
 
     #[test]
     fn cidr_matching() {

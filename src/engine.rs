@@ -12,7 +12,7 @@
 //! ```
 
 use crate::alert::{Alert, Format};
-use crate::catalog::Severity;
+use crate::catalog::{Cond, Severity};
 use crate::config::{Allowlist, Config};
 use crate::diag::{Code, Diagnostic, Stats};
 use crate::event::{decode, Event};
@@ -140,7 +140,7 @@ impl Engine {
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
         while !chunk.is_empty() {
             let Some(nl) = memchr::memchr(b'\n', chunk) else {
-                self.hold(chunk, diags);
+                self.hold(chunk);
                 return;
             };
             let (head, rest) = (&chunk[..nl], &chunk[nl + 1..]);
@@ -167,8 +167,7 @@ impl Engine {
         }
     }
 
-    fn hold(&mut self, part: &[u8], diags: &mut Vec<Diagnostic>) {
-        let _ = diags;
+    fn hold(&mut self, part: &[u8]) {
         if let Some(len) = self.discarding.as_mut() {
             *len += part.len();
         } else if self.carry.len() + part.len() > self.opts.max_line_bytes {
@@ -359,9 +358,9 @@ impl Engine {
         fired.clear();
         let alert_time = time.or(self.last_time);
         let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
-        let mut hits: smallvec::SmallVec<[usize; 4]> = smallvec::SmallVec::new();
-        self.rules.matches(ev, |i| hits.push(i));
-        for i in hits {
+        let mut hits: smallvec::SmallVec<[(usize, &'static [Cond]); 4]> = smallvec::SmallVec::new();
+        self.rules.matches(ev, |i, branch| hits.push((i, branch)));
+        for (i, branch) in hits {
             if silenced {
                 self.stats.allowlisted += 1;
                 continue;
@@ -383,7 +382,7 @@ impl Engine {
                 category,
                 uid: alert_uid(rule, ev, raw),
                 message: message(rule, ev),
-                reason: reason(&self.rules, i, ev),
+                reason: reason(rule, branch, ev),
                 evidence: None,
             };
             alert.encode(self.opts.format, &mut alerts);
@@ -622,17 +621,7 @@ fn window_reason(e: &crate::alert::Evidence) -> String {
 }
 
 /// Why the rule matched, spelled out from the conditions of the branch that held.
-fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
-    use crate::catalog::Cond;
-    let r = &rules.rules[i];
-    let Some(branch) = r
-        .def
-        .matcher
-        .iter()
-        .find(|b| b.iter().all(|c| rules_cond(r, c, ev)))
-    else {
-        return String::new();
-    };
+fn reason(r: &CompiledRule, branch: &[Cond], ev: &Event<'_>) -> String {
     let parts: Vec<String> = branch
         .iter()
         .map(|c| match *c {
@@ -656,19 +645,10 @@ fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
                 )
             }
             Cond::AssocSudo => "sudo is enabled on the association".into(),
-            Cond::Change(..) => {
-                let f = ev
-                    .changes
-                    .iter()
-                    .filter_map(|c| c.field.as_deref())
-                    .find(|f| {
-                        let mut probe = ev.clone();
-                        probe.changes.retain(|c| c.field.as_deref() == Some(f));
-                        rules_cond(r, c, &probe)
-                    })
-                    .unwrap_or("?");
-                format!("changes[] sets `{f}`")
-            }
+            Cond::Change(sel, to) => format!(
+                "changes[] sets `{}`",
+                crate::rules::matching_change(r, sel, to, ev).unwrap_or("?")
+            ),
             Cond::CountryInParam(_) => {
                 format!(
                     "geoip country {} is on the list",
@@ -678,8 +658,4 @@ fn reason(rules: &Rules, i: usize, ev: &Event<'_>) -> String {
         })
         .collect();
     parts.join(", ")
-}
-
-fn rules_cond(r: &CompiledRule, c: &crate::catalog::Cond, ev: &Event<'_>) -> bool {
-    crate::rules::cond(r, c, ev)
 }

@@ -211,8 +211,8 @@ impl Rules {
     }
 
     /// Call `hit` with the index of every enabled single-event rule the event matches, in
-    /// catalog order.
-    pub fn matches(&self, ev: &Event<'_>, mut hit: impl FnMut(usize)) {
+    /// catalog order, and the matcher branch that held.
+    pub fn matches(&self, ev: &Event<'_>, mut hit: impl FnMut(usize, &'static [Cond])) {
         let entry = ev
             .event_type
             .as_deref()
@@ -220,12 +220,9 @@ impl Rules {
             .unwrap_or(&self.any_type);
         for &i in &entry.rules {
             let r = &self.rules[i as usize];
-            if r.def
-                .matcher
-                .iter()
-                .any(|branch| branch.iter().all(|c| cond(r, c, ev)))
-            {
-                hit(i as usize);
+            let matcher: &'static [&'static [Cond]] = r.def.matcher;
+            if let Some(branch) = matcher.iter().find(|b| b.iter().all(|c| cond(r, c, ev))) {
+                hit(i as usize, branch);
             }
         }
     }
@@ -286,11 +283,15 @@ impl Rules {
     }
 }
 
-fn change_matches(r: &CompiledRule, sel: FieldSel, to: ToIs, ev: &Event<'_>) -> bool {
-    ev.changes.iter().any(|c| {
-        let Some(field) = c.field.as_deref() else {
-            return false;
-        };
+/// The first `changes[].field` that satisfies a change condition, if any.
+pub(crate) fn matching_change<'e>(
+    r: &CompiledRule,
+    sel: FieldSel,
+    to: ToIs,
+    ev: &'e Event<'_>,
+) -> Option<&'e str> {
+    ev.changes.iter().find_map(|c| {
+        let field = c.field.as_deref()?;
         let field_ok = match sel {
             FieldSel::Exact(names) => names.contains(&field),
             FieldSel::Contains(pats) => {
@@ -302,7 +303,7 @@ fn change_matches(r: &CompiledRule, sel: FieldSel, to: ToIs, ev: &Event<'_>) -> 
                 r.list(param).iter().any(|p| n.contains(p.as_str()))
             }
         };
-        field_ok && to_matches(c.to, to)
+        (field_ok && to_matches(c.to, to)).then_some(field)
     })
 }
 
@@ -315,7 +316,7 @@ fn to_matches(v: ChangeValue, want: ToIs) -> bool {
     }
 }
 
-pub(crate) fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
+fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
     match *c {
         Cond::EventType(ts) => ev.event_type.as_deref().is_some_and(|t| ts.contains(&t)),
         Cond::Service(s) => ev.service.as_deref() == Some(s),
@@ -329,7 +330,7 @@ pub(crate) fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
             (f == Some(x) && t == Some(y)) || (f == Some(y) && t == Some(x))
         }),
         Cond::AssocSudo => ev.association.as_ref().and_then(|a| a.sudo_enabled) == Some(true),
-        Cond::Change(sel, to) => change_matches(r, sel, to, ev),
+        Cond::Change(sel, to) => matching_change(r, sel, to, ev).is_some(),
         Cond::CountryInParam(p) => ev
             .country()
             .is_some_and(|cc| r.list(p).iter().any(|l| l.eq_ignore_ascii_case(cc))),

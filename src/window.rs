@@ -357,10 +357,12 @@ struct Gate {
 }
 
 impl Gate {
-    /// `Some(held back since last alert)` when the rule may fire now.
-    fn pass(&mut self, t: i64, suppress: i64) -> Option<u64> {
+    /// `Some(held back since last alert)` when the rule may fire now; otherwise the alert
+    /// is held back and counted in `suppressed` too.
+    fn pass(&mut self, t: i64, suppress: i64, suppressed: &mut u64) -> Option<u64> {
         if self.armed && t < self.until {
             self.held = self.held.saturating_add(1);
+            *suppressed += 1;
             return None;
         }
         let held = u64::from(self.held);
@@ -610,47 +612,44 @@ impl Windows {
         }
     }
 
-    pub fn stats(&self) -> WindowStats {
-        let mut s = WindowStats {
-            suppressed: self.suppressed,
-            ..WindowStats::default()
-        };
-        macro_rules! t {
-            ($f:ident, $name:literal) => {
-                if let Some(t) = &self.$f {
-                    s.evictions.push(($name, t.evictions));
-                    s.bytes += t.bytes();
-                }
-            };
+    /// (name, key capacity, bytes, evictions) of every table in use.
+    fn tables(&self) -> Vec<(&'static str, usize, usize, u64)> {
+        fn info<M: KeyMeta>(
+            name: &'static str,
+            t: &Option<Table<M>>,
+        ) -> Option<(&'static str, usize, usize, u64)> {
+            t.as_ref()
+                .map(|t| (name, t.capacity(), t.bytes(), t.evictions))
         }
-        t!(ip, "source_ip");
-        t!(brute, "actor_service");
-        t!(sso_t, "sso_actor");
-        t!(lock_t, "organization");
-        t!(country_t, "actor_country");
-        t!(travel_t, "actor_travel");
-        t!(mfa_t, "actor_mfa");
-        s
+        [
+            info("source_ip", &self.ip),
+            info("actor_service", &self.brute),
+            info("sso_actor", &self.sso_t),
+            info("organization", &self.lock_t),
+            info("actor_country", &self.country_t),
+            info("actor_travel", &self.travel_t),
+            info("actor_mfa", &self.mfa_t),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    pub fn stats(&self) -> WindowStats {
+        let tables = self.tables();
+        WindowStats {
+            evictions: tables.iter().map(|&(n, _, _, e)| (n, e)).collect(),
+            suppressed: self.suppressed,
+            bytes: tables.iter().map(|&(_, _, b, _)| b).sum(),
+        }
     }
 
     /// Key capacity of each table (for the docs and the memory test).
     pub fn capacities(&self) -> Vec<(&'static str, usize)> {
-        let mut v = Vec::new();
-        macro_rules! c {
-            ($f:ident, $name:literal) => {
-                if let Some(t) = &self.$f {
-                    v.push(($name, t.capacity()));
-                }
-            };
-        }
-        c!(ip, "source_ip");
-        c!(brute, "actor_service");
-        c!(sso_t, "sso_actor");
-        c!(lock_t, "organization");
-        c!(country_t, "actor_country");
-        c!(travel_t, "actor_travel");
-        c!(mfa_t, "actor_mfa");
-        v
+        self.tables()
+            .into_iter()
+            .map(|(n, c, _, _)| (n, c))
+            .collect()
     }
 
     /// Feed one in-time event (`t` = its event time, `now` = newest event time seen).
@@ -704,7 +703,11 @@ impl Windows {
             if self.spray.on {
                 let hit = best_window(tab.slots(i), t, self.spray.window);
                 if hit.count as u64 > self.spray.threshold {
-                    if let Some(held) = tab.meta[i].spray.pass(t, self.spray.suppress) {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .spray
+                            .pass(t, self.spray.suppress, &mut self.suppressed)
+                    {
                         out.push(fired(
                             &self.spray,
                             "source.ip",
@@ -715,8 +718,6 @@ impl Windows {
                             "more than",
                             true,
                         ));
-                    } else {
-                        self.suppressed += 1;
                     }
                 }
             }
@@ -745,7 +746,11 @@ impl Windows {
             if self.bf_attempts.on {
                 let hit = best_window(tab.slots(i), t, self.bf_attempts.window);
                 if hit.count as u64 >= self.bf_attempts.threshold {
-                    if let Some(held) = tab.meta[i].a.pass(t, self.bf_attempts.suppress) {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .a
+                            .pass(t, self.bf_attempts.suppress, &mut self.suppressed)
+                    {
                         let key = format!("{actor}|{service}");
                         out.push(fired(
                             &self.bf_attempts,
@@ -757,8 +762,6 @@ impl Windows {
                             "at least",
                             false,
                         ));
-                    } else {
-                        self.suppressed += 1;
                     }
                 }
             }
@@ -769,7 +772,11 @@ impl Windows {
                 add_event(tab.slots_mut(i), afp, t, id);
                 let hit = best_window(tab.slots(i), t, self.sso.window);
                 if hit.count as u64 > self.sso.threshold {
-                    if let Some(held) = tab.meta[i].a.pass(t, self.sso.suppress) {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .a
+                            .pass(t, self.sso.suppress, &mut self.suppressed)
+                    {
                         out.push(fired(
                             &self.sso,
                             "user",
@@ -780,8 +787,6 @@ impl Windows {
                             "more than",
                             false,
                         ));
-                    } else {
-                        self.suppressed += 1;
                     }
                 }
             }
@@ -803,7 +808,11 @@ impl Windows {
             if let Some(i) = tab.find(key_of(&[ip.as_bytes()])) {
                 let m = tab.meta[i];
                 if m.armed_until != 0 && t >= m.armed_from && t <= m.armed_until {
-                    if let Some(held) = tab.meta[i].stuffing.pass(t, self.stuffing.suppress) {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .stuffing
+                            .pass(t, self.stuffing.suppress, &mut self.suppressed)
+                    {
                         let hit = best_window(tab.slots(i), m.armed_from, self.stuffing.window);
                         let mut f = fired(
                             &self.stuffing,
@@ -818,8 +827,6 @@ impl Windows {
                         f.evidence.window_end = t;
                         push_id(&mut f.evidence, id);
                         out.push(f);
-                    } else {
-                        self.suppressed += 1;
                     }
                 }
             }
@@ -844,7 +851,11 @@ impl Windows {
                 }
                 hit.end = t;
                 if hit.count as u64 >= self.bf_success.threshold {
-                    if let Some(held) = tab.meta[i].b.pass(t, self.bf_success.suppress) {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .b
+                            .pass(t, self.bf_success.suppress, &mut self.suppressed)
+                    {
                         let key = format!("{actor}|{service}");
                         let mut f = fired(
                             &self.bf_success,
@@ -858,8 +869,6 @@ impl Windows {
                         );
                         push_id(&mut f.evidence, id);
                         out.push(f);
-                    } else {
-                        self.suppressed += 1;
                     }
                 }
             }
@@ -882,7 +891,7 @@ impl Windows {
                 } else {
                     &mut tab.meta[i].b
                 };
-                if let Some(held) = gate.pass(t, cc_rule.suppress) {
+                if let Some(held) = gate.pass(t, cc_rule.suppress, &mut self.suppressed) {
                     let countries: Vec<String> = hit
                         .members
                         .iter()
@@ -893,8 +902,6 @@ impl Windows {
                     f.evidence.event_ids_total = f.evidence.event_ids.len() as u64;
                     f.evidence.extra.push(("countries", Extra::Strs(countries)));
                     out.push(f);
-                } else {
-                    self.suppressed += 1;
                 }
             }
         }
@@ -1025,7 +1032,10 @@ impl Windows {
         add_distinct(tab.slots_mut(i), fp_of(&account), t, id);
         let hit = best_window(tab.slots(i), t, self.locked.window);
         if hit.count as u64 >= self.locked.threshold {
-            if let Some(held) = tab.meta[i].a.pass(t, self.locked.suppress) {
+            if let Some(held) = tab.meta[i]
+                .a
+                .pass(t, self.locked.suppress, &mut self.suppressed)
+            {
                 out.push(fired(
                     &self.locked,
                     "organization.id",
@@ -1036,8 +1046,6 @@ impl Windows {
                     "at least",
                     true,
                 ));
-            } else {
-                self.suppressed += 1;
             }
         }
     }
