@@ -68,8 +68,9 @@ pub struct Engine {
     stats: Stats,
     /// Number of the line being processed (1-based; 0 before the first).
     line: u64,
-    /// Newest valid event time seen (used for alerts on events without one).
-    last_time: Option<i64>,
+    /// Time for alerts when neither the event nor any earlier one had a usable time; set by
+    /// the host (the CLI passes its clock), never read from a clock here.
+    fallback_time: Option<i64>,
     /// Partial line carried between `feed` calls.
     carry: Vec<u8>,
     /// Discarding the rest of an over-long line; holds its length so far.
@@ -97,7 +98,7 @@ impl Engine {
             opts,
             stats,
             line: 0,
-            last_time: None,
+            fallback_time: None,
             carry: Vec::new(),
             discarding: None,
             alert_buf: Vec::with_capacity(4096),
@@ -126,6 +127,11 @@ impl Engine {
 
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// Time to stamp alerts with when no event time is known yet (ns since the epoch).
+    pub fn set_fallback_time(&mut self, t: Option<i64>) {
+        self.fallback_time = t;
     }
 
     /// Restart line numbering (a new input file begins). State is kept.
@@ -324,9 +330,6 @@ impl Engine {
                 host_time
             }
         };
-        if let Some(t) = time {
-            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
-        }
         // Windows see events in time, and late ones up to the allowed lateness.
         let window_time = match (time, self.watermark) {
             (Some(t), Some(w)) if t < w.saturating_sub(self.lateness) => {
@@ -356,7 +359,7 @@ impl Engine {
         let mut fired = std::mem::take(&mut self.fired);
         alerts.clear();
         fired.clear();
-        let alert_time = time.or(self.last_time);
+        let alert_time = time.or(self.watermark).or(self.fallback_time);
         let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
         let mut hits: smallvec::SmallVec<[(usize, &'static [Cond]); 4]> = smallvec::SmallVec::new();
         self.rules.matches(ev, |i, branch| hits.push((i, branch)));

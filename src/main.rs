@@ -388,6 +388,8 @@ fn run_filter(args: Args) -> ExitCode {
                     break;
                 }
             };
+            // Alerts need a time even when no event carried one: the reading time.
+            engine.set_fallback_time(now_nanos());
             engine.feed(&chunk[..n], &mut sink.buf, &mut diags);
             rep.report(&name, &mut diags);
             // A short read means the input had nothing more ready: hand alerts downstream now.
@@ -421,6 +423,13 @@ fn run_filter(args: Args) -> ExitCode {
         }
     }
     status
+}
+
+fn now_nanos() -> Option<i64> {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(d.as_nanos()).ok()
 }
 
 fn summary(engine: &Engine) -> String {

@@ -142,6 +142,8 @@ struct Slot {
     /// still finds an actor whose newest occurrence has moved past its window.
     t_prev: i64,
     id: CompactId,
+    /// A two-letter tag (the country of a country slot); fits in the struct's padding.
+    tag: [u8; 2],
 }
 
 const NONE: i64 = i64::MIN;
@@ -153,6 +155,7 @@ impl Default for Slot {
             t: 0,
             t_prev: NONE,
             id: CompactId::default(),
+            tag: [0; 2],
         }
     }
 }
@@ -262,6 +265,14 @@ impl<M: KeyMeta> Table<M> {
     }
 }
 
+/// A country code as a 2-byte tag (`??` when missing or malformed).
+fn country_tag(cc: &str) -> [u8; 2] {
+    match cc.as_bytes() {
+        [a, b] => [a.to_ascii_uppercase(), b.to_ascii_uppercase()],
+        _ => *b"??",
+    }
+}
+
 /// Remember `fp` at `t`, keeping the `k` most recently seen distinct fingerprints.
 fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
     if let Some(s) = slots.iter_mut().find(|s| s.fp == fp) {
@@ -299,6 +310,7 @@ fn add_event(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
         t,
         t_prev: NONE,
         id,
+        tag: [0; 2],
     };
 }
 
@@ -411,6 +423,8 @@ struct TravelMeta {
 #[derive(Clone, Copy, Default)]
 struct MfaMeta {
     last_mfa: Option<i64>,
+    /// DI id of that MFA login, for the evidence.
+    last_mfa_id: CompactId,
 }
 
 /// Resolved settings of one stateful rule (times in ns).
@@ -878,12 +892,12 @@ impl Windows {
         if let (true, Some(tab), Some(cc)) = (cc_rule.on, self.country_t.as_mut(), ev.country()) {
             let cc = cc.to_ascii_uppercase();
             let i = tab.upsert(key_of(&[actor.as_bytes(), &[u8::from(admin)]]), t, now);
-            add_distinct(
-                tab.slots_mut(i),
-                fp_of(&cc),
-                t,
-                CompactId::encode(Some(&cc)),
-            );
+            let slots = tab.slots_mut(i);
+            add_distinct(slots, fp_of(&cc), t, id);
+            let cc2 = country_tag(&cc);
+            if let Some(s) = slots.iter_mut().find(|s| s.fp == fp_of(&cc)) {
+                s.tag = cc2;
+            }
             let hit = best_window(tab.slots(i), t, cc_rule.window);
             if hit.count as u64 > cc_rule.threshold {
                 let gate = if admin {
@@ -892,14 +906,22 @@ impl Windows {
                     &mut tab.meta[i].b
                 };
                 if let Some(held) = gate.pass(t, cc_rule.suppress, &mut self.suppressed) {
-                    let countries: Vec<String> = hit
+                    let mut countries: Vec<String> = hit
                         .members
                         .iter()
-                        .filter_map(|&j| tab.slots(i)[j].id.decode())
+                        .map(|&j| String::from_utf8_lossy(&tab.slots(i)[j].tag).into_owned())
                         .collect();
-                    let mut f = fired(&cc_rule, "user", actor, &hit, &[], held, "more than", true);
-                    f.evidence.event_ids = ev.id.iter().map(|s| s.to_string()).collect();
-                    f.evidence.event_ids_total = f.evidence.event_ids.len() as u64;
+                    countries.sort();
+                    let mut f = fired(
+                        &cc_rule,
+                        "user",
+                        actor,
+                        &hit,
+                        tab.slots(i),
+                        held,
+                        "more than",
+                        true,
+                    );
                     f.evidence.extra.push(("countries", Extra::Strs(countries)));
                     out.push(f);
                 }
@@ -910,11 +932,7 @@ impl Windows {
                 if let (Some(lat), Some(lon)) = (g.latitude, g.longitude) {
                     let i = tab.upsert(key_of(&[actor.as_bytes()]), t, now);
                     let prev = tab.meta[i];
-                    let cc = ev.country().unwrap_or("").as_bytes();
-                    let cc2 = [
-                        cc.first().copied().unwrap_or(b'?'),
-                        cc.get(1).copied().unwrap_or(b'?'),
-                    ];
+                    let cc2 = country_tag(ev.country().unwrap_or(""));
                     if prev.has {
                         let km = haversine_km(prev.lat, prev.lon, lat, lon);
                         let secs = t.abs_diff(prev.t) as f64 / NANOS as f64;
@@ -982,8 +1000,11 @@ impl Windows {
             match ev.mfa {
                 Some(true) => {
                     let i = tab.upsert(key, t, now);
-                    let m = &mut tab.meta[i].last_mfa;
-                    *m = Some(m.map_or(t, |x| x.max(t)));
+                    let m = &mut tab.meta[i];
+                    if m.last_mfa.is_none_or(|x| t >= x) {
+                        m.last_mfa = Some(t);
+                        m.last_mfa_id = id;
+                    }
                 }
                 Some(false) => {
                     if let Some(i) = tab.find(key) {
@@ -1006,6 +1027,7 @@ impl Windows {
                                         Extra::Int((t.abs_diff(last) / NANOS as u64) as i64),
                                     )],
                                 };
+                                push_id(&mut e, tab.meta[i].last_mfa_id);
                                 push_id(&mut e, id);
                                 out.push(Fired {
                                     rule: self.mfa.rule,
@@ -1130,6 +1152,12 @@ mod tests {
         let d = haversine_km(48.8566, 2.3522, 40.7128, -74.0060);
         assert!((d - 5837.0).abs() < 10.0, "{d}");
         assert_eq!(haversine_km(1.0, 1.0, 1.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn slot_size_is_what_the_budget_assumes() {
+        // 48 bytes: fingerprint, two times, packed id and a 2-byte tag inside the padding.
+        assert_eq!(std::mem::size_of::<Slot>(), 48);
     }
 
     #[test]
