@@ -355,9 +355,16 @@ impl Engine {
         out: &mut Vec<u8>,
     ) {
         let category = self.rules.category(ev);
-        let mut alerts = std::mem::take(&mut self.alert_buf);
+        // Alerts go straight into `out` unless the event itself must be written first.
+        let tagged = self.opts.emit == Emit::All;
+        let mut alerts = if tagged {
+            let mut buf = std::mem::take(&mut self.alert_buf);
+            buf.clear();
+            buf
+        } else {
+            std::mem::take(out)
+        };
         let mut fired = std::mem::take(&mut self.fired);
-        alerts.clear();
         fired.clear();
         let alert_time = time.or(self.watermark).or(self.fallback_time);
         let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
@@ -427,11 +434,13 @@ impl Engine {
             fired.push(rule.def.id);
         }
         self.stateful = stateful;
-        if self.opts.emit == Emit::All {
+        if tagged {
             pass_tagged(raw, category.as_str(), &fired, out);
+            out.extend_from_slice(&alerts);
+            self.alert_buf = alerts;
+        } else {
+            *out = alerts;
         }
-        out.extend_from_slice(&alerts);
-        self.alert_buf = alerts;
         self.fired = fired;
     }
 

@@ -14,6 +14,22 @@ pub fn normalize_field(s: &str) -> String {
         .collect()
 }
 
+/// [`normalize_field`] into a stack buffer, for matching on the hot path without allocating.
+fn normalized(s: &str) -> smallvec::SmallVec<[u8; 64]> {
+    if s.is_ascii() {
+        s.bytes()
+            .filter(|c| !matches!(c, b'_' | b'-' | b'.' | b' '))
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    } else {
+        normalize_field(s).into_bytes().into_iter().collect()
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
 /// A rule ready to run: its definition, the effective settings, and resolved parameters.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
@@ -295,12 +311,12 @@ pub(crate) fn matching_change<'e>(
         let field_ok = match sel {
             FieldSel::Exact(names) => names.contains(&field),
             FieldSel::Contains(pats) => {
-                let n = normalize_field(field);
-                pats.iter().any(|p| n.contains(p))
+                let n = normalized(field);
+                pats.iter().any(|p| contains(&n, p.as_bytes()))
             }
             FieldSel::ContainsParam(param) => {
-                let n = normalize_field(field);
-                r.list(param).iter().any(|p| n.contains(p.as_str()))
+                let n = normalized(field);
+                r.list(param).iter().any(|p| contains(&n, p.as_bytes()))
             }
         };
         (field_ok && to_matches(c.to, to)).then_some(field)
