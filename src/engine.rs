@@ -287,17 +287,12 @@ impl Engine {
         let ev = match decode(text) {
             Ok(ev) => ev,
             Err(e) => {
-                let code = if e.is_data() {
+                let code = if e.is_not_an_object() {
                     Code::NotAnObject
                 } else {
                     Code::InvalidJson
                 };
-                let detail = if code == Code::NotAnObject {
-                    "a DI event must be a JSON object".to_string()
-                } else {
-                    json_error(&e)
-                };
-                self.report(code, detail, diags);
+                self.report(code, e.to_string(), diags);
                 self.pass_raw(text.as_bytes(), out);
                 return;
             }

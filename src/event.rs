@@ -63,14 +63,14 @@ impl ChangeValue {
 }
 
 /// One `changes[]` entry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Change<'a> {
     pub field: Str<'a>,
     pub to: ChangeValue,
 }
 
 /// `initiated_by`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Actor<'a> {
     pub id: Str<'a>,
     pub kind: Str<'a>,
@@ -79,7 +79,7 @@ pub struct Actor<'a> {
 }
 
 /// `resource`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resource<'a> {
     pub kind: Str<'a>,
     pub id: Str<'a>,
@@ -91,7 +91,7 @@ pub struct Resource<'a> {
 }
 
 /// `geoip`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Geo<'a> {
     pub country_code: Str<'a>,
     pub region_name: Str<'a>,
@@ -100,7 +100,7 @@ pub struct Geo<'a> {
 }
 
 /// `association`, flattened.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Association<'a> {
     pub op: Str<'a>,
     pub from_type: Str<'a>,
@@ -112,7 +112,7 @@ pub struct Association<'a> {
 }
 
 /// The fields of a DI event that jcdetect reads. Everything else passes through untouched.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event<'a> {
     pub id: Str<'a>,
     pub timestamp: Str<'a>,
@@ -140,8 +140,11 @@ pub struct Event<'a> {
     pub wrong_type: Option<&'static str>,
 }
 
-/// Decode one event from a JSON object. Errors are JSON syntax errors or a non-object value.
-pub fn decode(text: &str) -> Result<Event<'_>, serde_json::Error> {
+pub use crate::scan::{decode, DecodeError};
+
+/// The reference decoder, on serde_json: [`decode`] (the fast scanner) is tested against it.
+/// Errors are JSON syntax errors or a non-object value (`is_data()`).
+pub fn decode_with_serde(text: &str) -> Result<Event<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let ev = EventSeed.deserialize(&mut de)?;
     de.end()?;
@@ -892,6 +895,17 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_garbage() {
+        for bad in [
+            "[1,2]",
+            "42",
+            "\"x\"",
+            "{\"a\":",
+            "{\"a\":1}}",
+            "{'a':1}",
+            "null",
+        ] {
+            assert!(decode_with_serde(bad).is_err(), "{bad}");
+        }
         for bad in [
             "[1,2]",
             "42",

@@ -14,6 +14,7 @@ pub mod event;
 pub mod hash;
 pub mod json;
 pub mod rules;
+pub mod scan;
 pub mod time;
 pub mod window;
 

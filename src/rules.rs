@@ -157,7 +157,7 @@ struct TypeEntry {
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub rules: Vec<CompiledRule>,
-    by_type: HashMap<&'static str, TypeEntry>,
+    by_type: HashMap<&'static str, TypeEntry, crate::hash::FastBuild>,
     /// Rules with no event-type condition (checked on every event).
     any_type: TypeEntry,
 }
@@ -174,7 +174,8 @@ impl Rules {
         let rules: Vec<CompiledRule> = crate::catalog::all()
             .map(|d| CompiledRule::new(d, cfg))
             .collect();
-        let mut by_type: HashMap<&'static str, TypeEntry> = HashMap::new();
+        let mut by_type: HashMap<&'static str, TypeEntry, crate::hash::FastBuild> =
+            HashMap::default();
         let mut any_type = TypeEntry::default();
         for t in crate::catalog::LOGIN_EVENT_TYPES {
             by_type.entry(t).or_default().login = true;

@@ -10,10 +10,11 @@
 use crate::alert::{Evidence, Extra};
 use crate::config::Config;
 use crate::event::Event;
-use crate::hash::{fingerprint, StableHasher};
+use crate::hash::hash64;
 use crate::rules::Rules;
 use crate::time::NANOS;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// Slots per bucket.
 const WAYS: usize = 8;
@@ -168,12 +169,75 @@ trait KeyMeta: Copy + Default {
     }
 }
 
+/// Keys per lazily allocated chunk of a table's records.
+const CHUNK_KEYS: usize = 64;
+
+/// A fixed-length array whose chunks are allocated (with defaults) on first write: the
+/// table's size is fixed at start-up, but start-up does not write it all, and memory is
+/// committed only as keys arrive (reads of an untouched chunk see the default value).
+struct Lazy<T> {
+    chunks: Vec<Option<Box<[T]>>>,
+    /// Elements per chunk.
+    chunk: usize,
+    /// What an untouched chunk reads as.
+    empty: Box<[T]>,
+}
+
+impl<T: Clone + Default> Lazy<T> {
+    fn new(len: usize, chunk: usize) -> Lazy<T> {
+        let chunk = chunk.max(1);
+        Lazy {
+            chunks: vec![None; len.div_ceil(chunk)],
+            chunk,
+            empty: vec![T::default(); chunk].into(),
+        }
+    }
+
+    /// `n` elements from `at`, which never straddle a chunk (callers align them).
+    fn range(&self, at: usize, n: usize) -> &[T] {
+        if n == 0 {
+            return &[];
+        }
+        match &self.chunks[at / self.chunk] {
+            Some(c) => &c[at % self.chunk..at % self.chunk + n],
+            None => &self.empty[..n],
+        }
+    }
+
+    fn range_mut(&mut self, at: usize, n: usize) -> &mut [T] {
+        if n == 0 {
+            return &mut [];
+        }
+        let chunk = self.chunk;
+        let c = self.chunks[at / chunk].get_or_insert_with(|| vec![T::default(); chunk].into());
+        &mut c[at % chunk..at % chunk + n]
+    }
+}
+
+impl<T: Clone + Default> std::ops::Index<usize> for Lazy<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        match &self.chunks[i / self.chunk] {
+            Some(c) => &c[i % self.chunk],
+            None => &self.empty[0],
+        }
+    }
+}
+
+impl<T: Clone + Default> std::ops::IndexMut<usize> for Lazy<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.range_mut(i, 1)[0]
+    }
+}
+
 /// Fixed-capacity key table. `M` is the per-key record of the rules sharing the table.
 struct Table<M: KeyMeta> {
     keys: Vec<u64>,
+    /// Newest event time per key (0 for an empty key: never read, as empties are chosen
+    /// first; zero so the array is allocated lazily by the OS).
     last: Vec<i64>,
-    meta: Vec<M>,
-    slots: Vec<Slot>,
+    meta: Lazy<M>,
+    slots: Lazy<Slot>,
     k: usize,
     buckets: usize,
     /// Weight window (the longest window of the table's rules), ns.
@@ -190,9 +254,9 @@ impl<M: KeyMeta> Table<M> {
         let cap = buckets * WAYS;
         Table {
             keys: vec![0; cap],
-            last: vec![i64::MIN; cap],
-            meta: vec![M::default(); cap],
-            slots: vec![Slot::default(); cap * k],
+            last: vec![0; cap],
+            meta: Lazy::new(cap, CHUNK_KEYS),
+            slots: Lazy::new(cap * k, CHUNK_KEYS * k),
             k,
             buckets,
             window,
@@ -220,11 +284,11 @@ impl<M: KeyMeta> Table<M> {
     }
 
     fn slots(&self, i: usize) -> &[Slot] {
-        &self.slots[i * self.k..(i + 1) * self.k]
+        self.slots.range(i * self.k, self.k)
     }
 
     fn slots_mut(&mut self, i: usize) -> &mut [Slot] {
-        &mut self.slots[i * self.k..(i + 1) * self.k]
+        self.slots.range_mut(i * self.k, self.k)
     }
 
     fn weight(&self, i: usize, now: i64) -> usize {
@@ -510,15 +574,24 @@ pub struct Windows {
 }
 
 fn key_of(parts: &[&[u8]]) -> u64 {
-    let mut h = StableHasher::new(0x0073_7461_7465);
-    for p in parts {
-        h.part(p);
-    }
-    h.finish64().max(1)
+    // `hash64` mixes in each part's length, so ("ab","c") and ("a","bc") differ.
+    parts
+        .iter()
+        .fold(0x0073_7461_7465, |h, p| hash64(p, h))
+        .max(1)
 }
 
 fn fp_of(s: &str) -> u64 {
-    fingerprint(s.as_bytes()).max(1)
+    hash64(s.as_bytes(), 0).max(1)
+}
+
+/// Lower-cased identity; borrowed when it already is (the common case), so no allocation.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|c| c.is_ascii_uppercase() || !c.is_ascii()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius).
@@ -683,7 +756,7 @@ impl Windows {
         if !rules.is_login(ev) {
             return;
         }
-        let actor = ev.actor().map(str::to_lowercase);
+        let actor = ev.actor().map(lower);
         let o = Obs {
             ev,
             et,
@@ -890,12 +963,17 @@ impl Windows {
         let admin = ev.actor_is_admin();
         let cc_rule = if admin { self.admin_cc } else { self.user_cc };
         if let (true, Some(tab), Some(cc)) = (cc_rule.on, self.country_t.as_mut(), ev.country()) {
-            let cc = cc.to_ascii_uppercase();
+            let cc2 = country_tag(cc);
+            // Two-letter codes (all real ones) hash from the tag without allocating.
+            let cfp = if cc.len() == 2 {
+                hash64(&cc2, 0).max(1)
+            } else {
+                fp_of(&cc.to_ascii_uppercase())
+            };
             let i = tab.upsert(key_of(&[actor.as_bytes(), &[u8::from(admin)]]), t, now);
             let slots = tab.slots_mut(i);
-            add_distinct(slots, fp_of(&cc), t, id);
-            let cc2 = country_tag(&cc);
-            if let Some(s) = slots.iter_mut().find(|s| s.fp == fp_of(&cc)) {
+            add_distinct(slots, cfp, t, id);
+            if let Some(s) = slots.iter_mut().find(|s| s.fp == cfp) {
                 s.tag = cc2;
             }
             let hit = best_window(tab.slots(i), t, cc_rule.window);
@@ -1046,7 +1124,7 @@ impl Windows {
         let Some(tab) = self.lock_t.as_mut() else {
             return;
         };
-        let Some(account) = ev.target().or_else(|| ev.actor()).map(str::to_lowercase) else {
+        let Some(account) = ev.target().or_else(|| ev.actor()).map(lower) else {
             return;
         };
         let org = ev.organization.as_deref().unwrap_or("");
