@@ -279,7 +279,9 @@ pub struct Truth {
     pub max_line_bytes: u64,
     /// Events that belong to attack stories.
     pub story_events: u64,
-    /// Events written with a timestamp before that of an event already written.
+    /// Events written more than 1 s behind the newest event already written: the late
+    /// deliveries. (Services that write whole seconds or milliseconds also swap neighbours
+    /// by under a second, as in real streams; those are not counted.)
     pub out_of_order: u64,
     /// Smallest and largest event time written.
     pub first_time: i64,
@@ -313,7 +315,9 @@ impl Truth {
         use serde_json::{json, Map, Value};
         let ts = |t: i64| Value::from(crate::time::to_rfc3339(t));
         let counts = |m: &BTreeMap<&'static str, u64>| -> Map<String, Value> {
-            m.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect()
+            m.iter()
+                .map(|(k, v)| (k.to_string(), (*v).into()))
+                .collect()
         };
         let attacks: Map<String, Value> = AttackMix::KINDS
             .iter()
@@ -541,43 +545,358 @@ const fn city(
 /// The first `HOME_CITIES` are where users live (weights in `HOME_WEIGHTS`); the rest serve
 /// the stories. No city is in an embargoed country.
 const CITIES: &[City] = &[
-    city("US", "New York", "NY", "NA", "America/New_York", 407128, -740060, -300),
-    city("US", "Massachusetts", "MA", "NA", "America/New_York", 423601, -710589, -300),
-    city("US", "Illinois", "IL", "NA", "America/Chicago", 418781, -876298, -360),
-    city("US", "Colorado", "CO", "NA", "America/Denver", 397392, -1049903, -420),
-    city("US", "California", "CA", "NA", "America/Los_Angeles", 377749, -1224194, -480),
-    city("US", "Washington", "WA", "NA", "America/Los_Angeles", 476062, -1223321, -480),
-    city("US", "Texas", "TX", "NA", "America/Chicago", 302672, -977431, -360),
-    city("US", "Georgia", "GA", "NA", "America/New_York", 337490, -843880, -300),
-    city("CA", "Ontario", "ON", "NA", "America/Toronto", 436532, -793832, -300),
-    city("GB", "England", "ENG", "EU", "Europe/London", 515074, -1278, 0),
-    city("IE", "Leinster", "L", "EU", "Europe/Dublin", 533498, -62603, 0),
+    city(
+        "US",
+        "New York",
+        "NY",
+        "NA",
+        "America/New_York",
+        407128,
+        -740060,
+        -300,
+    ),
+    city(
+        "US",
+        "Massachusetts",
+        "MA",
+        "NA",
+        "America/New_York",
+        423601,
+        -710589,
+        -300,
+    ),
+    city(
+        "US",
+        "Illinois",
+        "IL",
+        "NA",
+        "America/Chicago",
+        418781,
+        -876298,
+        -360,
+    ),
+    city(
+        "US",
+        "Colorado",
+        "CO",
+        "NA",
+        "America/Denver",
+        397392,
+        -1049903,
+        -420,
+    ),
+    city(
+        "US",
+        "California",
+        "CA",
+        "NA",
+        "America/Los_Angeles",
+        377749,
+        -1224194,
+        -480,
+    ),
+    city(
+        "US",
+        "Washington",
+        "WA",
+        "NA",
+        "America/Los_Angeles",
+        476062,
+        -1223321,
+        -480,
+    ),
+    city(
+        "US",
+        "Texas",
+        "TX",
+        "NA",
+        "America/Chicago",
+        302672,
+        -977431,
+        -360,
+    ),
+    city(
+        "US",
+        "Georgia",
+        "GA",
+        "NA",
+        "America/New_York",
+        337490,
+        -843880,
+        -300,
+    ),
+    city(
+        "CA",
+        "Ontario",
+        "ON",
+        "NA",
+        "America/Toronto",
+        436532,
+        -793832,
+        -300,
+    ),
+    city(
+        "GB",
+        "England",
+        "ENG",
+        "EU",
+        "Europe/London",
+        515074,
+        -1278,
+        0,
+    ),
+    city(
+        "IE",
+        "Leinster",
+        "L",
+        "EU",
+        "Europe/Dublin",
+        533498,
+        -62603,
+        0,
+    ),
     city("FR", "Paris", "75", "EU", "Europe/Paris", 488566, 23522, 60),
-    city("DE", "Land Berlin", "BE", "EU", "Europe/Berlin", 525200, 134050, 60),
-    city("DE", "Bavaria", "BY", "EU", "Europe/Berlin", 481351, 115820, 60),
-    city("NL", "North Holland", "NH", "EU", "Europe/Amsterdam", 523676, 49041, 60),
-    city("ES", "Madrid", "MD", "EU", "Europe/Madrid", 404168, -37038, 60),
-    city("PL", "Mazovia", "14", "EU", "Europe/Warsaw", 522297, 210122, 60),
-    city("IN", "Karnataka", "KA", "AS", "Asia/Kolkata", 129716, 775946, 330),
-    city("BR", "Sao Paulo", "SP", "SA", "America/Sao_Paulo", -235505, -466333, -180),
-    city("AU", "New South Wales", "NSW", "OC", "Australia/Sydney", -338688, 1512093, 600),
-    city("JP", "Tokyo", "13", "AS", "Asia/Tokyo", 356762, 1396503, 540),
-    city("SG", "Central Singapore", "01", "AS", "Asia/Singapore", 13521, 1038198, 480),
+    city(
+        "DE",
+        "Land Berlin",
+        "BE",
+        "EU",
+        "Europe/Berlin",
+        525200,
+        134050,
+        60,
+    ),
+    city(
+        "DE",
+        "Bavaria",
+        "BY",
+        "EU",
+        "Europe/Berlin",
+        481351,
+        115820,
+        60,
+    ),
+    city(
+        "NL",
+        "North Holland",
+        "NH",
+        "EU",
+        "Europe/Amsterdam",
+        523676,
+        49041,
+        60,
+    ),
+    city(
+        "ES",
+        "Madrid",
+        "MD",
+        "EU",
+        "Europe/Madrid",
+        404168,
+        -37038,
+        60,
+    ),
+    city(
+        "PL",
+        "Mazovia",
+        "14",
+        "EU",
+        "Europe/Warsaw",
+        522297,
+        210122,
+        60,
+    ),
+    city(
+        "IN",
+        "Karnataka",
+        "KA",
+        "AS",
+        "Asia/Kolkata",
+        129716,
+        775946,
+        330,
+    ),
+    city(
+        "BR",
+        "Sao Paulo",
+        "SP",
+        "SA",
+        "America/Sao_Paulo",
+        -235505,
+        -466333,
+        -180,
+    ),
+    city(
+        "AU",
+        "New South Wales",
+        "NSW",
+        "OC",
+        "Australia/Sydney",
+        -338688,
+        1512093,
+        600,
+    ),
+    city(
+        "JP",
+        "Tokyo",
+        "13",
+        "AS",
+        "Asia/Tokyo",
+        356762,
+        1396503,
+        540,
+    ),
+    city(
+        "SG",
+        "Central Singapore",
+        "01",
+        "AS",
+        "Asia/Singapore",
+        13521,
+        1038198,
+        480,
+    ),
     // stories: neighbours across a border, far cities of one country, attackers
-    city("BE", "Brussels Capital", "BRU", "EU", "Europe/Brussels", 508503, 43517, 60), // 22
-    city("CH", "Geneva", "GE", "EU", "Europe/Zurich", 462044, 61432, 60),              // 23
-    city("FR", "Auvergne-Rhone-Alpes", "ARA", "EU", "Europe/Paris", 457640, 48357, 60), // 24
-    city("AT", "Vienna", "9", "EU", "Europe/Vienna", 482082, 163738, 60),              // 25
-    city("SK", "Bratislava Region", "BL", "EU", "Europe/Bratislava", 481486, 171077, 60), // 26
-    city("DK", "Capital Region", "84", "EU", "Europe/Copenhagen", 556761, 125683, 60), // 27
-    city("SE", "Skane County", "M", "EU", "Europe/Stockholm", 556050, 130038, 60),     // 28
-    city("AU", "Western Australia", "WA", "OC", "Australia/Perth", -319505, 1158605, 480), // 29
-    city("CA", "British Columbia", "BC", "NA", "America/Vancouver", 492827, -1231207, -480), // 30
-    city("DE", "Hesse", "HE", "EU", "Europe/Berlin", 501109, 86821, 60),              // 31
-    city("RU", "Moscow", "MOW", "EU", "Europe/Moscow", 557558, 376173, 180),           // 32
-    city("VN", "Hanoi", "HN", "AS", "Asia/Bangkok", 210278, 1058342, 420),             // 33
-    city("US", "Virginia", "VA", "NA", "America/New_York", 390438, -774874, -300),     // 34
-    city("RO", "Bucuresti", "B", "EU", "Europe/Bucharest", 444268, 261025, 120),       // 35
+    city(
+        "BE",
+        "Brussels Capital",
+        "BRU",
+        "EU",
+        "Europe/Brussels",
+        508503,
+        43517,
+        60,
+    ), // 22
+    city(
+        "CH",
+        "Geneva",
+        "GE",
+        "EU",
+        "Europe/Zurich",
+        462044,
+        61432,
+        60,
+    ), // 23
+    city(
+        "FR",
+        "Auvergne-Rhone-Alpes",
+        "ARA",
+        "EU",
+        "Europe/Paris",
+        457640,
+        48357,
+        60,
+    ), // 24
+    city(
+        "AT",
+        "Vienna",
+        "9",
+        "EU",
+        "Europe/Vienna",
+        482082,
+        163738,
+        60,
+    ), // 25
+    city(
+        "SK",
+        "Bratislava Region",
+        "BL",
+        "EU",
+        "Europe/Bratislava",
+        481486,
+        171077,
+        60,
+    ), // 26
+    city(
+        "DK",
+        "Capital Region",
+        "84",
+        "EU",
+        "Europe/Copenhagen",
+        556761,
+        125683,
+        60,
+    ), // 27
+    city(
+        "SE",
+        "Skane County",
+        "M",
+        "EU",
+        "Europe/Stockholm",
+        556050,
+        130038,
+        60,
+    ), // 28
+    city(
+        "AU",
+        "Western Australia",
+        "WA",
+        "OC",
+        "Australia/Perth",
+        -319505,
+        1158605,
+        480,
+    ), // 29
+    city(
+        "CA",
+        "British Columbia",
+        "BC",
+        "NA",
+        "America/Vancouver",
+        492827,
+        -1231207,
+        -480,
+    ), // 30
+    city(
+        "DE",
+        "Hesse",
+        "HE",
+        "EU",
+        "Europe/Berlin",
+        501109,
+        86821,
+        60,
+    ), // 31
+    city(
+        "RU",
+        "Moscow",
+        "MOW",
+        "EU",
+        "Europe/Moscow",
+        557558,
+        376173,
+        180,
+    ), // 32
+    city(
+        "VN",
+        "Hanoi",
+        "HN",
+        "AS",
+        "Asia/Bangkok",
+        210278,
+        1058342,
+        420,
+    ), // 33
+    city(
+        "US",
+        "Virginia",
+        "VA",
+        "NA",
+        "America/New_York",
+        390438,
+        -774874,
+        -300,
+    ), // 34
+    city(
+        "RO",
+        "Bucuresti",
+        "B",
+        "EU",
+        "Europe/Bucharest",
+        444268,
+        261025,
+        120,
+    ), // 35
 ];
 
 const HOME_CITIES: usize = 22;
@@ -591,26 +910,152 @@ const FAR_APART: [(usize, usize); 4] = [(0, 4), (19, 29), (8, 30), (1, 5)];
 const ATTACKER_CITIES: [usize; 6] = [31, 32, 33, 34, 35, 18];
 
 const FIRST: [&str; 64] = [
-    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
-    "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas",
-    "sarah", "charles", "karen", "chris", "lisa", "daniel", "nancy", "matthew", "betty",
-    "anthony", "sandra", "mark", "ashley", "paul", "emily", "steven", "donna", "andrew",
-    "michelle", "kevin", "carol", "brian", "amanda", "george", "melissa", "timothy",
-    "deborah", "ronald", "laura", "jason", "rebecca", "edward", "sharon", "ryan", "cynthia",
-    "jacob", "kathleen", "gary", "amy", "nicolas", "angela", "eric", "anna", "stephen",
-    "brenda", "priya", "yuki",
+    "james",
+    "mary",
+    "robert",
+    "patricia",
+    "john",
+    "jennifer",
+    "michael",
+    "linda",
+    "david",
+    "elizabeth",
+    "william",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "chris",
+    "lisa",
+    "daniel",
+    "nancy",
+    "matthew",
+    "betty",
+    "anthony",
+    "sandra",
+    "mark",
+    "ashley",
+    "paul",
+    "emily",
+    "steven",
+    "donna",
+    "andrew",
+    "michelle",
+    "kevin",
+    "carol",
+    "brian",
+    "amanda",
+    "george",
+    "melissa",
+    "timothy",
+    "deborah",
+    "ronald",
+    "laura",
+    "jason",
+    "rebecca",
+    "edward",
+    "sharon",
+    "ryan",
+    "cynthia",
+    "jacob",
+    "kathleen",
+    "gary",
+    "amy",
+    "nicolas",
+    "angela",
+    "eric",
+    "anna",
+    "stephen",
+    "brenda",
+    "priya",
+    "yuki",
 ];
 const LAST: [&str; 80] = [
-    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis",
-    "rodriguez", "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson",
-    "thomas", "taylor", "moore", "jackson", "martin", "lee", "perez", "thompson", "white",
-    "harris", "sanchez", "clark", "ramirez", "lewis", "robinson", "walker", "young", "allen",
-    "king", "wright", "scott", "torres", "nguyen", "hill", "flores", "green", "adams",
-    "nelson", "baker", "hall", "rivera", "campbell", "mitchell", "carter", "roberts",
-    "dubois", "moreau", "laurent", "muller", "schmidt", "schneider", "fischer", "weber",
-    "kowalski", "nowak", "rossi", "russo", "ferrari", "silva", "santos", "oliveira",
-    "sato", "suzuki", "tanaka", "patel", "sharma", "singh", "kumar", "murphy", "kelly",
-    "obrien", "byrne", "jansen", "devries", "okafor",
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "rodriguez",
+    "martinez",
+    "hernandez",
+    "lopez",
+    "gonzalez",
+    "wilson",
+    "anderson",
+    "thomas",
+    "taylor",
+    "moore",
+    "jackson",
+    "martin",
+    "lee",
+    "perez",
+    "thompson",
+    "white",
+    "harris",
+    "sanchez",
+    "clark",
+    "ramirez",
+    "lewis",
+    "robinson",
+    "walker",
+    "young",
+    "allen",
+    "king",
+    "wright",
+    "scott",
+    "torres",
+    "nguyen",
+    "hill",
+    "flores",
+    "green",
+    "adams",
+    "nelson",
+    "baker",
+    "hall",
+    "rivera",
+    "campbell",
+    "mitchell",
+    "carter",
+    "roberts",
+    "dubois",
+    "moreau",
+    "laurent",
+    "muller",
+    "schmidt",
+    "schneider",
+    "fischer",
+    "weber",
+    "kowalski",
+    "nowak",
+    "rossi",
+    "russo",
+    "ferrari",
+    "silva",
+    "santos",
+    "oliveira",
+    "sato",
+    "suzuki",
+    "tanaka",
+    "patel",
+    "sharma",
+    "singh",
+    "kumar",
+    "murphy",
+    "kelly",
+    "obrien",
+    "byrne",
+    "jansen",
+    "devries",
+    "okafor",
 ];
 
 const UA_MAC_CHROME: &str = r#"{"os":"Mac OS X","minor":"0","os_minor":"15","os_version":"10.15.7","os_major":"10","version":"122.0.0.0","os_patch":"7","patch":"0","os_full":"Mac OS X 10.15.7","major":"122","name":"Chrome","os_name":"Mac OS X","device":"Mac"}"#;
@@ -705,15 +1150,15 @@ const LDAP_CLIENTS: [&str; 5] = [
     "172.20.0.12",
 ];
 const SCAN_NAMES: [&str; 24] = [
-    "root", "admin", "ubuntu", "test", "oracle", "postgres", "user", "ftp", "git", "pi",
-    "deploy", "guest", "www-data", "mysql", "support", "dev", "jenkins", "ansible", "ec2-user",
-    "centos", "debian", "nagios", "hadoop", "tomcat",
+    "root", "admin", "ubuntu", "test", "oracle", "postgres", "user", "ftp", "git", "pi", "deploy",
+    "guest", "www-data", "mysql", "support", "dev", "jenkins", "ansible", "ec2-user", "centos",
+    "debian", "nagios", "hadoop", "tomcat",
 ];
 
 /// First octets of the background ip space; attacker ips use others (`ATTACK_PREFIXES`).
 const BG_PREFIXES: [u8; 40] = [
-    24, 50, 64, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 86,
-    87, 88, 89, 90, 92, 94, 95, 96, 97, 98, 99, 108, 109, 174, 176, 178, 212,
+    24, 50, 64, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 86, 87,
+    88, 89, 90, 92, 94, 95, 96, 97, 98, 99, 108, 109, 174, 176, 178, 212,
 ];
 const ATTACK_PREFIXES: [u8; 5] = [185, 45, 193, 91, 194];
 
@@ -1217,8 +1662,8 @@ impl<'c> Gen<'c> {
     /// Europe and the Americas overlap).
     fn advance(&mut self) {
         const CURVE: [i64; 24] = [
-            45, 40, 35, 35, 40, 55, 80, 110, 135, 150, 155, 155, 150, 160, 170, 170, 160, 145,
-            120, 100, 85, 70, 60, 50,
+            45, 40, 35, 35, 40, 55, 80, 110, 135, 150, 155, 155, 150, 160, 170, 170, 160, 145, 120,
+            100, 85, 70, 60, 50,
         ];
         let hour = (self.clock.div_euclid(3_600 * NANOS)).rem_euclid(24) as usize;
         let mean = self.mean_gap * 100 / CURVE[hour];
@@ -1255,7 +1700,7 @@ impl<'c> Gen<'c> {
             let Some(Reverse(mut p)) = self.heap.pop() else {
                 break;
             };
-            if p.ts < self.max_ts {
+            if p.ts < self.max_ts.saturating_sub(NANOS) {
                 self.truth.out_of_order += 1;
             }
             self.max_ts = self.max_ts.max(p.ts);
@@ -1327,7 +1772,12 @@ impl<'c> Gen<'c> {
                 2 + (h >> 48) % 250
             )
         } else {
-            format!("10.{}.{}.{}", 10 + (h >> 45) % 20, (h >> 50) % 64, 2 + (h >> 56) % 250)
+            format!(
+                "10.{}.{}.{}",
+                10 + (h >> 45) % 20,
+                (h >> 50) % 64,
+                2 + (h >> 56) % 250
+            )
         };
         User {
             id: hex24(h2(h, 11), h2(h, 12)),
@@ -1483,7 +1933,11 @@ impl<'c> Gen<'c> {
                     .s("timestamp", &rfc3339(l.t, frac))
                     .s(
                         "error_message",
-                        if l.ok { "" } else { "invalid username or password" },
+                        if l.ok {
+                            ""
+                        } else {
+                            "invalid username or password"
+                        },
                     )
                     .s("organization", &self.org)
                     .s("@version", "1");
@@ -1503,18 +1957,24 @@ impl<'c> Gen<'c> {
                     },
                 );
                 self.geo(&mut j, l.city, l.jitter);
-                j.b("sso_token_success", l.ok).raw("useragent", DEVICES[u.dev].0);
+                j.b("sso_token_success", l.ok)
+                    .raw("useragent", DEVICES[u.dev].0);
                 let (os, host, sys) = (DEVICES[u.dev].1, u.host.as_str(), u.sys_id.as_str());
+                // Only logins from a managed device carry the device; only some successes
+                // list the policies that allowed them.
+                let managed = (u.h >> 30) % 100 < 45;
                 j.o("auth_context", |a| {
-                    a.o("system", |s| {
-                        s.s("hostname", host)
-                            .s("os", os)
-                            .s("displayName", host)
-                            .s("id", sys)
-                            .s("version", if os == "Windows" { "11 Pro" } else { "14.4" });
-                    })
-                    .raw("auth_methods", "{}");
-                    if l.ok {
+                    if managed {
+                        a.o("system", |s| {
+                            s.s("hostname", host)
+                                .s("os", os)
+                                .s("displayName", host)
+                                .s("id", sys)
+                                .s("version", if os == "Windows" { "11 Pro" } else { "14.4" });
+                        });
+                    }
+                    a.raw("auth_methods", "{}");
+                    if l.ok && l.t % 2 == 0 {
                         a.raw("policies_applied", r#"[{"metadata":{"resource_type":"APPLICATION","action":"ALLOW"},"name":"Global Policy","id":""}]"#);
                     }
                 });
@@ -1522,7 +1982,10 @@ impl<'c> Gen<'c> {
                 if l.mfa && l.ok {
                     j.raw("mfa_meta", r#"{"type":"totp"}"#);
                 }
-                let app_id = hex24(h2(self.seed_h, 7_000 + app.1.len() as u64), mix64(app.1.as_bytes()[0] as u64));
+                let app_id = hex24(
+                    h2(self.seed_h, 7_000 + app.1.len() as u64),
+                    mix64(app.1.as_bytes()[0] as u64),
+                );
                 j.s("event_type", "sso_auth")
                     .o("application", |a| {
                         a.s("display_label", app.0)
@@ -1580,15 +2043,15 @@ impl<'c> Gen<'c> {
                     .s("@version", "1");
             }
             Chan::Ldap => {
-                let dn = format!(
-                    "uid={},ou=Users,o={},dc=jumpcloud,dc=com",
-                    u.name, self.org
-                );
+                let dn = format!("uid={},ou=Users,o={},dc=jumpcloud,dc=com", u.name, self.org);
                 j.s("auth_method", "simple").s("dn", &dn);
                 if l.ok {
                     j.null("error_message");
                 } else {
-                    j.s("error_message", "LDAP Result Code 49 \"Invalid Credentials\": ");
+                    j.s(
+                        "error_message",
+                        "LDAP Result Code 49 \"Invalid Credentials\": ",
+                    );
                 }
                 j.s("event_type", "ldap_bind")
                     .s("service", "ldap")
@@ -1611,11 +2074,19 @@ impl<'c> Gen<'c> {
                     s.s("id", &sys).s("hostname", &host).s("displayName", &host);
                 });
                 self.geo(&mut j, l.city, l.jitter);
-                let (proc_, method) = match (os, l.ip.starts_with("192.168.") || l.ip.starts_with("10.")) {
-                    ("Windows", true) => ("winlogon.exe", "password"),
-                    ("Mac OS X", true) => ("loginwindow", "password"),
-                    _ => ("sshd", if l.ok && l.t % 3 != 0 { "publickey" } else { "password" }),
-                };
+                let (proc_, method) =
+                    match (os, l.ip.starts_with("192.168.") || l.ip.starts_with("10.")) {
+                        ("Windows", true) => ("winlogon.exe", "password"),
+                        ("Mac OS X", true) => ("loginwindow", "password"),
+                        _ => (
+                            "sshd",
+                            if l.ok && l.t % 3 != 0 {
+                                "publickey"
+                            } else {
+                                "password"
+                            },
+                        ),
+                    };
                 let msg = if l.ok {
                     format!("Accepted {method} for {}", u.name)
                 } else if proc_ == "sshd" {
@@ -1628,7 +2099,8 @@ impl<'c> Gen<'c> {
                 } else {
                     format!("Authentication failed for {}", u.name)
                 };
-                let home_ip = bg_ip(u.city as u64 + HOME_CITIES as u64 * (h2(u.h, 100) % self.per_city));
+                let home_ip =
+                    bg_ip(u.city as u64 + HOME_CITIES as u64 * (h2(u.h, 100) % self.per_city));
                 j.s("event_type", "login_attempt")
                     .s("service", "systems")
                     .s("username", &u.name)
@@ -1666,7 +2138,11 @@ impl<'c> Gen<'c> {
         let mut out = Vec::with_capacity(800);
         let mut j = J::open(&mut out);
         let mfa = ok && mfa;
-        let ua = if jitter % 3 == 0 { UA_MAC_CHROME } else { UA_WIN_EDGE };
+        let ua = if jitter % 3 == 0 {
+            UA_MAC_CHROME
+        } else {
+            UA_WIN_EDGE
+        };
         if legacy {
             let c = &CITIES[city];
             j.o("geoip", |g| {
@@ -1722,11 +2198,11 @@ impl<'c> Gen<'c> {
     fn background_unit(&mut self, budget: u64) {
         // Weights per 10,000 background units.
         const W: [u32; 16] = [
-            1_500, // 0 portal login
-            2_400, // 1 sso
-            900,   // 2 radius
-            1_150, // 3 ldap bind / search
-            1_200, // 4 device login
+            1_400, // 0 portal login
+            1_900, // 1 sso
+            850,   // 2 radius
+            1_750, // 3 ldap bind / search (service accounts bind all day)
+            1_400, // 4 device login
             60,    // 5 internet ssh scanner
             150,   // 6 admin console login
             420,   // 7 user update (admin or SCIM)
@@ -1887,16 +2363,39 @@ impl<'c> Gen<'c> {
             let ts = self.bg_time(t, Frac::Millis);
             let svc = if legacy { "" } else { "directory" };
             if self.guard.allow_failure(&email, svc, Some(&ip), ts) {
-                let line =
-                    self.admin_login_line(&email, &admin_id, a.city, &ip, false, mfa, ip_i + 1, legacy, ts);
+                let line = self.admin_login_line(
+                    &email,
+                    &admin_id,
+                    a.city,
+                    &ip,
+                    false,
+                    mfa,
+                    ip_i + 1,
+                    legacy,
+                    ts,
+                );
                 self.push(t, ts, svc_of(legacy), "admin_login_attempt", NONE, line);
                 n += 1;
             }
             t += self.rng.secs(5, 30);
         }
         let ts = self.bg_time(t, Frac::Millis);
-        let line = self.admin_login_line(&email, &admin_id, a.city, &ip, true, mfa, ip_i + 1, legacy, ts);
-        let rules: &[&str] = if mfa { NONE } else { &["admin_login_without_mfa"] };
+        let line = self.admin_login_line(
+            &email,
+            &admin_id,
+            a.city,
+            &ip,
+            true,
+            mfa,
+            ip_i + 1,
+            legacy,
+            ts,
+        );
+        let rules: &[&str] = if mfa {
+            NONE
+        } else {
+            &["admin_login_without_mfa"]
+        };
         self.push(t, ts, svc_of(legacy), "admin_login_attempt", rules, line);
         self.count_bg(n + 1);
     }
@@ -1909,7 +2408,10 @@ impl<'c> Gen<'c> {
         let admin_id = hex24(h2(a.h, 21), h2(a.h, 22));
         if scim {
             j.o("initiated_by", |i| {
-                i.s("source", "scim").s("id", &admin_id).s("type", "admin").s("email", &email);
+                i.s("source", "scim")
+                    .s("id", &admin_id)
+                    .s("type", "admin")
+                    .s("email", &email);
             });
             self.geo(j, 10, 0);
             j.raw("useragent", UA_CURL);
@@ -1963,13 +2465,20 @@ impl<'c> Gen<'c> {
         let mut rules: &[&str] = &["user_updated"];
         let oid1 = hex24(self.rng.next_u64(), self.rng.next_u64());
         let oid2 = hex24(self.rng.next_u64(), self.rng.next_u64());
-        let depts = ["Engineering", "Sales", "Marketing", "Finance", "Support", "Operations"];
+        let depts = [
+            "Engineering",
+            "Sales",
+            "Marketing",
+            "Finance",
+            "Support",
+            "Operations",
+        ];
         let (d1, d2) = (*self.rng.pick(&depts), *self.rng.pick(&depts));
         let changes = match self.rng.below(100) {
             0..=19 => format!(
                 r#"[{{"field":"attributes","from":[{{"name":"Division","id":"{oid1}","_id":"{oid1}","value":"{d1}"}}],"to":[{{"name":"Division","id":"{oid2}","_id":"{oid2}","value":"{d2}"}}]}}]"#
             ),
-            20..=31 => {
+            20..=23 => {
                 let c = &CITIES[target.city];
                 format!(
                     r#"[{{"field":"addresses","from":[{{"country":"{cc}","poBox":"","streetAddress":"","postalCode":"","locality":"","id":"{oid1}","_id":"{oid1}","region":"","extendedAddress":"","type":"home"}},{{"country":"{cc}","poBox":"","streetAddress":"{n} Market Street","postalCode":"{p}","locality":"{r}","id":"{oid1}","_id":"{oid1}","region":"{rc}","extendedAddress":"","type":"work"}}],"to":[{{"country":"{cc}","poBox":"","streetAddress":"","postalCode":"","locality":"","id":"{oid2}","_id":"{oid2}","region":"","extendedAddress":"","type":"home"}},{{"country":"{cc}","poBox":"","streetAddress":"{n2} Market Street","postalCode":"{p}","locality":"{r}","id":"{oid2}","_id":"{oid2}","region":"{rc}","extendedAddress":"","type":"work"}}]}},{{"field":"location","from":"{r}","to":"{r} HQ"}}]"#,
@@ -1981,7 +2490,7 @@ impl<'c> Gen<'c> {
                     p = 10_000 + t.rem_euclid(80_000)
                 )
             }
-            32..=49 => format!(
+            24..=49 => format!(
                 r#"[{{"field":"department","from":"{d1}","to":"{d2}"}},{{"field":"jobTitle","from":"Associate","to":"Senior Associate"}}]"#
             ),
             50..=61 => format!(
@@ -2002,7 +2511,11 @@ impl<'c> Gen<'c> {
             }
         };
         j.raw("changes", &changes);
-        let et = if provision { "user_update_provision" } else { "user_update" };
+        let et = if provision {
+            "user_update_provision"
+        } else {
+            "user_update"
+        };
         if provision {
             rules = NONE;
         }
@@ -2022,11 +2535,31 @@ impl<'c> Gen<'c> {
         let obj = |r: &mut Rng| hex24(r.next_u64(), r.next_u64());
         let user_ep = (u.name.clone(), "user", u.id.clone());
         let sys_ep = (u.host.clone(), "system", u.sys_id.clone());
-        let ug = (self.rng.pick(&USER_GROUPS).to_string(), "user_group", obj(&mut self.rng));
-        let sg = (self.rng.pick(&SYSTEM_GROUPS).to_string(), "system_group", obj(&mut self.rng));
-        let pol = (self.rng.pick(&POLICIES).0.to_string(), "policy", obj(&mut self.rng));
-        let app = (self.rng.pick(&APPS).1.to_string(), "application", obj(&mut self.rng));
-        let radius = ("Office WiFi".to_string(), "radius_server", obj(&mut self.rng));
+        let ug = (
+            self.rng.pick(&USER_GROUPS).to_string(),
+            "user_group",
+            obj(&mut self.rng),
+        );
+        let sg = (
+            self.rng.pick(&SYSTEM_GROUPS).to_string(),
+            "system_group",
+            obj(&mut self.rng),
+        );
+        let pol = (
+            self.rng.pick(&POLICIES).0.to_string(),
+            "policy",
+            obj(&mut self.rng),
+        );
+        let app = (
+            self.rng.pick(&APPS).1.to_string(),
+            "application",
+            obj(&mut self.rng),
+        );
+        let radius = (
+            "Office WiFi".to_string(),
+            "radius_server",
+            obj(&mut self.rng),
+        );
         let mut attributes = "null";
         let (a, b, mut rules): (_, _, Vec<&'static str>) = match self.rng.below(100) {
             0..=39 => (user_ep, ug, vec!["user_added_to_group"]),
@@ -2059,7 +2592,9 @@ impl<'c> Gen<'c> {
                 .s("action_source", if api { "api" } else { "manual" })
                 .o("connection", |c| {
                     c.o("from", |f| {
-                        f.s("name", &from.0).s("type", from.1).s("object_id", &from.2);
+                        f.s("name", &from.0)
+                            .s("type", from.1)
+                            .s("object_id", &from.2);
                     })
                     .o("to", |f| {
                         f.s("name", &to.0).s("type", to.1).s("object_id", &to.2);
@@ -2084,7 +2619,9 @@ impl<'c> Gen<'c> {
         let (ip, api) = if self_service {
             // The user acts on their own account from the user portal.
             j.o("initiated_by", |i| {
-                i.s("id", &target.id).s("type", "user").s("username", &target.name);
+                i.s("id", &target.id)
+                    .s("type", "user")
+                    .s("username", &target.name);
             });
             let (ip, i) = self.user_ip(&target);
             self.geo(&mut j, target.city, i + 1);
@@ -2114,7 +2651,11 @@ impl<'c> Gen<'c> {
                 let (ty, name, rules): (_, _, &'static [&'static str]) = match self.rng.below(10) {
                     0..=5 => ("user_group", "Project Falcon", NONE),
                     6..=7 => ("system_group", "Loaner Laptops", NONE),
-                    _ => ("policy_group", "Windows Baseline", &["policy_group_created"]),
+                    _ => (
+                        "policy_group",
+                        "Windows Baseline",
+                        &["policy_group_created"],
+                    ),
                 };
                 j.o("resource", |r| {
                     r.s("id", &rid).s("type", ty).s("name", name);
@@ -2135,7 +2676,8 @@ impl<'c> Gen<'c> {
             }
             120..=179 => {
                 let p = *self.rng.pick(&POLICIES);
-                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10) {
+                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10)
+                {
                     0..=6 => ("policy_update", &["policy_updated"]),
                     7..=8 => ("policy_create", &["policy_created"]),
                     _ => ("policy_delete", &["policy_deleted"]),
@@ -2154,9 +2696,14 @@ impl<'c> Gen<'c> {
                 (et, rules)
             }
             180..=219 => {
-                let name = ["Restart agent", "Collect logs", "Flush DNS cache", "Rotate local admin"]
-                    [self.rng.below(4) as usize];
-                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10) {
+                let name = [
+                    "Restart agent",
+                    "Collect logs",
+                    "Flush DNS cache",
+                    "Rotate local admin",
+                ][self.rng.below(4) as usize];
+                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10)
+                {
                     0..=5 => ("command_run", &["remote_command_run"]),
                     6..=7 => ("command_update", NONE),
                     _ => ("command_create", NONE),
@@ -2168,11 +2715,12 @@ impl<'c> Gen<'c> {
             }
             220..=249 => {
                 let app = *self.rng.pick(&APPS);
-                let (et, rules): (&'static str, &'static [&'static str]) = if self.rng.below(15) == 0 {
-                    ("application_create", &["sso_app_added"])
-                } else {
-                    ("application_update", NONE)
-                };
+                let (et, rules): (&'static str, &'static [&'static str]) =
+                    if self.rng.below(15) == 0 {
+                        ("application_create", &["sso_app_added"])
+                    } else {
+                        ("application_update", NONE)
+                    };
                 j.o("resource", |r| {
                     r.s("id", &rid)
                         .s("type", "application")
@@ -2183,7 +2731,8 @@ impl<'c> Gen<'c> {
             }
             250..=299 => {
                 self.user_resource(&mut j, &target);
-                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10) {
+                let (et, rules): (&'static str, &'static [&'static str]) = match self.rng.below(10)
+                {
                     0..=4 => ("user_create", &["user_created"]),
                     5..=6 => ("user_delete", &["user_deleted"]),
                     7 => ("user_unlocked", NONE),
@@ -2217,9 +2766,14 @@ impl<'c> Gen<'c> {
             }
             650..=699 => {
                 j.o("resource", |r| {
-                    r.s("id", &self.org).s("type", "organization").s("displayName", "Northwind Labs");
+                    r.s("id", &self.org)
+                        .s("type", "organization")
+                        .s("displayName", "Northwind Labs");
                 })
-                .raw("changes", r#"[{"field":"settings.passwordPolicy.minLength","from":8,"to":12}]"#);
+                .raw(
+                    "changes",
+                    r#"[{"field":"settings.passwordPolicy.minLength","from":8,"to":12}]"#,
+                );
                 ("organization_update", NONE)
             }
             700..=719 => {
@@ -2239,23 +2793,47 @@ impl<'c> Gen<'c> {
             }
             720..=739 => {
                 j.o("resource", |r| {
-                    r.s("id", &rid).s("type", "radius_server").s("name", "Office WiFi");
+                    r.s("id", &rid)
+                        .s("type", "radius_server")
+                        .s("name", "Office WiFi");
                 })
-                .raw("changes", r#"[{"field":"networkSourceIp","from":"203.0.113.10","to":"203.0.113.11"}]"#);
+                .raw(
+                    "changes",
+                    r#"[{"field":"networkSourceIp","from":"203.0.113.10","to":"203.0.113.11"}]"#,
+                );
                 ("radiusserver_update", NONE)
             }
             740..=749 => {
-                let et = if self.rng.chance(0.5) { "authnpolicy_update" } else { "iplist_update" };
+                let et = if self.rng.chance(0.5) {
+                    "authnpolicy_update"
+                } else {
+                    "iplist_update"
+                };
                 j.o("resource", |r| {
-                    r.s("id", &rid).s("type", if et == "iplist_update" { "ip_list" } else { "authn_policy" }).s("name", "Office networks");
+                    r.s("id", &rid)
+                        .s(
+                            "type",
+                            if et == "iplist_update" {
+                                "ip_list"
+                            } else {
+                                "authn_policy"
+                            },
+                        )
+                        .s("name", "Office networks");
                 });
                 (et, &["conditional_access_changed"])
             }
             _ => {
                 j.o("resource", |r| {
-                    r.s("id", &rid).s("type", "system").s("hostname", &target.host).s("displayName", &target.host);
+                    r.s("id", &rid)
+                        .s("type", "system")
+                        .s("hostname", &target.host)
+                        .s("displayName", &target.host);
                 })
-                .raw("changes", r#"[{"field":"allowMultiFactorAuthentication","from":false,"to":true}]"#);
+                .raw(
+                    "changes",
+                    r#"[{"field":"allowMultiFactorAuthentication","from":false,"to":true}]"#,
+                );
                 ("system_update", NONE)
             }
         };
@@ -2287,7 +2865,9 @@ impl<'c> Gen<'c> {
         });
         let (ip, i) = self.user_ip(&u);
         self.geo(&mut j, u.city, i + 1);
-        j.s("event_type", et).s("service", "systems").s("username", &u.name);
+        j.s("event_type", et)
+            .s("service", "systems")
+            .s("username", &u.name);
         match et {
             "os_minor_upgrade" => {
                 j.s("from_version", "14.3.1").s("to_version", "14.4");
@@ -2303,7 +2883,9 @@ impl<'c> Gen<'c> {
                 .i("exit_code", 0);
             }
             "command_result" => {
-                j.s("command", "Collect logs").i("exit_code", 0).s("output", "logs uploaded (4.2 MB)");
+                j.s("command", "Collect logs")
+                    .i("exit_code", 0)
+                    .s("output", "logs uploaded (4.2 MB)");
             }
             _ => {}
         }
@@ -2444,18 +3026,29 @@ impl<'c> Gen<'c> {
         });
         let (ip, i) = self.user_ip(&u);
         self.geo(&mut j, u.city, i + 1);
-        j.raw("useragent", DEVICES[u.dev].0).s("event_type", et).s("service", service);
+        j.raw("useragent", DEVICES[u.dev].0)
+            .s("event_type", et)
+            .s("service", service);
         let rid = hex24(self.rng.next_u64(), self.rng.next_u64());
         if service == "software" {
             let app = *self.rng.pick(&APPS);
             j.o("resource", |r| {
                 r.s("id", &rid).s("type", "software_app").s("name", app.0);
             })
-            .raw("changes", &format!(r#"[{{"field":"version","from":"{}.0","to":"{}.1"}}]"#, 4 + t % 5, 4 + t % 5));
+            .raw(
+                "changes",
+                &format!(
+                    r#"[{{"field":"version","from":"{}.0","to":"{}.1"}}]"#,
+                    4 + t % 5,
+                    4 + t % 5
+                ),
+            );
         } else {
             let site = APPS[(t.rem_euclid(14)) as usize].1;
             j.o("resource", |r| {
-                r.s("id", &rid).s("type", "item").s("name", &format!("{site}.com"));
+                r.s("id", &rid)
+                    .s("type", "item")
+                    .s("name", &format!("{site}.com"));
             });
         }
         j.b("success", true);
@@ -2475,7 +3068,10 @@ impl<'c> Gen<'c> {
             ("reports", "scheduled_report_run_success"),
             ("access_management", "access_management_access_request"),
             ("saas_app_management", "saas_management_login_event"),
-            ("saas_app_management", "saas_management_application_discover"),
+            (
+                "saas_app_management",
+                "saas_management_application_discover",
+            ),
             ("genai", "genai_ai_assistant_chat_message_sent"),
             ("aigw", "aigw_session_activity"),
             ("generic_di", "cert_issued_scep"),
@@ -2501,9 +3097,13 @@ impl<'c> Gen<'c> {
         j.s("event_type", et)
             .s("service", service)
             .o("resource", |r| {
-                r.s("id", &rid).s("type", et.split('_').next().unwrap_or("object"));
+                r.s("id", &rid)
+                    .s("type", et.split('_').next().unwrap_or("object"));
             })
-            .raw("details", r#"{"source":"jumpcloud","status":"ok","attempt":1}"#);
+            .raw(
+                "details",
+                r#"{"source":"jumpcloud","status":"ok","attempt":1}"#,
+            );
         self.envelope_tail(&mut j, Some(&ip), ts, Frac::Nanos);
         j.close();
         self.push(t, ts, service, et, NONE, out);
@@ -2577,18 +3177,31 @@ impl<'c> Gen<'c> {
         let (ip, api) = self.admin_head(&mut j, false);
         let rid = hex24(self.rng.next_u64(), self.rng.next_u64());
         let email = format!("{}@{}", target.name, self.domain);
-        let (service, et, rule): (&'static str, &'static str, &'static str) = match self.rng.below(10) {
-            0 => ("directory", "admin_create", "admin_privilege_granted"),
-            1 => ("directory", "user_group_admin_grant", "admin_privilege_granted"),
-            2 => ("directory", "user_admin_granted", "device_admin_granted"),
-            3 => ("directory", "admin_totp_disable", "admin_mfa_disabled"),
-            4 => ("directory", "admin_update", "api_key_changed"),
-            5 => ("directory", "admin_old_api_key_attempt", "expired_api_key_used"),
-            6 => ("directory", "totp_delete_enrollment", "user_mfa_weakened"),
-            7 => ("password_manager", "passwordmanager_items_export", "credential_export"),
-            8 => ("systems", "system_fde_key_decrypt", "disk_key_revealed"),
-            _ => ("alerts", "alert_created", "jumpcloud_alert"),
-        };
+        let (service, et, rule): (&'static str, &'static str, &'static str) =
+            match self.rng.below(10) {
+                0 => ("directory", "admin_create", "admin_privilege_granted"),
+                1 => (
+                    "directory",
+                    "user_group_admin_grant",
+                    "admin_privilege_granted",
+                ),
+                2 => ("directory", "user_admin_granted", "device_admin_granted"),
+                3 => ("directory", "admin_totp_disable", "admin_mfa_disabled"),
+                4 => ("directory", "admin_update", "api_key_changed"),
+                5 => (
+                    "directory",
+                    "admin_old_api_key_attempt",
+                    "expired_api_key_used",
+                ),
+                6 => ("directory", "totp_delete_enrollment", "user_mfa_weakened"),
+                7 => (
+                    "password_manager",
+                    "passwordmanager_items_export",
+                    "credential_export",
+                ),
+                8 => ("systems", "system_fde_key_decrypt", "disk_key_revealed"),
+                _ => ("alerts", "alert_created", "jumpcloud_alert"),
+            };
         match et {
             "admin_create" | "admin_totp_disable" => {
                 j.o("resource", |r| {
@@ -2599,30 +3212,46 @@ impl<'c> Gen<'c> {
                 j.o("resource", |r| {
                     r.s("id", &rid).s("type", "admin").s("email", &email);
                 })
-                .raw("changes", r#"[{"field":"apiKeyHash","from":"(redacted)","to":"(redacted)"}]"#);
+                .raw(
+                    "changes",
+                    r#"[{"field":"apiKeyHash","from":"(redacted)","to":"(redacted)"}]"#,
+                );
             }
             "user_group_admin_grant" => {
                 j.o("resource", |r| {
-                    r.s("id", &rid).s("type", "user_group").s("name", "IT Admins");
+                    r.s("id", &rid)
+                        .s("type", "user_group")
+                        .s("name", "IT Admins");
                 });
             }
             "system_fde_key_decrypt" => {
                 j.o("resource", |r| {
-                    r.s("id", &target.sys_id).s("type", "system").s("hostname", &target.host);
+                    r.s("id", &target.sys_id)
+                        .s("type", "system")
+                        .s("hostname", &target.host);
                 });
             }
             "alert_created" => {
                 j.s("severity", "high").o("alert", |a| {
-                    a.s("id", &rid).s("rule_name", "Device offline for 7 days").s("status", "open");
+                    a.s("id", &rid)
+                        .s("rule_name", "Device offline for 7 days")
+                        .s("status", "open");
                 });
             }
             _ => self.user_resource(&mut j, &target),
         }
-        j.s("auth_method", if api || et == "admin_old_api_key_attempt" { "api key" } else { "session" })
-            .s("event_type", et)
-            .null("provider")
-            .s("service", service)
-            .b("success", et != "admin_old_api_key_attempt");
+        j.s(
+            "auth_method",
+            if api || et == "admin_old_api_key_attempt" {
+                "api key"
+            } else {
+                "session"
+            },
+        )
+        .s("event_type", et)
+        .null("provider")
+        .s("service", service)
+        .b("success", et != "admin_old_api_key_attempt");
         self.envelope_tail(&mut j, Some(&ip), ts, Frac::Millis);
         j.close();
         self.push(t, ts, service, et, &[rule], out);
@@ -2637,7 +3266,10 @@ impl<'c> Gen<'c> {
         let mut j = J::open(&mut out);
         let base = format!("ou=Users,o={},dc=jumpcloud,dc=com", self.org);
         j.s("base", &base)
-            .s("filter", "(&(objectClass=inetOrgPerson)(memberOf=cn=Engineering,ou=Users))")
+            .s(
+                "filter",
+                "(&(objectClass=inetOrgPerson)(memberOf=cn=Engineering,ou=Users))",
+            )
             .s("scope", "sub")
             .i("number_of_results", 5 + t.rem_euclid(200))
             .s("event_type", "ldap_srch")
@@ -2665,13 +3297,23 @@ impl<'c> Gen<'c> {
     fn story(&mut self, s: &Story) {
         let mut t0 = self.clock + self.rng.secs(5, 60);
         if s.kind == Kind::Lockout {
-            let after_bg = self.guard.last_lockout().map_or(i64::MIN, |t| t + LOCK_MARGIN);
-            t0 = t0.max(after_bg).max(self.last_lock_story_end + 2_000 * NANOS);
+            let after_bg = self
+                .guard
+                .last_lockout()
+                .map_or(i64::MIN, |t| t + LOCK_MARGIN);
+            t0 = t0
+                .max(after_bg)
+                .max(self.last_lock_story_end + 2_000 * NANOS);
         }
         let name = AttackMix::KINDS[KINDS.iter().position(|&k| k == s.kind).unwrap_or(0)];
         let mut r = Rng(mix64(s.variant));
-        let mut events: Vec<(i64, &'static str, &'static str, &'static [&'static str], Vec<u8>)> =
-            Vec::new();
+        let mut events: Vec<(
+            i64,
+            &'static str,
+            &'static str,
+            &'static [&'static str],
+            Vec<u8>,
+        )> = Vec::new();
         let mut expect: Vec<(&'static str, String)> = Vec::new();
         let attacker_city = ATTACKER_CITIES[r.below(ATTACKER_CITIES.len() as u64) as usize];
         let mut t = t0;
@@ -2690,11 +3332,20 @@ impl<'c> Gen<'c> {
             }
             Kind::Stuffing => {
                 let ip = self.fresh_attack_ip();
-                let victims: Vec<User> =
-                    (0..s.n).map(|_| self.victim(r.below(HOME_CITIES as u64) as usize)).collect();
+                let victims: Vec<User> = (0..s.n)
+                    .map(|_| self.victim(r.below(HOME_CITIES as u64) as usize))
+                    .collect();
                 for v in &victims {
                     t = Frac::Millis.truncate(t);
-                    events.push(self.story_login(Chan::Portal, v, false, false, &ip, attacker_city, t));
+                    events.push(self.story_login(
+                        Chan::Portal,
+                        v,
+                        false,
+                        false,
+                        &ip,
+                        attacker_city,
+                        t,
+                    ));
                     t += r.secs(8, 25);
                 }
                 t += r.secs(600, 1_800);
@@ -2711,7 +3362,11 @@ impl<'c> Gen<'c> {
                 };
                 let ip = if chan == Chan::Ldap {
                     self.attack_ips += 1;
-                    format!("10.251.{}.{}", (self.attack_ips / 250) % 250, 2 + self.attack_ips % 250)
+                    format!(
+                        "10.251.{}.{}",
+                        (self.attack_ips / 250) % 250,
+                        2 + self.attack_ips % 250
+                    )
                 } else {
                     self.fresh_attack_ip()
                 };
@@ -2735,7 +3390,15 @@ impl<'c> Gen<'c> {
                     let v = self.victim(r.below(HOME_CITIES as u64) as usize);
                     for _ in 0..2 {
                         t = Frac::Millis.truncate(t);
-                        events.push(self.story_login(Chan::Portal, &v, false, false, &ip, attacker_city, t));
+                        events.push(self.story_login(
+                            Chan::Portal,
+                            &v,
+                            false,
+                            false,
+                            &ip,
+                            attacker_city,
+                            t,
+                        ));
                         t += r.secs(3, 10);
                     }
                     let systems = k % 2 == 1;
@@ -2752,13 +3415,18 @@ impl<'c> Gen<'c> {
                 let v = self.victim(a);
                 let email = self.admin_email(&v);
                 let admin_id = hex24(h2(v.h, 21), h2(v.h, 22));
-                let ip_a = bg_ip(a as u64 % HOME_CITIES as u64 + HOME_CITIES as u64 * (h2(v.h, 5) % self.per_city));
+                let ip_a = bg_ip(
+                    a as u64 % HOME_CITIES as u64
+                        + HOME_CITIES as u64 * (h2(v.h, 5) % self.per_city),
+                );
                 let ip_b = self.fresh_attack_ip();
                 t = Frac::Millis.truncate(t);
-                let l1 = self.admin_login_line(&email, &admin_id, a, &ip_a, true, true, 0, false, t);
+                let l1 =
+                    self.admin_login_line(&email, &admin_id, a, &ip_a, true, true, 0, false, t);
                 events.push((t, "directory", "admin_login_attempt", NONE, l1));
                 t = Frac::Millis.truncate(t + r.secs(1_200, 3_000));
-                let l2 = self.admin_login_line(&email, &admin_id, b, &ip_b, true, true, 0, false, t);
+                let l2 =
+                    self.admin_login_line(&email, &admin_id, b, &ip_b, true, true, 0, false, t);
                 events.push((t, "directory", "admin_login_attempt", NONE, l2));
                 expect.push(("admin_multi_country_login", email));
             }
@@ -2768,9 +3436,16 @@ impl<'c> Gen<'c> {
                 } else {
                     NEIGHBOURS[(s.variant % NEIGHBOURS.len() as u64) as usize]
                 };
-                let chan = if s.variant % 3 == 0 { Chan::Sso } else { Chan::Portal };
+                let chan = if s.variant % 3 == 0 {
+                    Chan::Sso
+                } else {
+                    Chan::Portal
+                };
                 let v = self.victim(a);
-                let ip_a = bg_ip(a as u64 % HOME_CITIES as u64 + HOME_CITIES as u64 * (h2(v.h, 5) % self.per_city));
+                let ip_a = bg_ip(
+                    a as u64 % HOME_CITIES as u64
+                        + HOME_CITIES as u64 * (h2(v.h, 5) % self.per_city),
+                );
                 let ip_b = self.fresh_attack_ip();
                 // The same MFA use on both logins, so only the rule under test can fire.
                 t = chan_frac(chan).truncate(t);
@@ -2788,14 +3463,26 @@ impl<'c> Gen<'c> {
                 let ip = self.fresh_attack_ip();
                 let v = self.victim(r.below(HOME_CITIES as u64) as usize);
                 for _ in 0..s.n {
-                    events.push(self.story_login(Chan::Sso, &v, false, false, &ip, attacker_city, t));
+                    events.push(self.story_login(
+                        Chan::Sso,
+                        &v,
+                        false,
+                        false,
+                        &ip,
+                        attacker_city,
+                        t,
+                    ));
                     t += r.secs(10, 40);
                 }
                 expect.push(("brute_force_attempts", format!("{}|sso", v.name)));
                 expect.push(("sso_failure_burst", v.name.clone()));
             }
             Kind::MfaBypass => {
-                let chan = if s.variant % 2 == 0 { Chan::Portal } else { Chan::Sso };
+                let chan = if s.variant % 2 == 0 {
+                    Chan::Portal
+                } else {
+                    Chan::Sso
+                };
                 let home = r.below(HOME_CITIES as u64) as usize;
                 let v = self.victim(home);
                 let ip = bg_ip(home as u64 + HOME_CITIES as u64 * (h2(v.h, 5) % self.per_city));
@@ -2803,7 +3490,10 @@ impl<'c> Gen<'c> {
                 events.push(self.story_login(chan, &v, true, true, &ip, home, t));
                 t = chan_frac(chan).truncate(t + r.secs(600, 2_400));
                 events.push(self.story_login(chan, &v, true, false, &ip, home, t));
-                expect.push(("mfa_bypass_suspected", format!("{}|{}", v.name, chan.event_type())));
+                expect.push((
+                    "mfa_bypass_suspected",
+                    format!("{}|{}", v.name, chan.event_type()),
+                ));
             }
         }
         debug_assert_eq!(events.len() as u32, s.events, "{:?}", s.kind);
@@ -2837,7 +3527,13 @@ impl<'c> Gen<'c> {
         ip: &str,
         city: usize,
         t: i64,
-    ) -> (i64, &'static str, &'static str, &'static [&'static str], Vec<u8>) {
+    ) -> (
+        i64,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        Vec<u8>,
+    ) {
         let l = Login {
             chan,
             user: v,
@@ -2918,7 +3614,10 @@ mod tests {
         let m = AttackMix::parse("all=1,spray=3,mfa_bypass=0").unwrap();
         assert_eq!((m.spray, m.brute, m.mfa_bypass, m.total()), (3, 1, 0, 11));
         let e = AttackMix::parse("spray=x,bogus=1,brute").unwrap_err();
-        assert!(e.contains("spray=x") && e.contains("bogus") && e.contains("`brute`"), "{e}");
+        assert!(
+            e.contains("spray=x") && e.contains("bogus") && e.contains("`brute`"),
+            "{e}"
+        );
     }
 
     #[test]

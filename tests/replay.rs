@@ -71,7 +71,11 @@ fn run(cfg: &GenConfig) -> (Truth, Seen) {
     engine.feed(&chunk, &mut out, &mut diags);
     engine.finish(&mut out, &mut diags);
     drain(&mut out, &mut seen);
-    assert!(diags.is_empty(), "diagnostics: {:?}", &diags[..diags.len().min(5)]);
+    assert!(
+        diags.is_empty(),
+        "diagnostics: {:?}",
+        &diags[..diags.len().min(5)]
+    );
     seen.late = engine.stats().late;
     assert_eq!(engine.stats().events, truth.events);
     (truth, seen)
@@ -91,12 +95,18 @@ fn check(truth: &Truth, seen: &Seen) {
     for (key, spans) in &want {
         let got = seen.stateful.get(key).map(Vec::as_slice).unwrap_or(&[]);
         if got.len() != spans.len() {
-            problems.push(format!("{key:?}: {} alerts, expected {}", got.len(), spans.len()));
+            problems.push(format!(
+                "{key:?}: {} alerts, expected {}",
+                got.len(),
+                spans.len()
+            ));
         }
         for &(s, e) in spans {
             let inside = got.iter().filter(|&&t| t >= s && t <= e).count();
             if inside != 1 {
-                problems.push(format!("{key:?}: {inside} alerts within its story [{s}, {e}]"));
+                problems.push(format!(
+                    "{key:?}: {inside} alerts within its story [{s}, {e}]"
+                ));
             }
         }
     }
@@ -105,7 +115,11 @@ fn check(truth: &Truth, seen: &Seen) {
             problems.push(format!("unexpected {key:?} x{}", got.len()));
         }
     }
-    assert!(problems.is_empty(), "stateful alerts differ from the truth:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "stateful alerts differ from the truth:\n{}",
+        problems.join("\n")
+    );
     let single: BTreeMap<String, u64> = truth
         .single
         .iter()
@@ -131,7 +145,11 @@ fn replay_raises_exactly_its_ground_truth() {
     let kinds: std::collections::BTreeSet<&str> = truth.stateful.iter().map(|a| a.story).collect();
     assert_eq!(kinds.len(), AttackMix::KINDS.len(), "{kinds:?}");
     let rules: std::collections::BTreeSet<&str> = truth.stateful.iter().map(|a| a.rule).collect();
-    assert_eq!(rules.len(), jcdetect::catalog::STATEFUL_RULES.len(), "{rules:?}");
+    assert_eq!(
+        rules.len(),
+        jcdetect::catalog::STATEFUL_RULES.len(),
+        "{rules:?}"
+    );
 
     // Proportions: logins dominate; the rest is spread over many types.
     let total = seen.lines as f64;
@@ -167,7 +185,11 @@ fn replay_raises_exactly_its_ground_truth() {
     ] {
         assert!(seen.event_types.contains_key(t), "no {t} event");
     }
-    assert!(seen.event_types.len() >= 60, "{} event types", seen.event_types.len());
+    assert!(
+        seen.event_types.len() >= 60,
+        "{} event types",
+        seen.event_types.len()
+    );
     assert_eq!(
         seen.event_types.values().sum::<u64>(),
         seen.lines,
@@ -181,11 +203,19 @@ fn replay_raises_exactly_its_ground_truth() {
     assert_eq!(by_type, seen.event_types);
 
     // Out of order, but inside the lateness: the engine sees them and counts none as late.
-    assert!(truth.out_of_order > 200, "{} out of order", truth.out_of_order);
+    assert!(
+        truth.out_of_order > 200,
+        "{} out of order",
+        truth.out_of_order
+    );
     assert_eq!(seen.late, 0);
     // The occasional 77 KB mdm_command_result.
     assert!(seen.big_lines >= 1, "no big mdm event");
-    assert!((70_000..90_000).contains(&seen.max_line), "{}", seen.max_line);
+    assert!(
+        (70_000..90_000).contains(&seen.max_line),
+        "{}",
+        seen.max_line
+    );
     // A realistic span: hours, not seconds.
     let hours = (truth.last_time - truth.first_time) as f64 / 3.6e12;
     assert!((6.0..72.0).contains(&hours), "{hours} h");
@@ -243,11 +273,18 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     assert!(a == b, "same seed, different bytes");
     assert_eq!(ta, tb);
     assert_eq!(ta.bytes, a.len() as u64);
-    let (c, tc) = bytes_of(&GenConfig { seed: 8, ..cfg.clone() });
+    let (c, tc) = bytes_of(&GenConfig {
+        seed: 8,
+        ..cfg.clone()
+    });
     assert!(a != c, "different seeds, same bytes");
     assert_ne!(ta.stateful, tc.stateful);
     // Every line is one JSON object.
-    for line in a.split(|&b| b == b'\n').filter(|l| !l.is_empty()).step_by(97) {
+    for line in a
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .step_by(97)
+    {
         let v: serde_json::Value = serde_json::from_slice(line).expect("JSON line");
         assert!(v.is_object());
     }
@@ -289,7 +326,10 @@ fn bad_configs_are_refused() {
         |_| {},
     )
     .unwrap_err();
-    assert!(e.contains("users") && e.contains("admins") && e.contains("out_of_order"), "{e}");
+    assert!(
+        e.contains("users") && e.contains("admins") && e.contains("out_of_order"),
+        "{e}"
+    );
 }
 
 #[test]
