@@ -129,7 +129,6 @@ pub fn run(args: GenArgs) -> ExitCode {
         }
     };
     write(&mut buf, &mut closed, &mut failed);
-    drop(write);
     if !closed && failed.is_none() {
         if let Err(e) = out.flush() {
             if e.kind() != ErrorKind::BrokenPipe {

@@ -520,6 +520,7 @@ struct City {
     utc_min: i32,
 }
 
+#[allow(clippy::too_many_arguments)] // a table row
 const fn city(
     cc: &'static str,
     region: &'static str,
@@ -544,362 +545,49 @@ const fn city(
 
 /// The first `HOME_CITIES` are where users live (weights in `HOME_WEIGHTS`); the rest serve
 /// the stories. No city is in an embargoed country.
+#[rustfmt::skip]
 const CITIES: &[City] = &[
-    city(
-        "US",
-        "New York",
-        "NY",
-        "NA",
-        "America/New_York",
-        407128,
-        -740060,
-        -300,
-    ),
-    city(
-        "US",
-        "Massachusetts",
-        "MA",
-        "NA",
-        "America/New_York",
-        423601,
-        -710589,
-        -300,
-    ),
-    city(
-        "US",
-        "Illinois",
-        "IL",
-        "NA",
-        "America/Chicago",
-        418781,
-        -876298,
-        -360,
-    ),
-    city(
-        "US",
-        "Colorado",
-        "CO",
-        "NA",
-        "America/Denver",
-        397392,
-        -1049903,
-        -420,
-    ),
-    city(
-        "US",
-        "California",
-        "CA",
-        "NA",
-        "America/Los_Angeles",
-        377749,
-        -1224194,
-        -480,
-    ),
-    city(
-        "US",
-        "Washington",
-        "WA",
-        "NA",
-        "America/Los_Angeles",
-        476062,
-        -1223321,
-        -480,
-    ),
-    city(
-        "US",
-        "Texas",
-        "TX",
-        "NA",
-        "America/Chicago",
-        302672,
-        -977431,
-        -360,
-    ),
-    city(
-        "US",
-        "Georgia",
-        "GA",
-        "NA",
-        "America/New_York",
-        337490,
-        -843880,
-        -300,
-    ),
-    city(
-        "CA",
-        "Ontario",
-        "ON",
-        "NA",
-        "America/Toronto",
-        436532,
-        -793832,
-        -300,
-    ),
-    city(
-        "GB",
-        "England",
-        "ENG",
-        "EU",
-        "Europe/London",
-        515074,
-        -1278,
-        0,
-    ),
-    city(
-        "IE",
-        "Leinster",
-        "L",
-        "EU",
-        "Europe/Dublin",
-        533498,
-        -62603,
-        0,
-    ),
+    city("US", "New York", "NY", "NA", "America/New_York", 407128, -740060, -300),
+    city("US", "Massachusetts", "MA", "NA", "America/New_York", 423601, -710589, -300),
+    city("US", "Illinois", "IL", "NA", "America/Chicago", 418781, -876298, -360),
+    city("US", "Colorado", "CO", "NA", "America/Denver", 397392, -1049903, -420),
+    city("US", "California", "CA", "NA", "America/Los_Angeles", 377749, -1224194, -480),
+    city("US", "Washington", "WA", "NA", "America/Los_Angeles", 476062, -1223321, -480),
+    city("US", "Texas", "TX", "NA", "America/Chicago", 302672, -977431, -360),
+    city("US", "Georgia", "GA", "NA", "America/New_York", 337490, -843880, -300),
+    city("CA", "Ontario", "ON", "NA", "America/Toronto", 436532, -793832, -300),
+    city("GB", "England", "ENG", "EU", "Europe/London", 515074, -1278, 0),
+    city("IE", "Leinster", "L", "EU", "Europe/Dublin", 533498, -62603, 0),
     city("FR", "Paris", "75", "EU", "Europe/Paris", 488566, 23522, 60),
-    city(
-        "DE",
-        "Land Berlin",
-        "BE",
-        "EU",
-        "Europe/Berlin",
-        525200,
-        134050,
-        60,
-    ),
-    city(
-        "DE",
-        "Bavaria",
-        "BY",
-        "EU",
-        "Europe/Berlin",
-        481351,
-        115820,
-        60,
-    ),
-    city(
-        "NL",
-        "North Holland",
-        "NH",
-        "EU",
-        "Europe/Amsterdam",
-        523676,
-        49041,
-        60,
-    ),
-    city(
-        "ES",
-        "Madrid",
-        "MD",
-        "EU",
-        "Europe/Madrid",
-        404168,
-        -37038,
-        60,
-    ),
-    city(
-        "PL",
-        "Mazovia",
-        "14",
-        "EU",
-        "Europe/Warsaw",
-        522297,
-        210122,
-        60,
-    ),
-    city(
-        "IN",
-        "Karnataka",
-        "KA",
-        "AS",
-        "Asia/Kolkata",
-        129716,
-        775946,
-        330,
-    ),
-    city(
-        "BR",
-        "Sao Paulo",
-        "SP",
-        "SA",
-        "America/Sao_Paulo",
-        -235505,
-        -466333,
-        -180,
-    ),
-    city(
-        "AU",
-        "New South Wales",
-        "NSW",
-        "OC",
-        "Australia/Sydney",
-        -338688,
-        1512093,
-        600,
-    ),
-    city(
-        "JP",
-        "Tokyo",
-        "13",
-        "AS",
-        "Asia/Tokyo",
-        356762,
-        1396503,
-        540,
-    ),
-    city(
-        "SG",
-        "Central Singapore",
-        "01",
-        "AS",
-        "Asia/Singapore",
-        13521,
-        1038198,
-        480,
-    ),
+    city("DE", "Land Berlin", "BE", "EU", "Europe/Berlin", 525200, 134050, 60),
+    city("DE", "Bavaria", "BY", "EU", "Europe/Berlin", 481351, 115820, 60),
+    city("NL", "North Holland", "NH", "EU", "Europe/Amsterdam", 523676, 49041, 60),
+    city("ES", "Madrid", "MD", "EU", "Europe/Madrid", 404168, -37038, 60),
+    city("PL", "Mazovia", "14", "EU", "Europe/Warsaw", 522297, 210122, 60),
+    city("IN", "Karnataka", "KA", "AS", "Asia/Kolkata", 129716, 775946, 330),
+    city("BR", "Sao Paulo", "SP", "SA", "America/Sao_Paulo", -235505, -466333, -180),
+    city("AU", "New South Wales", "NSW", "OC", "Australia/Sydney", -338688, 1512093, 600),
+    city("JP", "Tokyo", "13", "AS", "Asia/Tokyo", 356762, 1396503, 540),
+    city("SG", "Central Singapore", "01", "AS", "Asia/Singapore", 13521, 1038198, 480),
     // stories: neighbours across a border, far cities of one country, attackers
-    city(
-        "BE",
-        "Brussels Capital",
-        "BRU",
-        "EU",
-        "Europe/Brussels",
-        508503,
-        43517,
-        60,
-    ), // 22
-    city(
-        "CH",
-        "Geneva",
-        "GE",
-        "EU",
-        "Europe/Zurich",
-        462044,
-        61432,
-        60,
-    ), // 23
-    city(
-        "FR",
-        "Auvergne-Rhone-Alpes",
-        "ARA",
-        "EU",
-        "Europe/Paris",
-        457640,
-        48357,
-        60,
-    ), // 24
-    city(
-        "AT",
-        "Vienna",
-        "9",
-        "EU",
-        "Europe/Vienna",
-        482082,
-        163738,
-        60,
-    ), // 25
-    city(
-        "SK",
-        "Bratislava Region",
-        "BL",
-        "EU",
-        "Europe/Bratislava",
-        481486,
-        171077,
-        60,
-    ), // 26
-    city(
-        "DK",
-        "Capital Region",
-        "84",
-        "EU",
-        "Europe/Copenhagen",
-        556761,
-        125683,
-        60,
-    ), // 27
-    city(
-        "SE",
-        "Skane County",
-        "M",
-        "EU",
-        "Europe/Stockholm",
-        556050,
-        130038,
-        60,
-    ), // 28
-    city(
-        "AU",
-        "Western Australia",
-        "WA",
-        "OC",
-        "Australia/Perth",
-        -319505,
-        1158605,
-        480,
-    ), // 29
-    city(
-        "CA",
-        "British Columbia",
-        "BC",
-        "NA",
-        "America/Vancouver",
-        492827,
-        -1231207,
-        -480,
-    ), // 30
-    city(
-        "DE",
-        "Hesse",
-        "HE",
-        "EU",
-        "Europe/Berlin",
-        501109,
-        86821,
-        60,
-    ), // 31
-    city(
-        "RU",
-        "Moscow",
-        "MOW",
-        "EU",
-        "Europe/Moscow",
-        557558,
-        376173,
-        180,
-    ), // 32
-    city(
-        "VN",
-        "Hanoi",
-        "HN",
-        "AS",
-        "Asia/Bangkok",
-        210278,
-        1058342,
-        420,
-    ), // 33
-    city(
-        "US",
-        "Virginia",
-        "VA",
-        "NA",
-        "America/New_York",
-        390438,
-        -774874,
-        -300,
-    ), // 34
-    city(
-        "RO",
-        "Bucuresti",
-        "B",
-        "EU",
-        "Europe/Bucharest",
-        444268,
-        261025,
-        120,
-    ), // 35
+    city("BE", "Brussels Capital", "BRU", "EU", "Europe/Brussels", 508503, 43517, 60), // 22
+    city("CH", "Geneva", "GE", "EU", "Europe/Zurich", 462044, 61432, 60),              // 23
+    city("FR", "Auvergne-Rhone-Alpes", "ARA", "EU", "Europe/Paris", 457640, 48357, 60), // 24
+    city("AT", "Vienna", "9", "EU", "Europe/Vienna", 482082, 163738, 60),              // 25
+    city("SK", "Bratislava Region", "BL", "EU", "Europe/Bratislava", 481486, 171077, 60), // 26
+    city("DK", "Capital Region", "84", "EU", "Europe/Copenhagen", 556761, 125683, 60), // 27
+    city("SE", "Skane County", "M", "EU", "Europe/Stockholm", 556050, 130038, 60),     // 28
+    city("AU", "Western Australia", "WA", "OC", "Australia/Perth", -319505, 1158605, 480), // 29
+    city("CA", "British Columbia", "BC", "NA", "America/Vancouver", 492827, -1231207, -480), // 30
+    city("DE", "Hesse", "HE", "EU", "Europe/Berlin", 501109, 86821, 60),              // 31
+    city("RU", "Moscow", "MOW", "EU", "Europe/Moscow", 557558, 376173, 180),           // 32
+    city("VN", "Hanoi", "HN", "AS", "Asia/Bangkok", 210278, 1058342, 420),             // 33
+    city("US", "Virginia", "VA", "NA", "America/New_York", 390438, -774874, -300),     // 34
+    city("RO", "Bucuresti", "B", "EU", "Europe/Bucharest", 444268, 261025, 120),       // 35
 ];
 
 const HOME_CITIES: usize = 22;
+#[rustfmt::skip]
 const HOME_WEIGHTS: [u32; HOME_CITIES] = [
     14, 9, 8, 5, 12, 6, 6, 4, 5, 9, 3, 6, 4, 3, 4, 3, 3, 6, 3, 3, 2, 2,
 ];
@@ -909,153 +597,29 @@ const NEIGHBOURS: [(usize, usize); 5] = [(9, 14), (23, 24), (25, 26), (27, 28), 
 const FAR_APART: [(usize, usize); 4] = [(0, 4), (19, 29), (8, 30), (1, 5)];
 const ATTACKER_CITIES: [usize; 6] = [31, 32, 33, 34, 35, 18];
 
+#[rustfmt::skip]
 const FIRST: [&str; 64] = [
-    "james",
-    "mary",
-    "robert",
-    "patricia",
-    "john",
-    "jennifer",
-    "michael",
-    "linda",
-    "david",
-    "elizabeth",
-    "william",
-    "barbara",
-    "richard",
-    "susan",
-    "joseph",
-    "jessica",
-    "thomas",
-    "sarah",
-    "charles",
-    "karen",
-    "chris",
-    "lisa",
-    "daniel",
-    "nancy",
-    "matthew",
-    "betty",
-    "anthony",
-    "sandra",
-    "mark",
-    "ashley",
-    "paul",
-    "emily",
-    "steven",
-    "donna",
-    "andrew",
-    "michelle",
-    "kevin",
-    "carol",
-    "brian",
-    "amanda",
-    "george",
-    "melissa",
-    "timothy",
-    "deborah",
-    "ronald",
-    "laura",
-    "jason",
-    "rebecca",
-    "edward",
-    "sharon",
-    "ryan",
-    "cynthia",
-    "jacob",
-    "kathleen",
-    "gary",
-    "amy",
-    "nicolas",
-    "angela",
-    "eric",
-    "anna",
-    "stephen",
-    "brenda",
-    "priya",
-    "yuki",
+    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
+    "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas",
+    "sarah", "charles", "karen", "chris", "lisa", "daniel", "nancy", "matthew", "betty",
+    "anthony", "sandra", "mark", "ashley", "paul", "emily", "steven", "donna", "andrew",
+    "michelle", "kevin", "carol", "brian", "amanda", "george", "melissa", "timothy",
+    "deborah", "ronald", "laura", "jason", "rebecca", "edward", "sharon", "ryan", "cynthia",
+    "jacob", "kathleen", "gary", "amy", "nicolas", "angela", "eric", "anna", "stephen",
+    "brenda", "priya", "yuki",
 ];
+#[rustfmt::skip]
 const LAST: [&str; 80] = [
-    "smith",
-    "johnson",
-    "williams",
-    "brown",
-    "jones",
-    "garcia",
-    "miller",
-    "davis",
-    "rodriguez",
-    "martinez",
-    "hernandez",
-    "lopez",
-    "gonzalez",
-    "wilson",
-    "anderson",
-    "thomas",
-    "taylor",
-    "moore",
-    "jackson",
-    "martin",
-    "lee",
-    "perez",
-    "thompson",
-    "white",
-    "harris",
-    "sanchez",
-    "clark",
-    "ramirez",
-    "lewis",
-    "robinson",
-    "walker",
-    "young",
-    "allen",
-    "king",
-    "wright",
-    "scott",
-    "torres",
-    "nguyen",
-    "hill",
-    "flores",
-    "green",
-    "adams",
-    "nelson",
-    "baker",
-    "hall",
-    "rivera",
-    "campbell",
-    "mitchell",
-    "carter",
-    "roberts",
-    "dubois",
-    "moreau",
-    "laurent",
-    "muller",
-    "schmidt",
-    "schneider",
-    "fischer",
-    "weber",
-    "kowalski",
-    "nowak",
-    "rossi",
-    "russo",
-    "ferrari",
-    "silva",
-    "santos",
-    "oliveira",
-    "sato",
-    "suzuki",
-    "tanaka",
-    "patel",
-    "sharma",
-    "singh",
-    "kumar",
-    "murphy",
-    "kelly",
-    "obrien",
-    "byrne",
-    "jansen",
-    "devries",
-    "okafor",
+    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis",
+    "rodriguez", "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson",
+    "thomas", "taylor", "moore", "jackson", "martin", "lee", "perez", "thompson", "white",
+    "harris", "sanchez", "clark", "ramirez", "lewis", "robinson", "walker", "young", "allen",
+    "king", "wright", "scott", "torres", "nguyen", "hill", "flores", "green", "adams",
+    "nelson", "baker", "hall", "rivera", "campbell", "mitchell", "carter", "roberts",
+    "dubois", "moreau", "laurent", "muller", "schmidt", "schneider", "fischer", "weber",
+    "kowalski", "nowak", "rossi", "russo", "ferrari", "silva", "santos", "oliveira",
+    "sato", "suzuki", "tanaka", "patel", "sharma", "singh", "kumar", "murphy", "kelly",
+    "obrien", "byrne", "jansen", "devries", "okafor",
 ];
 
 const UA_MAC_CHROME: &str = r#"{"os":"Mac OS X","minor":"0","os_minor":"15","os_version":"10.15.7","os_major":"10","version":"122.0.0.0","os_patch":"7","patch":"0","os_full":"Mac OS X 10.15.7","major":"122","name":"Chrome","os_name":"Mac OS X","device":"Mac"}"#;
@@ -1149,16 +713,18 @@ const LDAP_CLIENTS: [&str; 5] = [
     "10.30.1.5",
     "172.20.0.12",
 ];
+#[rustfmt::skip]
 const SCAN_NAMES: [&str; 24] = [
-    "root", "admin", "ubuntu", "test", "oracle", "postgres", "user", "ftp", "git", "pi", "deploy",
-    "guest", "www-data", "mysql", "support", "dev", "jenkins", "ansible", "ec2-user", "centos",
-    "debian", "nagios", "hadoop", "tomcat",
+    "root", "admin", "ubuntu", "test", "oracle", "postgres", "user", "ftp", "git", "pi",
+    "deploy", "guest", "www-data", "mysql", "support", "dev", "jenkins", "ansible", "ec2-user",
+    "centos", "debian", "nagios", "hadoop", "tomcat",
 ];
 
 /// First octets of the background ip space; attacker ips use others (`ATTACK_PREFIXES`).
+#[rustfmt::skip]
 const BG_PREFIXES: [u8; 40] = [
-    24, 50, 64, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 86, 87,
-    88, 89, 90, 92, 94, 95, 96, 97, 98, 99, 108, 109, 174, 176, 178, 212,
+    24, 50, 64, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 86,
+    87, 88, 89, 90, 92, 94, 95, 96, 97, 98, 99, 108, 109, 174, 176, 178, 212,
 ];
 const ATTACK_PREFIXES: [u8; 5] = [185, 45, 193, 91, 194];
 
@@ -1518,6 +1084,15 @@ impl Chan {
     }
 }
 
+/// A story event: (time, service, event type, single-event rules it fires, line).
+type StoryEvent = (
+    i64,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Vec<u8>,
+);
+
 /// A login as a template needs it.
 struct Login<'a> {
     chan: Chan,
@@ -1598,7 +1173,7 @@ impl<'c> Gen<'c> {
 
     /// Decide every story (kind, size, variant) up front, in a shuffled order.
     fn plan(&self) -> Vec<Story> {
-        let mut r = Rng(mix64(self.seed_h ^ 0x5354_4f52_59));
+        let mut r = Rng(mix64(self.seed_h ^ 0x0053_544f_5259));
         let mut kinds: Vec<Kind> = Vec::new();
         for (k, &n) in KINDS.iter().zip(self.cfg.attacks.counts().iter()) {
             kinds.extend(std::iter::repeat_n(*k, n as usize));
@@ -2123,6 +1698,7 @@ impl<'c> Gen<'c> {
 
     /// Admin console login (modern shape, or 1 in 20 the legacy one with the admin in
     /// `resource`, `country_code2` and no coordinates).
+    #[allow(clippy::too_many_arguments)]
     fn admin_login_line(
         &mut self,
         email: &str,
@@ -3307,13 +2883,7 @@ impl<'c> Gen<'c> {
         }
         let name = AttackMix::KINDS[KINDS.iter().position(|&k| k == s.kind).unwrap_or(0)];
         let mut r = Rng(mix64(s.variant));
-        let mut events: Vec<(
-            i64,
-            &'static str,
-            &'static str,
-            &'static [&'static str],
-            Vec<u8>,
-        )> = Vec::new();
+        let mut events: Vec<StoryEvent> = Vec::new();
         let mut expect: Vec<(&'static str, String)> = Vec::new();
         let attacker_city = ATTACKER_CITIES[r.below(ATTACKER_CITIES.len() as u64) as usize];
         let mut t = t0;
@@ -3527,13 +3097,7 @@ impl<'c> Gen<'c> {
         ip: &str,
         city: usize,
         t: i64,
-    ) -> (
-        i64,
-        &'static str,
-        &'static str,
-        &'static [&'static str],
-        Vec<u8>,
-    ) {
+    ) -> StoryEvent {
         let l = Login {
             chan,
             user: v,

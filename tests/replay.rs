@@ -17,6 +17,8 @@ struct Seen {
     late: u64,
     big_lines: u64,
     max_line: usize,
+    /// Distinct `client_ip` values.
+    ips: std::collections::HashSet<String>,
 }
 
 /// Generate and detect in one pass, feeding the engine 1 MiB at a time (a 200,000-event
@@ -59,6 +61,10 @@ fn run(cfg: &GenConfig) -> (Truth, Seen) {
             let rest = &text[i + 14..];
             let et = &rest[..rest.find('"').unwrap()];
             *seen.event_types.entry(et.to_string()).or_default() += 1;
+        }
+        if let Some(i) = text.find("\"client_ip\":\"") {
+            let rest = &text[i + 13..];
+            seen.ips.insert(rest[..rest.find('"').unwrap()].to_string());
         }
         chunk.extend_from_slice(line);
         if chunk.len() >= 1 << 20 {
@@ -222,7 +228,7 @@ fn replay_raises_exactly_its_ground_truth() {
 
     let avg = truth.bytes as f64 / truth.lines as f64;
     let mut mix: Vec<(&str, u64)> = truth.event_types.iter().map(|(k, v)| (*k, *v)).collect();
-    mix.sort_by(|a, b| b.1.cmp(&a.1));
+    mix.sort_by_key(|m| std::cmp::Reverse(m.1));
     println!(
         "200k replay: {avg:.0} bytes/line on average, {} MB, span {hours:.1} h, {} out of order, \
          {} stateful + {} single-event alerts, {:.2?}",
@@ -253,6 +259,11 @@ fn high_ip_cardinality_replay_stays_exact() {
     let (truth, seen) = run(&cfg);
     check(&truth, &seen);
     assert!(truth.stateful.len() >= 14);
+    println!(
+        "high-cardinality replay: {} distinct client ips",
+        seen.ips.len()
+    );
+    assert!(seen.ips.len() > 30_000, "{} distinct ips", seen.ips.len());
 }
 
 fn bytes_of(cfg: &GenConfig) -> (Vec<u8>, Truth) {
