@@ -8,6 +8,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod generate_cmd;
+
 const HELP: &str = "\
 jcdetect - detections for JumpCloud Directory Insights events
 
@@ -15,6 +17,9 @@ USAGE:
     jcdetect [OPTIONS] [FILE]...      filter NDJSON events into alerts
     jcdetect rules [--json] [--config FILE]
                                       list the rule catalog (with config applied)
+    jcdetect generate --events N [--seed S] [--attack-mix SPEC] [--truth FILE]
+                                      write a synthetic replay with its ground truth
+                                      (`jcdetect generate --help`)
 
 Reads DI events, one JSON object per line (a line holding a JSON array of events is also
 accepted), from each FILE in turn or from standard input when no FILE (or `-`) is given, and
@@ -172,6 +177,13 @@ fn main() -> ExitCode {
                 ))
             }
         }
+    }
+    if raw.first().map(String::as_str) == Some("generate") {
+        return match generate_cmd::parse(raw.into_iter().skip(1)) {
+            Ok(Some(args)) => generate_cmd::run(args),
+            Ok(None) => write_stdout(generate_cmd::HELP.as_bytes()),
+            Err(e) => usage_error(e),
+        };
     }
     let cmd = match parse_args(raw) {
         Ok(c) => c,
