@@ -8,6 +8,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench_cmd;
+
 const HELP: &str = "\
 jcdetect - detections for JumpCloud Directory Insights events
 
@@ -15,6 +17,9 @@ USAGE:
     jcdetect [OPTIONS] [FILE]...      filter NDJSON events into alerts
     jcdetect rules [--json] [--config FILE]
                                       list the rule catalog (with config applied)
+    jcdetect bench [--config FILE] [--format ecs|ocsf] [--repeat N] [--json] FILE...
+                                      replay files through the engine, report throughput
+                                      (`jcdetect bench --help`)
 
 Reads DI events, one JSON object per line (a line holding a JSON array of events is also
 accepted), from each FILE in turn or from standard input when no FILE (or `-`) is given, and
@@ -160,6 +165,8 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    // First thing: `jcdetect bench` reports the time from here to the first event processed.
+    let started = std::time::Instant::now();
     // `std::env::args` panics on an argument that is not UTF-8; report it instead.
     let mut raw = Vec::new();
     for a in std::env::args_os().skip(1) {
@@ -172,6 +179,9 @@ fn main() -> ExitCode {
                 ))
             }
         }
+    }
+    if raw.first().map(String::as_str) == Some("bench") {
+        return bench_cmd::run(raw.split_off(1), started);
     }
     let cmd = match parse_args(raw) {
         Ok(c) => c,
