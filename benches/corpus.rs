@@ -5,10 +5,13 @@
 //! (`jcdetect::replay::generate`) once that lands.
 //!
 //! What it does to the samples, driven by a fixed-seed PRNG (same bytes on every run):
-//! - mix: ~80 % logins (`user_login_attempt`, `sso_auth`, `radius_auth_attempt`,
-//!   `admin_login_attempt`, ...), ~90 % of them successful; the rest are the samples' admin
-//!   and device events, so the single-event rules fire at a plausible rate;
-//! - users: a pool of 5 000 actors with a skewed (quadratic) popularity; the sample's
+//! - mix: ~85 % logins (by type: 45 % `user_login_attempt`, 30 % `sso_auth`, 20 % RADIUS,
+//!   5 % `admin_login_attempt`), 95 % of them successful; the rest are the samples' other
+//!   events, those that fire a single-event rule 20 times rarer than those that do not, so
+//!   alerts stay around 1 % of events;
+//! - MFA: 85 % of users always log in with MFA, the others never; admins always do but for
+//!   0.5 % of their logins;
+//! - users: a pool of 5 000 actors with a skewed popularity (u^1.5); the sample's
 //!   `username` / `email` fields (top level, `initiated_by`, legacy `resource.email` on admin
 //!   logins) are rewritten, and `resource` targets of admin events get another pool user;
 //! - ips and geo: each user has a home ip and a home location (taken from the samples' `geoip`
@@ -26,6 +29,13 @@ const BASE_NS: i64 = 1_717_372_800 * 1_000_000_000; // 2024-06-03T00:00:00Z
 const STEP_NS: i64 = 50_000_000; // 20 events/s
 const JITTER_NS: u64 = 1_000_000_000;
 const EMBARGOED: &[&str] = &["CU", "IR", "KP", "SY", "RU"];
+/// Login event types and their share of logins (per mille).
+const LOGIN_MIX: &[(&[&str], u64)] = &[
+    (&["user_login_attempt"], 450),
+    (&["sso_auth"], 300),
+    (&["radius_auth_attempt", "radius_auth"], 200),
+    (&["admin_login_attempt"], 50),
+];
 
 const SAMPLE_FILES: &[&str] = &[
     "tests/data/example.ndjson",
@@ -62,10 +72,21 @@ impl Rng {
     fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
     }
-    /// Skewed pick in `0..n`: low indices are much more popular (density ~ 1/sqrt).
+    /// Skewed pick in `0..n`: low indices are more popular (u^1.5).
     fn skewed(&mut self, n: u64) -> u64 {
         let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((u * u) * n as f64) as u64 % n
+        ((u * u.sqrt()) * n as f64) as u64 % n
+    }
+    /// Index picked with the given weights.
+    fn weighted(&mut self, weights: &[u64]) -> usize {
+        let mut r = self.below(weights.iter().sum());
+        for (i, &w) in weights.iter().enumerate() {
+            if r < w {
+                return i;
+            }
+            r -= w;
+        }
+        weights.len() - 1
     }
 }
 
@@ -89,18 +110,33 @@ fn ipv4(seed: u64) -> String {
 }
 
 struct Templates {
-    logins: Vec<Map<String, Value>>,
+    /// Login templates, by `LOGIN_MIX` entry.
+    logins: Vec<Vec<Map<String, Value>>>,
     others: Vec<Map<String, Value>>,
+    /// Weight of each of `others`.
+    other_weights: Vec<u64>,
     geos: Vec<Value>,
+}
+
+/// Whether a sample as it stands fires a single-event rule (default config).
+fn fires(obj: &Map<String, Value>, rules: &jcdetect::rules::Rules) -> bool {
+    let text = Value::Object(obj.clone()).to_string();
+    let mut hit = false;
+    if let Ok(ev) = jcdetect::event::decode(&text) {
+        rules.matches(&ev, |_, _| hit = true);
+    }
+    hit
 }
 
 fn templates() -> Templates {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut t = Templates {
-        logins: Vec::new(),
+        logins: vec![Vec::new(); LOGIN_MIX.len()],
         others: Vec::new(),
+        other_weights: Vec::new(),
         geos: Vec::new(),
     };
+    let rules = jcdetect::rules::Rules::compile(&jcdetect::Config::default());
     let mut seen = std::collections::HashSet::new();
     for f in SAMPLE_FILES {
         let path = format!("{root}/{f}");
@@ -128,15 +164,21 @@ fn templates() -> Templates {
                     }
                 }
                 let et = obj.get("event_type").and_then(Value::as_str).unwrap_or("");
-                if LOGIN_TYPES.contains(&et) {
-                    t.logins.push(obj);
-                } else {
+                if let Some(k) = LOGIN_MIX.iter().position(|(types, _)| types.contains(&et)) {
+                    t.logins[k].push(obj);
+                } else if !LOGIN_TYPES.contains(&et) {
+                    t.other_weights
+                        .push(if fires(&obj, &rules) { 1 } else { 20 });
                     t.others.push(obj);
                 }
             }
         }
     }
-    assert!(!t.logins.is_empty() && !t.others.is_empty() && !t.geos.is_empty());
+    assert!(
+        t.logins.iter().all(|l| !l.is_empty()),
+        "a sample of every login type"
+    );
+    assert!(!t.others.is_empty() && !t.geos.is_empty());
     t
 }
 
@@ -183,12 +225,14 @@ pub fn corpus(n: usize) -> Vec<u8> {
     let t = templates();
     let mut rng = Rng(0x6a63_6465_7465_6374);
     let mut out = Vec::with_capacity(n * 700);
+    let login_weights: Vec<u64> = LOGIN_MIX.iter().map(|&(_, w)| w).collect();
     for i in 0..n as u64 {
-        let login = rng.chance(800);
+        let login = rng.chance(850);
         let mut ev = if login {
-            t.logins[rng.below(t.logins.len() as u64) as usize].clone()
+            let kind = &t.logins[rng.weighted(&login_weights)];
+            kind[rng.below(kind.len() as u64) as usize].clone()
         } else {
-            t.others[rng.below(t.others.len() as u64) as usize].clone()
+            t.others[rng.weighted(&t.other_weights)].clone()
         };
         let user = rng.skewed(USERS);
         let h = mix(i ^ 0xd1_0000_0000);
@@ -221,7 +265,16 @@ pub fn corpus(n: usize) -> Vec<u8> {
             set_identity(res, target);
         }
         if login {
-            let ok = !rng.chance(100);
+            let ok = !rng.chance(50);
+            let admin = ev.get("event_type").and_then(Value::as_str) == Some("admin_login_attempt");
+            let mfa = if admin {
+                !rng.chance(5)
+            } else {
+                mix(user ^ 0x3fa) % 100 < 85
+            };
+            if ev.contains_key("mfa") {
+                ev.insert("mfa".into(), Value::Bool(mfa));
+            }
             if ev.contains_key("sso_token_success") {
                 ev.insert("sso_token_success".into(), Value::Bool(ok));
             } else {

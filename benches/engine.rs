@@ -4,7 +4,7 @@
 //! would make every event late.
 //!
 //! `cargo bench --bench engine [-- FILTER]`; `JCDETECT_BENCH_EVENTS` sets the corpus size
-//! (default 50 000).
+//! (default 50 000), `JCDETECT_BENCH_CORPUS_OUT=FILE` also writes the corpus to FILE.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use jcdetect::{Config, Emit, Engine, Format, Options};
@@ -40,6 +40,10 @@ fn replay(engine: &mut Engine, input: &[u8], out: &mut Vec<u8>) -> usize {
 
 fn engine(c: &mut Criterion) {
     let input = corpus::corpus(events_n());
+    // To replay the same corpus with `jcdetect bench` or `benches/replay.sh`.
+    if let Some(path) = std::env::var_os("JCDETECT_BENCH_CORPUS_OUT") {
+        std::fs::write(&path, &input).expect("write JCDETECT_BENCH_CORPUS_OUT");
+    }
     let events = corpus::lines(&input).len() as u64;
     let cfg = Config::default();
     let modes = [
