@@ -8,6 +8,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench_cmd;
 mod generate_cmd;
 
 const HELP: &str = "\
@@ -20,6 +21,9 @@ USAGE:
     jcdetect generate --events N [--seed S] [--attack-mix SPEC] [--truth FILE]
                                       write a synthetic replay with its ground truth
                                       (`jcdetect generate --help`)
+    jcdetect bench [--config FILE] [--format ecs|ocsf] [--repeat N] [--json] FILE...
+                                      replay files through the engine, report throughput
+                                      (`jcdetect bench --help`)
 
 Reads DI events, one JSON object per line (a line holding a JSON array of events is also
 accepted), from each FILE in turn or from standard input when no FILE (or `-`) is given, and
@@ -165,6 +169,8 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    // First thing: `jcdetect bench` reports the time from here to the first event processed.
+    let started = std::time::Instant::now();
     // `std::env::args` panics on an argument that is not UTF-8; report it instead.
     let mut raw = Vec::new();
     for a in std::env::args_os().skip(1) {
@@ -184,6 +190,9 @@ fn main() -> ExitCode {
             Ok(None) => write_stdout(generate_cmd::HELP.as_bytes()),
             Err(e) => usage_error(e),
         };
+    }
+    if raw.first().map(String::as_str) == Some("bench") {
+        return bench_cmd::run(raw.split_off(1), started);
     }
     let cmd = match parse_args(raw) {
         Ok(c) => c,
