@@ -88,7 +88,22 @@ impl<'a> Obj<'a> {
 
     pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
         self.key(k);
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        // Digits from a stack buffer: `to_string` allocated and went through `fmt` per field.
+        let mut buf = [0u8; 20];
+        let mut n = v.unsigned_abs();
+        let mut at = buf.len();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            self.out.push(b'-');
+        }
+        self.out.extend_from_slice(&buf[at..]);
         self
     }
 
@@ -221,5 +236,16 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["a"], "q\"\\\n\u{1}é");
+    }
+
+    #[test]
+    fn integers_match_display() {
+        for v in [0, 7, -7, 10, 1_717_200_000_123, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            let mut o = Obj::new(&mut out);
+            o.int("n", v);
+            o.end();
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{{\"n\":{v}}}"));
+        }
     }
 }

@@ -214,7 +214,10 @@ impl<'a> P<'a> {
         let mut j = from;
         let swar_end = (from + SHORT).min(b.len());
         while j + 8 <= swar_end {
-            let x = u64::from_le_bytes(b[j..j + 8].try_into().unwrap_or([0; 8]));
+            let Some(&w) = b[j..].first_chunk::<8>() else {
+                break;
+            };
+            let x = u64::from_le_bytes(w);
             // A byte is flagged when it is `"`, `\` or below 0x20; the lowest flag is exact.
             let q = x ^ (LO * u64::from(b'"'));
             let bs = x ^ (LO * u64::from(b'\\'));
@@ -263,9 +266,15 @@ impl<'a> P<'a> {
             self.i = stop + 1;
             return Ok(Cow::Borrowed(&self.s[start..stop]));
         }
-        let mut out = String::with_capacity(stop - start + 16);
-        out.push_str(&self.s[start..stop]);
-        let mut at = stop;
+        self.escaped_string(start, stop).map(Cow::Owned)
+    }
+
+    /// The rest of a string that has escapes, from its first backslash at `at`.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize, mut at: usize) -> R<String> {
+        let mut out = String::with_capacity(at - start + 16);
+        out.push_str(&self.s[start..at]);
         loop {
             // `at` is a backslash.
             self.i = at + 1;
@@ -274,7 +283,7 @@ impl<'a> P<'a> {
             out.push_str(&self.s[self.i..next]);
             if self.b[next] == b'"' {
                 self.i = next + 1;
-                return Ok(Cow::Owned(out));
+                return Ok(out);
             }
             at = next;
         }

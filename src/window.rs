@@ -571,6 +571,8 @@ pub struct Windows {
     travel_t: Option<Table<TravelMeta>>,
     mfa_t: Option<Table<MfaMeta>>,
     suppressed: u64,
+    /// The latest `armed_until` of any ip (0 when none was ever armed).
+    armed_until_max: i64,
 }
 
 fn key_of(parts: &[&[u8]]) -> u64 {
@@ -696,6 +698,7 @@ impl Windows {
             travel_t,
             mfa_t,
             suppressed: 0,
+            armed_until_max: 0,
         }
     }
 
@@ -823,6 +826,7 @@ impl Windows {
                         .armed_until
                         .max(hit.end.saturating_add(self.stuffing_success_window));
                     m.armed_distinct = m.armed_distinct.max(hit.count as u32);
+                    self.armed_until_max = self.armed_until_max.max(m.armed_until);
                 }
             }
         }
@@ -890,8 +894,15 @@ impl Windows {
             id,
         } = *o;
 
-        // Credential stuffing: a success from an ip armed by a failure wave.
-        if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ev.source_ip()) {
+        // Credential stuffing: a success from an ip armed by a failure wave. Almost always no
+        // ip is armed, and then the (cache-missing) lookup is skipped.
+        let any_armed = t <= self.armed_until_max;
+        if let (true, true, Some(tab), Some(ip)) = (
+            any_armed,
+            self.stuffing.on,
+            self.ip.as_mut(),
+            ev.source_ip(),
+        ) {
             if let Some(i) = tab.find(key_of(&[ip.as_bytes()])) {
                 let m = tab.meta[i];
                 if m.armed_until != 0 && t >= m.armed_from && t <= m.armed_until {
