@@ -151,6 +151,22 @@ fn follow_and_listen_argument_errors_exit_2() {
 }
 
 #[test]
+fn help_and_readme_document_follow_and_listen() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for opt in ["--follow FILE", "--follow-from-end", "--listen ADDR"] {
+        assert!(help.contains(opt), "{opt} in --help");
+        assert!(
+            readme.contains(&format!("| `{opt}` |")),
+            "{opt} in the README options table"
+        );
+    }
+    assert!(readme.contains("`src/follow.rs`") && readme.contains("`src/listen.rs`"));
+    assert!(readme.contains("### Pipelines") && readme.contains("pipeline-configs/README.md"));
+}
+
+#[test]
 fn listen_on_a_busy_port_exits_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
