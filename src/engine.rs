@@ -208,6 +208,13 @@ impl Engine {
         }
     }
 
+    /// Count and report a line of `len` bytes that the host dropped for being over
+    /// `max_line_bytes` without handing it over, as [`Engine::feed`] does for its own input.
+    /// For hosts that frame lines themselves (the CLI's TCP listener frames each connection).
+    pub fn reject_long_line(&mut self, len: usize, diags: &mut Vec<Diagnostic>) {
+        self.too_long(len, diags);
+    }
+
     fn report(&mut self, code: Code, detail: String, diags: &mut Vec<Diagnostic>) {
         self.stats.count(code);
         diags.push(Diagnostic {

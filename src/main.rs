@@ -9,13 +9,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench_cmd;
+mod follow;
 mod generate_cmd;
+mod listen;
 
 const HELP: &str = "\
 jcdetect - detections for JumpCloud Directory Insights events
 
 USAGE:
     jcdetect [OPTIONS] [FILE]...      filter NDJSON events into alerts
+    jcdetect [OPTIONS] --follow FILE  follow FILE as it grows and rotates (like `tail -F`)
+    jcdetect [OPTIONS] --listen ADDR  read NDJSON from TCP connections on ADDR
     jcdetect rules [--json] [--config FILE]
                                       list the rule catalog (with config applied)
     jcdetect generate --events N [--seed S] [--attack-mix SPEC] [--truth FILE]
@@ -38,6 +42,12 @@ OPTIONS:
                              order, with an added `jcdetect` object, each followed by its alerts
         --max-line-bytes N   reject lines longer than N bytes (default 16777216)
         --stats-json FILE    write the run's counters as JSON to FILE at the end
+        --follow FILE        read FILE from the start, then keep reading as it grows; survives
+                             rotation (rename + new file) and truncation; runs until killed
+        --follow-from-end    with --follow: skip what FILE holds at start-up
+        --listen ADDR        accept TCP connections on ADDR (e.g. 127.0.0.1:9000; port 0 picks
+                             one, printed on stderr), one NDJSON stream per connection, all
+                             into one engine; runs until killed
     -q, --quiet              no per-line diagnostics and no summary (errors only)
     -h, --help               this help
     -V, --version            version
@@ -64,6 +74,10 @@ struct Args {
     stats_json: Option<PathBuf>,
     quiet: bool,
     files: Vec<String>,
+    /// `--follow FILE` (src/follow.rs) and `--listen ADDR` (src/listen.rs) replace FILEs.
+    follow: Option<String>,
+    follow_from_end: bool,
+    listen: Option<String>,
 }
 
 enum Command {
@@ -106,6 +120,9 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         stats_json: None,
         quiet: false,
         files: Vec::new(),
+        follow: None,
+        follow_from_end: false,
+        listen: None,
     };
     let mut only_files = false;
     while let Some(a) = it.next() {
@@ -131,6 +148,9 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             "-q" | "--quiet" => args.quiet = true,
             "-c" | "--config" => args.config = Some(value("a FILE")?.into()),
             "--stats-json" => args.stats_json = Some(value("a FILE")?.into()),
+            "--follow" => args.follow = Some(value("a FILE")?),
+            "--follow-from-end" => args.follow_from_end = true,
+            "--listen" => args.listen = Some(value("an ADDRESS (e.g. 127.0.0.1:9000)")?),
             "-f" | "--format" => {
                 args.format = match value("ecs or ocsf")?.as_str() {
                     "ecs" => Format::Ecs,
@@ -155,6 +175,14 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             }
             other => return Err(format!("unknown option `{other}`")),
         }
+    }
+    match (&args.follow, &args.listen) {
+        (Some(_), Some(_)) => return Err("--follow and --listen exclude each other".into()),
+        (Some(_), None) | (None, Some(_)) if !args.files.is_empty() => {
+            return Err("--follow FILE and --listen ADDR take no other FILE".into())
+        }
+        (None, _) if args.follow_from_end => return Err("--follow-from-end needs --follow".into()),
+        _ => {}
     }
     Ok(Command::Filter(args))
 }
@@ -319,6 +347,12 @@ impl Sink {
     }
 }
 
+/// An input that never ends by itself (it runs until killed or until stdout closes).
+enum Live {
+    Follow(follow::Follower),
+    Listen(listen::Listener),
+}
+
 struct Reporter {
     quiet: bool,
     reported: [u64; 8],
@@ -362,7 +396,24 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let files = if args.files.is_empty() {
+    // A live input (--follow, --listen) is opened first too: a bad path or a busy port is a
+    // usage error before any state is allocated.
+    let mut live = None;
+    if let Some(path) = &args.follow {
+        match follow::Follower::open(path, args.follow_from_end) {
+            Ok(f) => live = Some(Live::Follow(f)),
+            Err(e) => return usage_error(e),
+        }
+    }
+    if let Some(addr) = &args.listen {
+        match listen::Listener::bind(addr) {
+            Ok(l) => live = Some(Live::Listen(l)),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let files = if live.is_some() {
+        Vec::new()
+    } else if args.files.is_empty() {
         vec!["-".to_string()]
     } else {
         args.files.clone()
@@ -395,7 +446,11 @@ fn run_filter(args: Args) -> ExitCode {
     };
     let mut diags = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
-    let mut status = ExitCode::SUCCESS;
+    let mut status = match live {
+        Some(Live::Follow(f)) => f.run(&mut engine, &mut sink, &mut rep, &mut chunk),
+        Some(Live::Listen(l)) => l.run(&mut engine, &mut sink, &mut rep, args.max_line_bytes),
+        None => ExitCode::SUCCESS,
+    };
     'inputs: for (name, mut input) in inputs {
         engine.start_input();
         loop {

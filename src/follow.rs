@@ -1,0 +1,214 @@
+//! `jcdetect --follow FILE`: read a file like `tail -F` and feed it to the engine.
+//!
+//! - Starts at the beginning of FILE (`--follow-from-end`: at its end, skipping a partial last
+//!   line), reads in 1 MiB chunks until the end of the data, flushes the alerts, then polls
+//!   every [`POLL`].
+//! - **Rotation** (FILE renamed away and a new file created at the path): noticed when the path
+//!   names another file (device + inode) than the one open. The old file is first read to its
+//!   end once more, so lines written just before the rename are not lost, and a final line
+//!   without a newline is processed then; the new file is read from its start. While nothing
+//!   exists at the path, the old file is kept open and read.
+//! - **Truncation** (copytruncate): the open file is shorter than the position read; the rest
+//!   of a partial line is processed as a line, and reading starts again at offset 0. As with
+//!   `tail -F`, a truncation followed by more writes than had been read before the next poll
+//!   cannot be told from growth.
+//! - A partial line at the end of the data is held (the writer may be in the middle of it)
+//!   until its newline arrives.
+//! - Runs until killed (SIGTERM/SIGINT end the process; everything produced up to the last
+//!   end of data was already flushed) or until stdout is closed (exit 0).
+
+use crate::{now_nanos, Reporter, Sink, Stop, FLUSH_AT};
+use jcdetect::Engine;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How often the file is checked for growth, rotation and truncation when idle.
+pub const POLL: Duration = Duration::from_millis(200);
+
+pub struct Follower {
+    path: PathBuf,
+    name: String,
+    file: File,
+    /// (device, inode) of the open file; `None` where the platform has no such notion.
+    id: Option<(u64, u64)>,
+    /// Bytes read from the open file.
+    pos: u64,
+    /// `--follow-from-end` started inside a line: drop bytes up to its newline.
+    skip_partial: bool,
+}
+
+#[cfg(unix)]
+fn identity(m: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+/// What one pass over the available data ended with.
+enum Pass {
+    /// Read this many bytes, then reached the end of the data.
+    Eof(u64),
+    /// Stop the run with this status (stdout closed, write or read error).
+    Stop(ExitCode),
+}
+
+impl Follower {
+    pub fn open(path: &str, from_end: bool) -> Result<Follower, String> {
+        let mut file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| format!("cannot stat {path}: {e}"))?;
+        if meta.is_dir() {
+            return Err(format!("cannot follow {path}: it is a directory"));
+        }
+        let (mut pos, mut skip_partial) = (0, false);
+        if from_end && meta.len() > 0 {
+            // Start after the last complete line.
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(meta.len() - 1))
+                .and_then(|_| file.read_exact(&mut last))
+                .map_err(|e| format!("cannot read {path}: {e}"))?;
+            pos = meta.len();
+            skip_partial = last[0] != b'\n';
+        }
+        Ok(Follower {
+            path: PathBuf::from(path),
+            name: path.to_string(),
+            id: identity(&meta),
+            file,
+            pos,
+            skip_partial,
+        })
+    }
+
+    pub fn run(
+        mut self,
+        engine: &mut Engine,
+        sink: &mut Sink,
+        rep: &mut Reporter,
+        chunk: &mut [u8],
+    ) -> ExitCode {
+        let mut diags = Vec::new();
+        engine.start_input();
+        loop {
+            let got = match self.drain(engine, sink, rep, chunk, &mut diags) {
+                Pass::Eof(n) => n,
+                Pass::Stop(code) => return code,
+            };
+            if let Some(code) = flush(sink) {
+                return code;
+            }
+            // Rotation: the path now names another file.
+            if let Ok(meta) = fs::metadata(&self.path) {
+                if identity(&meta) != self.id {
+                    // Lines written to the old file before it was renamed come first.
+                    if let Pass::Stop(code) = self.drain(engine, sink, rep, chunk, &mut diags) {
+                        return code;
+                    }
+                    match File::open(&self.path) {
+                        Ok(file) => {
+                            engine.finish(&mut sink.buf, &mut diags);
+                            rep.report(&self.name, &mut diags);
+                            if let Some(code) = flush(sink) {
+                                return code;
+                            }
+                            self.id = file.metadata().ok().and_then(|m| identity(&m));
+                            self.file = file;
+                            self.pos = 0;
+                            self.skip_partial = false;
+                            engine.start_input();
+                            tracing::info!("{}: rotated, reading the new file", self.name);
+                            continue;
+                        }
+                        // Replaced again in between, or not readable yet: retry at the next poll.
+                        Err(e) => tracing::debug!("{}: reopen failed: {e}", self.name),
+                    }
+                }
+            }
+            // Truncation: the open file is now shorter than what was read.
+            if let Ok(meta) = self.file.metadata() {
+                if meta.len() < self.pos {
+                    engine.finish(&mut sink.buf, &mut diags);
+                    rep.report(&self.name, &mut diags);
+                    if let Some(code) = flush(sink) {
+                        return code;
+                    }
+                    if let Err(e) = self.file.seek(SeekFrom::Start(0)) {
+                        tracing::error!("{}: cannot seek after truncation: {e}", self.name);
+                        return ExitCode::from(1);
+                    }
+                    self.pos = 0;
+                    self.skip_partial = false;
+                    engine.start_input();
+                    tracing::info!("{}: truncated, reading from the start", self.name);
+                    continue;
+                }
+            }
+            if got == 0 {
+                std::thread::sleep(POLL);
+            }
+        }
+    }
+
+    /// Read and process everything available now.
+    fn drain(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut Sink,
+        rep: &mut Reporter,
+        chunk: &mut [u8],
+        diags: &mut Vec<jcdetect::Diagnostic>,
+    ) -> Pass {
+        let mut total = 0;
+        loop {
+            let n = match self.file.read(chunk) {
+                Ok(0) => return Pass::Eof(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!("{}: read error: {e}", self.name);
+                    return Pass::Stop(ExitCode::from(1));
+                }
+            };
+            self.pos += n as u64;
+            total += n as u64;
+            let mut data = &chunk[..n];
+            if self.skip_partial {
+                match memchr::memchr(b'\n', data) {
+                    Some(i) => {
+                        data = &data[i + 1..];
+                        self.skip_partial = false;
+                    }
+                    None => continue,
+                }
+            }
+            engine.set_fallback_time(now_nanos());
+            engine.feed(data, &mut sink.buf, diags);
+            rep.report(&self.name, diags);
+            if sink.buf.len() >= FLUSH_AT {
+                if let Some(code) = flush(sink) {
+                    return Pass::Stop(code);
+                }
+            }
+        }
+    }
+}
+
+/// Flush the sink; `Some(status)` when the run must stop (also used by `--listen`).
+pub(crate) fn flush(sink: &mut Sink) -> Option<ExitCode> {
+    match sink.flush() {
+        Ok(()) => None,
+        Err(Stop::BrokenPipe) => Some(ExitCode::SUCCESS),
+        Err(Stop::Io(e)) => {
+            tracing::error!("writing output: {e}");
+            Some(ExitCode::from(1))
+        }
+    }
+}

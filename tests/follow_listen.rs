@@ -1,0 +1,334 @@
+//! `--follow` and `--listen` end to end: the binary on real files and loopback sockets, every
+//! wait bounded (common/live.rs), the process killed at the end.
+
+#[path = "common/live.rs"]
+mod live;
+
+use jcdetect::{Config, Emit, Engine, Options};
+use live::{example_lines, plain, Live, TempDir, BIN};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn append(path: &Path, data: &[u8]) {
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("open for append");
+    f.write_all(data).expect("append");
+}
+
+fn concat(lines: &[Vec<u8>]) -> Vec<u8> {
+    lines.concat()
+}
+
+/// Output lines the engine has written after each input line (`[k]` = after `k` lines).
+fn cumulative(lines: &[Vec<u8>], emit: Emit) -> Vec<usize> {
+    let opts = Options {
+        emit,
+        ..Options::default()
+    };
+    let mut engine = Engine::new(&Config::default(), opts);
+    let (mut out, mut diags) = (Vec::new(), Vec::new());
+    let mut cum = vec![0];
+    for l in lines {
+        engine.feed(l, &mut out, &mut diags);
+        cum.push(out.iter().filter(|&&b| b == b'\n').count());
+    }
+    cum
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+// ---------------------------------------------------------------------------------------
+// --follow
+
+#[test]
+fn follow_reads_growth_split_writes_rotation_and_truncation_exactly_once() {
+    let lines = example_lines();
+    assert_eq!(lines.len(), 32, "the example changed; adjust the phases");
+    // `--emit all` writes every event too, so "exactly once" covers every line, not only
+    // the alerts; the expected output is the plain filter's on the same lines.
+    let expected = plain(&["--emit", "all"], &concat(&lines));
+    let cum = cumulative(&lines, Emit::All);
+    assert_eq!(cum[32], expected.len());
+    assert!(expected.iter().any(|l| l.contains(r#""kind":"alert""#)));
+
+    let dir = TempDir::new("follow");
+    let path = dir.join("di.ndjson");
+    fs::write(&path, concat(&lines[..10])).unwrap();
+    let mut jc = Live::spawn(BIN, &["--emit", "all", "--follow", s(&path)]);
+
+    // 1. What the file holds at start-up.
+    jc.wait_lines(cum[10], "initial content");
+    // 2. Growth, with line 11 split across two writes a poll interval apart.
+    append(&path, &lines[10]);
+    let (a, b) = lines[11].split_at(lines[11].len() / 2);
+    append(&path, a);
+    std::thread::sleep(Duration::from_millis(300));
+    append(&path, &[b, &lines[12][..]].concat());
+    assert_eq!(jc.wait_lines(cum[13], "growth"), &expected[..cum[13]]);
+
+    // 3. Rotation: more lines (the last one without its newline) to the old file, rename it,
+    //    create a new file at the path, all before the next poll.
+    let mut tail = concat(&lines[13..16]);
+    tail.pop();
+    append(&path, &tail);
+    fs::rename(&path, dir.join("di.ndjson.1")).unwrap();
+    fs::write(&path, concat(&lines[16..22])).unwrap();
+    assert_eq!(jc.wait_lines(cum[22], "rotation"), &expected[..cum[22]]);
+    jc.wait_stderr("rotated", 1);
+
+    // 4. copytruncate: copy, truncate in place, the writer goes on appending.
+    fs::copy(&path, dir.join("di.ndjson.2")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    jc.wait_stderr("truncated", 1);
+    append(&path, &concat(&lines[22..]));
+    jc.wait_lines(cum[32], "after truncation");
+
+    // Nothing more may come: no line twice.
+    let got = jc.settle(Duration::from_millis(700)).to_vec();
+    assert_eq!(got, expected, "stderr:\n{}", jc.stderr());
+    assert!(jc.running(), "--follow must keep running");
+    let err = jc.stderr();
+    assert!(!err.contains("invalid_json"), "{err}");
+}
+
+#[test]
+fn follow_from_end_skips_what_the_file_held() {
+    let lines = example_lines();
+    let dir = TempDir::new("follow-end");
+    let path = dir.join("di.ndjson");
+    // Existing content ends inside a line: that line is skipped too.
+    let mut old = concat(&lines[..10]);
+    old.extend_from_slice(&lines[10][..40]);
+    fs::write(&path, &old).unwrap();
+    let mut jc = Live::spawn(
+        BIN,
+        &["--emit", "all", "--follow-from-end", "--follow", s(&path)],
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    append(&path, &lines[10][40..]);
+    append(&path, &concat(&lines[11..13]));
+    let expected = plain(&["--emit", "all"], &concat(&lines[11..13]));
+    jc.wait_lines(expected.len(), "new lines");
+    assert_eq!(jc.settle(Duration::from_millis(500)), &expected[..]);
+}
+
+#[test]
+fn follow_and_listen_argument_errors_exit_2() {
+    let missing = std::env::temp_dir().join("jcdetect-no-such-dir/di.ndjson");
+    for (args, needle) in [
+        (vec!["--follow", s(&missing)], "cannot open"),
+        (
+            vec!["--follow", "a.ndjson", "b.ndjson"],
+            "take no other FILE",
+        ),
+        (
+            vec!["--follow", "a", "--listen", "127.0.0.1:0"],
+            "exclude each other",
+        ),
+        (vec!["--follow-from-end", "a.ndjson"], "needs --follow"),
+        (vec!["--listen"], "--listen needs"),
+        (vec!["--listen", "not an address"], "cannot listen on"),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_and_readme_document_follow_and_listen() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for opt in ["--follow FILE", "--follow-from-end", "--listen ADDR"] {
+        assert!(help.contains(opt), "{opt} in --help");
+        assert!(
+            readme.contains(&format!("| `{opt}` |")),
+            "{opt} in the README options table"
+        );
+    }
+    assert!(readme.contains("`src/follow.rs`") && readme.contains("`src/listen.rs`"));
+    assert!(readme.contains("### Pipelines") && readme.contains("pipeline-configs/README.md"));
+}
+
+#[test]
+fn listen_on_a_busy_port_exits_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// --listen
+
+fn listen(extra: &[&str]) -> (Live, std::net::SocketAddr) {
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let jc = Live::spawn(BIN, &args);
+    let addr = jc.listen_addr();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    (jc, addr)
+}
+
+/// 16 failed logins from one ip for 16 distinct users: one `password_spray_from_ip`.
+fn spray() -> Vec<Vec<u8>> {
+    (0..16)
+        .map(|i| {
+            format!(
+                concat!(
+                    r#"{{"id":"spray{i:02}","event_type":"user_login_attempt","service":"directory","#,
+                    r#""organization":"o1","timestamp":"2024-06-03T10:00:{i:02}Z","#,
+                    r#""initiated_by":{{"type":"user","username":"u{i:02}@example.com"}},"#,
+                    r#""success":false,"client_ip":"203.0.113.50"}}"#,
+                    "\n"
+                ),
+                i = i
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+#[test]
+fn listen_connections_share_one_state_and_keep_their_own_lines() {
+    let lines = spray();
+    let expected = plain(&[], &concat(&lines));
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    assert!(expected[0].contains("password_spray_from_ip"));
+
+    let (mut jc, addr) = listen(&[]);
+    let mut a = TcpStream::connect(addr).unwrap();
+    let mut b = TcpStream::connect(addr).unwrap();
+    // Half of an A line, a whole B line, the rest of the A line: with one framing for all
+    // connections the lines would be cut and merged.
+    for pair in lines.chunks(2) {
+        let (head, rest) = pair[0].split_at(pair[0].len() / 2);
+        a.write_all(head).unwrap();
+        a.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        b.write_all(&pair[1]).unwrap();
+        b.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        a.write_all(rest).unwrap();
+    }
+    drop((a, b));
+    jc.wait_lines(1, "spray alert");
+    let got = jc.settle(Duration::from_millis(500)).to_vec();
+    // Which line completes the spray depends on how the connections interleave; the alert
+    // itself does not: one spray alert over all 16 distinct users.
+    assert_eq!(got.len(), 1, "{got:?}");
+    let alert: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(alert["rule"]["id"], "password_spray_from_ip");
+    assert_eq!(alert["jcdetect"]["group_key"], "203.0.113.50");
+    assert_eq!(alert["jcdetect"]["distinct_count"], 16);
+    assert_eq!(alert["jcdetect"]["di_event_count"], 16);
+    jc.wait_stderr("closed after 8 lines", 2);
+    let err = jc.stderr();
+    assert!(!err.contains("WARN"), "no line may be damaged:\n{err}");
+}
+
+#[test]
+fn listen_survives_garbage_and_a_10_mb_line_and_names_connection_and_line() {
+    let (mut jc, addr) = listen(&["--max-line-bytes", "4194304"]);
+    let lines = example_lines();
+    let expected = plain(&[], &concat(&lines));
+    // Under this run's 4 MiB limit the 10 MB line is dropped without being buffered; the
+    // garbage line is rejected as JSON; a line split across two writes is joined.
+    let mut bad = TcpStream::connect(addr).unwrap();
+    bad.write_all(b"garbage\n").unwrap();
+    let big = vec![b'x'; 10 << 20];
+    bad.write_all(&big).unwrap();
+    bad.write_all(b"\n{\"not\":").unwrap();
+    bad.write_all(b"\"closed\"\n").unwrap(); // valid JSON, not a DI event: no alert
+    bad.write_all(&concat(&lines)).unwrap();
+    drop(bad);
+    jc.wait_lines(expected.len(), "alerts after the bad lines");
+    assert_eq!(jc.settle(Duration::from_millis(500)), &expected[..]);
+    let err = jc.stderr();
+    let conn = jc.wait_stderr("tcp#1 127.0.0.1:", 1);
+    let name = conn
+        .split(": ")
+        .next()
+        .unwrap()
+        .trim()
+        .trim_start_matches("INFO ");
+    assert!(
+        err.contains(&format!("{name}:line 1: invalid_json")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:line 2: line_too_long: 10485760 bytes")),
+        "{err}"
+    );
+    // The server is still up and serving.
+    assert!(jc.running());
+    let mut again = TcpStream::connect(addr).unwrap();
+    again.write_all(b"{broken\n").unwrap();
+    drop(again);
+    jc.wait_stderr(":line 1: invalid_json", 2);
+    let err = jc.stderr();
+    assert!(
+        err.lines()
+            .any(|l| l.contains("tcp#2 127.0.0.1:") && l.contains(":line 1: invalid_json")),
+        "{err}"
+    );
+}
+
+#[test]
+fn listen_a_10_mb_line_under_the_default_limit_is_rejected_and_the_server_goes_on() {
+    let (mut jc, addr) = listen(&[]);
+    let lines = example_lines();
+    let expected = plain(&[], &concat(&lines));
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut big = vec![b'{'; 10 << 20];
+    big.push(b'\n');
+    c.write_all(&big).unwrap();
+    c.write_all(&concat(&lines)).unwrap();
+    drop(c);
+    jc.wait_lines(expected.len(), "alerts after a 10 MB line");
+    assert_eq!(jc.settle(Duration::from_millis(300)), &expected[..]);
+    jc.wait_stderr(":line 1: invalid_json", 1);
+}
+
+#[test]
+fn listen_clients_may_reconnect_and_state_carries_over() {
+    let (mut jc, addr) = listen(&[]);
+    let lines = example_lines();
+    let expected = plain(&[], &concat(&lines));
+    let mut first = TcpStream::connect(addr).unwrap();
+    first.write_all(&concat(&lines[..20])).unwrap();
+    drop(first);
+    // The first connection is fully read before the second starts, so the order is fixed.
+    jc.wait_stderr("closed after 20 lines", 1);
+    let mut second = TcpStream::connect(addr).unwrap();
+    // The last line has no newline: it counts when the connection closes.
+    let mut rest = concat(&lines[20..]);
+    rest.pop();
+    second.write_all(&rest).unwrap();
+    drop(second);
+    jc.wait_lines(expected.len(), "alerts over two connections");
+    assert_eq!(jc.settle(Duration::from_millis(300)), &expected[..]);
+    jc.wait_stderr("closed after 12 lines", 1);
+    assert!(jc.running(), "a closed client must not end --listen");
+}
