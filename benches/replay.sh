@@ -42,7 +42,7 @@ fi
 command -v jq >/dev/null || { echo "benches/replay.sh needs jq" >&2; exit 2; }
 
 cargo build --release --quiet --bin jcdetect
-json=$(target/release/jcdetect bench --json "${opts[@]}" "${files[@]}")
+json=$("${CARGO_TARGET_DIR:-target}/release/jcdetect" bench --json "${opts[@]}" "${files[@]}")
 
 if [ "$row_only" = 0 ]; then
     echo "| input | format | passes | events | MB | wall s | events/s | MB/s | alerts | peak RSS MiB | first event ms |"

@@ -3,8 +3,8 @@
 //!
 //! - `decode`: `jcdetect::event::decode` on every line;
 //! - `rules`: `Rules::matches` + `Rules::category` on decoded events (rules compiled once);
-//! - `windows`: `Windows::observe` on the corpus's login events (5 000 users, their home ips
-//!   plus 100 000 stray ips), state kept warm across iterations by shifting event time;
+//! - `windows`: `Windows::observe` on the corpus's login events (the generator's 5 000 users,
+//!   20 000-ip space), state kept warm across iterations by shifting event time;
 //! - `alert_encode`: `Alert::encode` (ECS and OCSF) of the alerts the corpus raises.
 //!
 //! `cargo bench --bench stages [-- FILTER]`; `JCDETECT_BENCH_EVENTS` sets the corpus size

@@ -7,9 +7,10 @@
 //! skipped by an iterative validator that jumps over string bodies with `memchr`. It still
 //! rejects every malformed line the reference rejects (bad escapes, control characters,
 //! bad numbers or literals, unbalanced brackets, trailing bytes), so `invalid_json` keeps
-//! its meaning. Two deliberate leniencies, both on values a rule reads: a number too large
-//! for `f64` there is treated as absent, and a lone UTF-16 surrogate escape decodes to
-//! U+FFFD; the reference rejects the whole line in both cases.
+//! its meaning. Two deliberate leniencies, where the reference rejects the whole line: a lone
+//! UTF-16 surrogate escape (anywhere: it decodes to U+FFFD where a field is read, and is
+//! only checked for four hex digits elsewhere), and a number too large for `f64` (anywhere:
+//! absent where a field reads it). Losing an event over either would be worse than reading it.
 
 use crate::event::{Actor, Association, Change, ChangeValue, Event, Geo, Resource, Str};
 use smallvec::SmallVec;

@@ -241,7 +241,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             e
         ),
         // The documented leniencies (see `deliberate_leniencies`): serde_json rejects the
-        // whole line for a lone surrogate or an out-of-range number in a field we read.
+        // whole line for a lone surrogate or an out-of-range number wherever it decodes one.
         (Ok(_), Err(e))
             if e.to_string().contains("surrogate")
                 || e.to_string().contains("unexpected end of hex escape")
@@ -299,8 +299,13 @@ fn deliberate_leniencies() {
     // A lone surrogate in a field we read decodes to U+FFFD.
     let e = decode(r#"{"username":"a\ud800b"}"#).unwrap();
     assert_eq!(e.username.as_deref(), Some("a\u{fffd}b"));
-    // ... and anywhere else it is only validated, like serde_json does.
+    // ... and anywhere else it is only validated, like serde_json does for skipped values
+    // (serde rejects it in keys and wrongly typed fields: we do not).
     assert!(decode(r#"{"x":"\udc00"}"#).is_ok());
+    assert!(decode(r#"{"\ud800":1,"geoip":"\ud800"}"#).is_ok());
+    let e = decode(r#"{"username":1e400,"initiated_by":1e400,"success":true}"#).unwrap();
+    assert_eq!((e.username, e.success), (None, Some(true)));
+    assert_eq!(e.wrong_type, Some("username"));
     // Deep nesting in skipped values is fine (no recursion).
     let deep = format!(r#"{{"x":{}1{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     assert!(decode(&deep).is_ok());
