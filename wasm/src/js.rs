@@ -1,0 +1,1 @@
+//! The wasm-bindgen `Detector` (feature `js`).
