@@ -9,6 +9,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod host;
+pub mod jsconfig;
 
 #[cfg(all(target_family = "wasm", not(feature = "js")))]
 mod ffi;
