@@ -75,6 +75,13 @@ export interface Stats {
 }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    /// A `DetectorConfig` object (an imported type, so the parameter is typed and optional).
+    #[wasm_bindgen(typescript_type = "DetectorConfig")]
+    pub type DetectorConfigJs;
+}
+
 /// Diagnostics kept between two `diagnostics()` calls.
 const MAX_PENDING_DIAGS: usize = 1000;
 
@@ -96,20 +103,19 @@ impl Detector {
     /// Build a detector. Throws an `Error` whose message is JSON
     /// (`{"error":"config","message":...,"problems":[...]}`) when the config is invalid.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "DetectorConfig | undefined")] config: JsValue,
-    ) -> Result<Detector, JsValue> {
-        let text = if config.is_undefined() || config.is_null() {
-            "null".to_string()
-        } else {
-            // Throws on cycles and BigInts: pass that error on as a config error.
-            let s = JSON::stringify(&config).map_err(|e| {
-                let msg = js_sys::Error::from(e).message();
-                config_error(&jcdetect::ConfigError {
-                    problems: vec![format!("cannot serialize the config: {msg}")],
-                })
-            })?;
-            String::from(s)
+    pub fn new(config: Option<DetectorConfigJs>) -> Result<Detector, JsValue> {
+        let text = match config {
+            None => "null".to_string(),
+            Some(config) => {
+                // Throws on cycles and BigInts: pass that error on as a config error.
+                let s = JSON::stringify(&config).map_err(|e| {
+                    let msg = js_sys::Error::from(e).message();
+                    config_error(&jcdetect::ConfigError {
+                        problems: vec![format!("cannot serialize the config: {msg}")],
+                    })
+                })?;
+                String::from(s)
+            }
         };
         let (cfg, opts) = jsconfig::parse(&text).map_err(|e| config_error(&e))?;
         Ok(Detector {
@@ -124,7 +130,8 @@ impl Detector {
     #[wasm_bindgen(unchecked_return_type = "JcdetectRecord[]")]
     pub fn push(&mut self, line: &str) -> Result<Array, JsValue> {
         self.out.clear();
-        self.engine.feed(line.as_bytes(), &mut self.out, &mut self.diags);
+        self.engine
+            .feed(line.as_bytes(), &mut self.out, &mut self.diags);
         self.engine.feed(b"\n", &mut self.out, &mut self.diags);
         self.records()
     }
@@ -133,7 +140,8 @@ impl Detector {
     #[wasm_bindgen(js_name = pushBatch, unchecked_return_type = "JcdetectRecord[]")]
     pub fn push_batch(&mut self, text: &str) -> Result<Array, JsValue> {
         self.out.clear();
-        self.engine.feed(text.as_bytes(), &mut self.out, &mut self.diags);
+        self.engine
+            .feed(text.as_bytes(), &mut self.out, &mut self.diags);
         self.records()
     }
 

@@ -113,8 +113,9 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported() {
-        let e = parse(r#"{"format":"xml","rules":{"nope":{}},"state":{"memory_mb":null},"colour":1}"#)
-            .unwrap_err();
+        let e =
+            parse(r#"{"format":"xml","rules":{"nope":{}},"state":{"memory_mb":null},"colour":1}"#)
+                .unwrap_err();
         let all = e.problems.join("\n");
         assert!(all.contains("`format` must be"), "{all}");
         assert!(all.contains("`state.memory_mb` is null"), "{all}");

@@ -8,22 +8,12 @@ import { readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { nativeBin } from './native.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const modulePath = path.join(here, '../target/wasm32-unknown-unknown/release/jcdetect_wasm.wasm');
 const example = path.join(root, 'tests/data/example.ndjson');
-
-export function nativeBin() {
-  const candidates = [process.env.JCDETECT_BIN, path.join(root, 'target/release/jcdetect'),
-    path.join(root, 'target/debug/jcdetect')].filter(Boolean);
-  const bin = candidates.find((p) => existsSync(p));
-  if (!bin) {
-    throw new Error(`native jcdetect not found (tried ${candidates.join(', ')}): ` +
-      'run `cargo build --release` in the repository root first');
-  }
-  return bin;
-}
 
 function native(args) {
   return execFileSync(nativeBin(), ['--quiet', ...args], { maxBuffer: 1 << 28 });
