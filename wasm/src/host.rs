@@ -188,8 +188,8 @@ impl Host {
     }
 
     fn replace_engine(&mut self, cfg: &Config, opts: Options) {
-        // Drop the old tables first: a reconfigure must not need memory for two engines.
-        self.engine = Engine::new(&Config::default(), Options::default());
+        // Window tables are allocated on first use, so the new engine is small until fed, and
+        // the old one's memory goes back to the allocator for it to reuse.
         self.engine = Engine::new(cfg, opts);
         self.engine.set_fallback_time(self.fallback_time);
         self.pending.clear();
