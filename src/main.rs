@@ -492,7 +492,7 @@ fn run_filter(args: Args) -> ExitCode {
     }
     tracing::info!("{}", summary(&engine));
     if let Some(path) = &args.stats_json {
-        let json = stats_json(&engine);
+        let json = engine.stats_json();
         if let Err(e) = std::fs::write(path, json) {
             tracing::error!("cannot write --stats-json {}: {e}", path.display());
             status = ExitCode::from(1);
@@ -555,36 +555,4 @@ fn summary(engine: &Engine) -> String {
         line.push_str(&format!(", {ev} state evictions ({})", parts.join(" ")));
     }
     line
-}
-
-fn stats_json(engine: &Engine) -> String {
-    let s = engine.stats();
-    let w = engine.window_stats();
-    let mut diags = serde_json::Map::new();
-    for c in Code::ALL {
-        diags.insert(c.as_str().into(), s.code_count(c).into());
-    }
-    let mut alerts = serde_json::Map::new();
-    for (r, n) in engine.rules().rules.iter().zip(&s.alerts) {
-        alerts.insert(r.def.id.into(), (*n).into());
-    }
-    let v = serde_json::json!({
-        "lines": s.lines,
-        "events": s.events,
-        "bad_lines": s.rejected,
-        "diagnostics": diags,
-        "alerts_total": s.total_alerts(),
-        "alerts": alerts,
-        "allowlisted": s.allowlisted,
-        "late_events": s.late,
-        "suppressed": w.suppressed,
-        "state": {
-            "bytes": w.bytes,
-            "evictions": w.evictions.iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
-            "capacity": engine.window_capacities().iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
-        },
-    });
-    let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
-    t.push('\n');
-    t
 }
