@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Where `wasm/build.sh` writes the Fluent Bit module, and its export.
-const WASM_MODULE: &str = "wasm/target/wasm32-wasip1/release/jcdetect_wasm.wasm";
+const WASM_MODULE: &str = "wasm/target/fluentbit/wasm32-wasip1/release/jcdetect_wasm.wasm";
 const WASM_EXPORT: &str = "jcdetect_filter";
 /// The only absolute paths the configs may use: the documented DI log location.
 const DEPLOYMENT_DIR: &str = "/var/log/jumpcloud/";
@@ -366,11 +366,17 @@ fn fluent_bit_wasm_configs_agree_and_name_the_module_and_its_export() {
             script.contains("wasm32-wasip1") && script.contains("release"),
             "wasm/build.sh must build {WASM_MODULE}"
         );
-        let src = std::fs::read_to_string(root().join("wasm/src/lib.rs")).unwrap_or_default();
+        // The Fluent Bit module is the SIMD-free build (Fluent Bit's WAMR has SIMD off).
         assert!(
-            src.contains(WASM_EXPORT),
-            "wasm/src/lib.rs must export {WASM_EXPORT}"
+            script.contains("-simd128") && script.contains("target/fluentbit"),
+            "wasm/build.sh must build {WASM_MODULE} without SIMD"
         );
+        let export = format!("fn {WASM_EXPORT}(");
+        let exported = std::fs::read_dir(root().join("wasm/src"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .any(|src| src.contains(&export) && src.contains("#[no_mangle]"));
+        assert!(exported, "wasm/src must export {WASM_EXPORT}");
     } else {
         eprintln!("note: wasm/build.sh is not in this tree; module checks skipped");
     }
