@@ -28,6 +28,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 #[derive(Debug)]
 pub enum Fault {
     /// `--wasm` in a build without the feature (exit 2).
+    #[cfg_attr(feature = "wasm-host", allow(dead_code))]
     Usage(String),
     /// The module could not be loaded, or does not have the ABI (exit 2: a usage error).
     Load(String),
@@ -45,6 +46,7 @@ impl std::fmt::Display for Fault {
     }
 }
 
+#[cfg_attr(feature = "wasm-host", allow(dead_code))]
 pub const NO_FEATURE: &str = "jcdetect was built without the `wasm-host` feature; rebuild with \
 `cargo build --release --features wasm-host`";
 
@@ -67,7 +69,9 @@ impl Backend {
         match wasm {
             None => Ok(Backend::Native(Box::new(Engine::new(cfg, opts)))),
             #[cfg(feature = "wasm-host")]
-            Some(w) => Ok(Backend::Wasm(Box::new(imp::Module::load(w, cfg_text, opts)?))),
+            Some(w) => Ok(Backend::Wasm(Box::new(imp::Module::load(
+                w, cfg_text, opts,
+            )?))),
             #[cfg(not(feature = "wasm-host"))]
             Some(_) => {
                 let _ = cfg_text;
@@ -228,13 +232,13 @@ mod imp {
             if desired > self.bytes {
                 // Trap rather than return -1 from `memory.grow`: the module would only abort
                 // on the failed allocation, with a less useful message.
-                wasmtime::bail!(
+                return Err(wasmtime::Error::msg(format!(
                     "out of memory: the module tried to grow its memory from {} to {} MiB, over \
                      the --wasm-memory-mb limit of {} MiB",
                     current >> 20,
                     desired.div_ceil(1 << 20),
                     self.mb
-                );
+                )));
             }
             Ok(true)
         }
@@ -324,8 +328,8 @@ mod imp {
             let wasi = wasmtime_wasi::p2::WasiCtxBuilder::new()
                 .inherit_stderr()
                 .build_p1();
-            let bytes_limit = usize::try_from(w.memory_mb.saturating_mul(1 << 20))
-                .unwrap_or(usize::MAX);
+            let bytes_limit =
+                usize::try_from(w.memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
             let mut store = Store::new(
                 &engine,
                 State {
@@ -345,7 +349,10 @@ mod imp {
                 store.set_epoch_deadline(ticks);
                 (
                     Some(ticks),
-                    Some(Ticker::start(engine.clone(), Duration::from_millis(tick_ms))),
+                    Some(Ticker::start(
+                        engine.clone(),
+                        Duration::from_millis(tick_ms),
+                    )),
                 )
             } else {
                 (None, None)
@@ -405,7 +412,7 @@ mod imp {
                     .map_err(|e| m.trap(e, "_initialize"))?;
             }
             if opts.max_line_bytes != jcdetect::engine::DEFAULT_MAX_LINE_BYTES {
-                let Some(f) = m.set_max_line_bytes else {
+                let Some(f) = m.set_max_line_bytes.clone() else {
                     return Err(load_err(format!(
                         "{}: --max-line-bytes needs the export `jcdetect_set_max_line_bytes` \
                          (see wasm/ABI.md)",
@@ -476,9 +483,8 @@ mod imp {
                 .map_err(|e| self.trap(e, "jcdetect_init"))?;
             let mut text = Vec::new();
             self.read_packed(packed, "jcdetect_init", &mut text)?;
-            let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
-                Fault::Trap(format!("jcdetect_init returned no JSON object ({e})"))
-            })?;
+            let v: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| Fault::Trap(format!("jcdetect_init returned no JSON object ({e})")))?;
             if v["ok"] == serde_json::Value::Bool(true) {
                 Ok(())
             } else {
@@ -521,7 +527,7 @@ mod imp {
 
         pub fn start_input(&mut self) -> Result<(), Fault> {
             self.inputs += 1;
-            match self.start_input {
+            match self.start_input.clone() {
                 Some(f) => {
                     self.arm();
                     f.call(&mut self.store, ())
@@ -565,7 +571,11 @@ mod imp {
             self.drain_diagnostics(diags)
         }
 
-        pub fn finish(&mut self, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) -> Result<(), Fault> {
+        pub fn finish(
+            &mut self,
+            out: &mut Vec<u8>,
+            diags: &mut Vec<Diagnostic>,
+        ) -> Result<(), Fault> {
             self.arm();
             let packed = self
                 .flush
