@@ -232,7 +232,7 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         wall += pass;
         best_pass = best_pass.min(pass);
         let s = match engine.stats() {
-            Ok(s) => s,
+            Ok((_, s)) => s,
             Err(f) => return crate::fault_exit(f),
         };
         let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);

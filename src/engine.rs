@@ -31,6 +31,10 @@ pub enum Emit {
     Alerts,
     /// Every input event (tagged with a `jcdetect` object), each followed by its alerts.
     All,
+    /// Every input event, one line each, with its alerts inside the added `jcdetect` object
+    /// (`"alerts":[...]`): one record in, one record out, for hosts that cannot add records
+    /// (Fluent Bit's `wasm` filter). Rejected lines pass through unchanged, as with `All`.
+    Embedded,
 }
 
 /// Engine options that are not detection settings.
@@ -127,6 +131,54 @@ impl Engine {
 
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// The run counters as a JSON value: the `--stats-json` document (also the WASM
+    /// modules' `jcdetect_stats` and the JS `stats()`).
+    pub fn stats_value(&self) -> serde_json::Value {
+        let s = &self.stats;
+        let w = self.window_stats();
+        let mut diags = serde_json::Map::new();
+        for c in Code::ALL {
+            diags.insert(c.as_str().into(), s.code_count(c).into());
+        }
+        let mut alerts = serde_json::Map::new();
+        for (r, n) in self.rules.rules.iter().zip(&s.alerts) {
+            alerts.insert(r.def.id.into(), (*n).into());
+        }
+        let table = |rows: &[(&'static str, u64)]| {
+            rows.iter()
+                .map(|(t, n)| (t.to_string(), serde_json::Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let capacity: Vec<(&'static str, u64)> = self
+            .window_capacities()
+            .into_iter()
+            .map(|(t, n)| (t, n as u64))
+            .collect();
+        serde_json::json!({
+            "lines": s.lines,
+            "events": s.events,
+            "bad_lines": s.rejected,
+            "diagnostics": diags,
+            "alerts_total": s.total_alerts(),
+            "alerts": alerts,
+            "allowlisted": s.allowlisted,
+            "late_events": s.late,
+            "suppressed": w.suppressed,
+            "state": {
+                "bytes": w.bytes,
+                "evictions": table(&w.evictions),
+                "capacity": table(&capacity),
+            },
+        })
+    }
+
+    /// [`Engine::stats_value`] as the text `--stats-json` writes (pretty, newline-terminated).
+    pub fn stats_json(&self) -> String {
+        let mut t = serde_json::to_string_pretty(&self.stats_value()).unwrap_or_default();
+        t.push('\n');
+        t
     }
 
     /// Time to stamp alerts with when no event time is known yet (ns since the epoch).
@@ -351,7 +403,7 @@ impl Engine {
     ) {
         let category = self.rules.category(ev);
         // Alerts go straight into `out` unless the event itself must be written first.
-        let tagged = self.opts.emit == Emit::All;
+        let tagged = self.opts.emit != Emit::Alerts;
         let mut alerts = if tagged {
             let mut buf = std::mem::take(&mut self.alert_buf);
             buf.clear();
@@ -429,8 +481,11 @@ impl Engine {
             fired.push(rule.def.id);
         }
         self.stateful = stateful;
-        if tagged {
-            pass_tagged(raw, category.as_str(), &fired, out);
+        if self.opts.emit == Emit::Embedded {
+            pass_tagged(raw, category.as_str(), &fired, Some(&alerts), out);
+            self.alert_buf = alerts;
+        } else if tagged {
+            pass_tagged(raw, category.as_str(), &fired, None, out);
             out.extend_from_slice(&alerts);
             self.alert_buf = alerts;
         } else {
@@ -439,9 +494,9 @@ impl Engine {
         self.fired = fired;
     }
 
-    /// In `--emit all` mode a rejected line still goes downstream, unchanged.
+    /// In `--emit all` (and embedded) mode a rejected line still goes downstream, unchanged.
     fn pass_raw(&self, raw: &[u8], out: &mut Vec<u8>) {
-        if self.opts.emit == Emit::All {
+        if self.opts.emit != Emit::Alerts {
             out.extend_from_slice(raw);
             out.push(b'\n');
         }
@@ -456,7 +511,14 @@ fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// Write the event unchanged but for an added `jcdetect` object before its closing brace.
-fn pass_tagged(raw: &str, category: &str, fired: &[&str], out: &mut Vec<u8>) {
+/// With `alerts` (NDJSON, one encoded alert per line) they go into its `alerts` array.
+fn pass_tagged(
+    raw: &str,
+    category: &str,
+    fired: &[&str],
+    alerts: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
     let body = raw.trim_end();
     let Some(inner) = body.strip_suffix('}') else {
         out.extend_from_slice(raw.as_bytes());
@@ -475,6 +537,23 @@ fn pass_tagged(raw: &str, category: &str, fired: &[&str], out: &mut Vec<u8>) {
     let mut o = crate::json::Obj::new(out);
     o.str("category", category)
         .str_array("rules", fired.iter().copied());
+    if let Some(alerts) = alerts {
+        // The encoder escapes control characters, so each alert is exactly one line.
+        let mut list = Vec::with_capacity(alerts.len() + 2);
+        list.push(b'[');
+        for (i, a) in alerts
+            .split(|&b| b == b'\n')
+            .filter(|a| !a.is_empty())
+            .enumerate()
+        {
+            if i > 0 {
+                list.push(b',');
+            }
+            list.extend_from_slice(a);
+        }
+        list.push(b']');
+        o.raw("alerts", &list);
+    }
     o.end();
     out.extend_from_slice(b"}\n");
 }

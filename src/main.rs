@@ -501,7 +501,7 @@ fn run_filter(args: Args) -> ExitCode {
     if let Some(f) = fault {
         return fault_exit(f);
     }
-    let stats = match engine.stats() {
+    let (stats_text, stats) = match engine.stats() {
         Ok(s) => s,
         Err(f) => return fault_exit(f),
     };
@@ -512,7 +512,7 @@ fn run_filter(args: Args) -> ExitCode {
         .collect();
     tracing::info!("{}", summary(&stats, &rule_ids));
     if let Some(path) = &args.stats_json {
-        let json = stats_json(&stats);
+        let json = stats_text;
         if let Err(e) = std::fs::write(path, json) {
             tracing::error!("cannot write --stats-json {}: {e}", path.display());
             status = ExitCode::from(1);
@@ -587,10 +587,4 @@ fn summary(v: &serde_json::Value, rule_ids: &[&str]) -> String {
         }
     }
     line
-}
-
-fn stats_json(v: &serde_json::Value) -> String {
-    let mut t = serde_json::to_string_pretty(v).unwrap_or_default();
-    t.push('\n');
-    t
 }

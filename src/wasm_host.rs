@@ -156,46 +156,14 @@ impl Backend {
         }
     }
 
-    /// The run counters, as `--stats-json` writes them.
-    pub fn stats(&mut self) -> Result<serde_json::Value, Fault> {
+    /// The run counters: the `--stats-json` text, and parsed.
+    pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
         match self {
-            Backend::Native(e) => Ok(native_stats(e)),
+            Backend::Native(e) => Ok((e.stats_json(), e.stats_value())),
             #[cfg(feature = "wasm-host")]
             Backend::Wasm(m) => m.stats(),
         }
     }
-}
-
-/// The counters of a native engine, as `--stats-json` writes them (the module's
-/// `jcdetect_stats` returns the same object).
-pub fn native_stats(engine: &Engine) -> serde_json::Value {
-    use jcdetect::Code;
-    let s = engine.stats();
-    let w = engine.window_stats();
-    let mut diags = serde_json::Map::new();
-    for c in Code::ALL {
-        diags.insert(c.as_str().into(), s.code_count(c).into());
-    }
-    let mut alerts = serde_json::Map::new();
-    for (r, n) in engine.rules().rules.iter().zip(&s.alerts) {
-        alerts.insert(r.def.id.into(), (*n).into());
-    }
-    serde_json::json!({
-        "lines": s.lines,
-        "events": s.events,
-        "bad_lines": s.rejected,
-        "diagnostics": diags,
-        "alerts_total": s.total_alerts(),
-        "alerts": alerts,
-        "allowlisted": s.allowlisted,
-        "late_events": s.late,
-        "suppressed": w.suppressed,
-        "state": {
-            "bytes": w.bytes,
-            "evictions": w.evictions.iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
-            "capacity": engine.window_capacities().iter().map(|(t, n)| (t.to_string(), serde_json::Value::from(*n))).collect::<serde_json::Map<_, _>>(),
-        },
-    })
 }
 
 #[cfg(feature = "wasm-host")]
@@ -296,7 +264,6 @@ mod imp {
         flush: TypedFunc<(), i64>,
         diagnostics: TypedFunc<(), i64>,
         stats: TypedFunc<(), i64>,
-        start_input: Option<TypedFunc<(), ()>>,
         set_max_line_bytes: Option<TypedFunc<i64, ()>>,
         /// The host's input buffer in module memory (ptr, capacity), reused across calls.
         input: Option<(i32, i32)>,
@@ -305,8 +272,11 @@ mod imp {
         timeout_ms: u64,
         cfg_text: String,
         opts: Options,
-        /// Inputs started so far (to warn once about a module without `jcdetect_start_input`).
+        /// Inputs started so far.
         inputs: u64,
+        /// The module's line counter when the current input began: its diagnostics count
+        /// lines over all inputs, the CLI's per input.
+        line_base: u64,
         _ticker: Option<Ticker>,
     }
 
@@ -395,7 +365,6 @@ mod imp {
                 flush: func!("jcdetect_flush"),
                 diagnostics: func!("jcdetect_diagnostics"),
                 stats: func!("jcdetect_stats"),
-                start_input: opt_func!("jcdetect_start_input"),
                 set_max_line_bytes: opt_func!("jcdetect_set_max_line_bytes"),
                 store,
                 input: None,
@@ -404,6 +373,7 @@ mod imp {
                 cfg_text: cfg_text.to_string(),
                 opts,
                 inputs: 0,
+                line_base: 0,
                 _ticker: ticker,
             };
             if let Some(f) = initialize {
@@ -462,6 +432,8 @@ mod imp {
 
         /// (Re)create the module's engine: `jcdetect_init(config, flags)`.
         pub fn init(&mut self) -> Result<(), Fault> {
+            self.inputs = 0;
+            self.line_base = 0;
             let cfg = self.cfg_text.clone();
             let (ptr, _) = self.input_buffer(cfg.len())?;
             if !cfg.is_empty() {
@@ -525,24 +497,16 @@ mod imp {
             Ok((ptr, cap))
         }
 
+        /// A new input: line numbers restart (the module's counter is offset here).
         pub fn start_input(&mut self) -> Result<(), Fault> {
             self.inputs += 1;
-            match self.start_input.clone() {
-                Some(f) => {
-                    self.arm();
-                    f.call(&mut self.store, ())
-                        .map_err(|e| self.trap(e, "jcdetect_start_input"))
-                }
-                None => {
-                    if self.inputs == 2 {
-                        tracing::warn!(
-                            "the wasm module has no `jcdetect_start_input`: line numbers \
-                             continue across input files"
-                        );
-                    }
-                    Ok(())
-                }
-            }
+            self.line_base = if self.inputs == 1 {
+                0
+            } else {
+                let (_, v) = self.stats()?;
+                v["lines"].as_u64().unwrap_or(0)
+            };
+            Ok(())
         }
 
         pub fn set_time(&mut self, ns: i64) -> Result<(), Fault> {
@@ -606,25 +570,22 @@ mod imp {
                         String::from_utf8_lossy(line)
                     ))
                 })?;
-                let code = Code::ALL
-                    .into_iter()
-                    .find(|c| c.as_str() == d.code)
-                    .ok_or_else(|| {
-                        Fault::Trap(format!(
-                            "jcdetect_diagnostics returned an unknown code `{}`",
-                            d.code
-                        ))
-                    })?;
-                diags.push(Diagnostic {
-                    line: d.line,
-                    code,
-                    detail: d.detail,
-                });
+                let line = d.line.saturating_sub(self.line_base);
+                match Code::ALL.into_iter().find(|c| c.as_str() == d.code) {
+                    Some(code) => diags.push(Diagnostic {
+                        line,
+                        code,
+                        detail: d.detail,
+                    }),
+                    // The module's own codes (`null_input`, `bad_pointer`,
+                    // `diagnostics_dropped`...): not line problems the CLI reports per code.
+                    None => tracing::warn!("wasm module: line {line}: {}: {}", d.code, d.detail),
+                }
             }
             Ok(())
         }
 
-        pub fn stats(&mut self) -> Result<serde_json::Value, Fault> {
+        pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
             self.arm();
             let packed = self
                 .stats
@@ -632,8 +593,11 @@ mod imp {
                 .map_err(|e| self.trap(e, "jcdetect_stats"))?;
             let mut text = Vec::new();
             self.read_packed(packed, "jcdetect_stats", &mut text)?;
-            serde_json::from_slice(&text)
-                .map_err(|e| Fault::Trap(format!("jcdetect_stats returned no JSON ({e})")))
+            let text = String::from_utf8(text)
+                .map_err(|_| Fault::Trap("jcdetect_stats returned no UTF-8 text".into()))?;
+            let v = serde_json::from_str(&text)
+                .map_err(|e| Fault::Trap(format!("jcdetect_stats returned no JSON ({e})")))?;
+            Ok((text, v))
         }
     }
 

@@ -1,0 +1,54 @@
+// The Fluent Bit module (wasip1, no SIMD) under Node's WASI: the config file is read from a
+// preopened directory (Fluent Bit's `Accessible_Paths`) on the first call.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { WASI } from 'node:wasi';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const modulePath = path.join(here, '../target/fluentbit/wasm32-wasip1/release/jcdetect_wasm.wasm');
+
+const DELETE = '{"id":"1","event_type":"policy_delete","service":"directory","timestamp":"2024-05-01T10:00:00Z"}';
+const LOGIN = '{"id":"2","event_type":"user_login_attempt","service":"directory","timestamp":"2024-05-01T10:00:01Z","success":true}';
+
+function filterWith(toml) {
+  if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run wasm/build.sh`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'jcdetect-wasi-'));
+  if (toml !== undefined) writeFileSync(path.join(dir, 'jcdetect.toml'), toml);
+  const wasi = new WASI({ version: 'preview1', preopens: { '/etc/jcdetect': dir } });
+  const mod = new WebAssembly.Module(readFileSync(modulePath));
+  const instance = new WebAssembly.Instance(mod, wasi.getImportObject());
+  wasi.initialize(instance);
+  const x = instance.exports;
+  const filter = (record) => {
+    const b = Buffer.from(record + '\0');
+    const p = x.malloc(b.length);
+    new Uint8Array(x.memory.buffer, p, b.length).set(b);
+    const out = x.jcdetect_filter(0, 0, 1714557600, 0, p, b.length - 1);
+    x.free(p);
+    const mem = new Uint8Array(x.memory.buffer);
+    let end = out;
+    while (mem[end] !== 0) end++;
+    return Buffer.from(mem.subarray(out, end)).toString();
+  };
+  return { filter, done: () => rmSync(dir, { recursive: true }) };
+}
+
+test('the config file in the preopened directory is applied', () => {
+  const f = filterWith('[fluentbit]\noutput = "alerts"\n[rules.policy_deleted]\nseverity = "low"\n');
+  assert.equal(f.filter(LOGIN), '', 'alerts mode drops events that fired nothing');
+  const out = JSON.parse(f.filter(DELETE));
+  assert.equal(out.jcdetect.alerts[0].rule.id, 'policy_deleted');
+  assert.equal(out.jcdetect.alerts[0].event.risk_score, 21, 'the configured severity (low)');
+  f.done();
+});
+
+test('without a config file the defaults run and every event comes out', () => {
+  const f = filterWith(undefined);
+  assert.deepEqual(JSON.parse(f.filter(LOGIN)).jcdetect.alerts, []);
+  assert.equal(JSON.parse(f.filter(DELETE)).jcdetect.rules[0], 'policy_deleted');
+  f.done();
+});
