@@ -312,9 +312,11 @@ mod imp {
             );
             store.limiter(|s| &mut s.limits);
             let (deadline_ticks, ticker) = if w.timeout_ms > 0 {
-                // Ticks of at most 10 ms; the deadline is reached within one tick of the budget.
+                // Ticks of at most 10 ms. A call starts anywhere between two ticks, so one
+                // tick more than the budget: a call traps after between the budget and the
+                // budget plus one tick.
                 let tick_ms = (w.timeout_ms / 4).clamp(1, 10);
-                let ticks = w.timeout_ms.div_ceil(tick_ms);
+                let ticks = w.timeout_ms.div_ceil(tick_ms) + 1;
                 store.epoch_deadline_trap();
                 store.set_epoch_deadline(ticks);
                 (
