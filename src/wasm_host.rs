@@ -14,6 +14,7 @@ use jcdetect::{Config, Diagnostic, Engine, Options};
 
 /// Options of `--wasm` (filter and bench).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "wasm-host"), allow(dead_code))]
 pub struct WasmArgs {
     pub path: String,
     pub memory_mb: u64,
@@ -26,6 +27,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 /// Why a run through a module stopped.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "wasm-host"), allow(dead_code))]
 pub enum Fault {
     /// `--wasm` in a build without the feature (exit 2).
     #[cfg_attr(feature = "wasm-host", allow(dead_code))]
