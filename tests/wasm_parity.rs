@@ -74,13 +74,22 @@ fn newest_mtime(dir: &Path, newest: &mut SystemTime) {
     }
 }
 
-/// The newest modification time among the sources the module is built from.
+/// The newest modification time among the sources the module is built from (not the
+/// generated `wasm/pkg/` or anything under a `target/`).
 fn sources_mtime() -> SystemTime {
     let root = common::root();
     let mut t = SystemTime::UNIX_EPOCH;
     newest_mtime(&root.join("src"), &mut t);
-    newest_mtime(&root.join("wasm"), &mut t);
-    for f in ["Cargo.toml", "Cargo.lock"] {
+    newest_mtime(&root.join("wasm/src"), &mut t);
+    newest_mtime(&root.join("wasm/.cargo"), &mut t);
+    for f in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "wasm/Cargo.toml",
+        "wasm/Cargo.lock",
+        "wasm/build.rs",
+        "wasm/build.sh",
+    ] {
         if let Ok(m) = std::fs::metadata(root.join(f)).and_then(|m| m.modified()) {
             t = t.max(m);
         }
