@@ -5,7 +5,8 @@
 //! bytes are counted and discarded. `--repeat N` replays the whole set N times, each pass
 //! through a fresh engine (replaying into a warm one would make every event late).
 
-use jcdetect::{Engine, Format, Options};
+use crate::wasm_host::{Backend, WasmArgs};
+use jcdetect::{Format, Options};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +29,10 @@ OPTIONS:
     -f, --format FORMAT  alert format: `ecs` (default) or `ocsf`
         --repeat N       replay the files N times (each pass with a fresh engine)
         --json           print the result as one JSON object
-        --wasm PATH      run the engine as a WASM module (not built yet: issue 6)
+        --wasm PATH      run the engine as the jcdetect WASM module at PATH (wasmtime; needs
+                         the `wasm-host` build feature); each pass re-initializes the module
+        --wasm-memory-mb N, --wasm-timeout-ms N
+                         the module's bounds, as for the filter
     -h, --help           this help
 ";
 
@@ -39,7 +43,7 @@ struct Args {
     format: Format,
     repeat: u32,
     json: bool,
-    wasm: Option<String>,
+    wasm: Option<WasmArgs>,
     files: Vec<String>,
 }
 
@@ -53,6 +57,7 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
         files: Vec::new(),
     };
     let mut it = raw.into_iter();
+    let (mut wasm_memory_mb, mut wasm_timeout_ms) = (None, None);
     let mut only_files = false;
     while let Some(arg) = it.next() {
         if only_files || arg == "-" || !arg.starts_with('-') {
@@ -74,7 +79,19 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
             "-h" | "--help" => return Ok(None),
             "--json" => a.json = true,
             "-c" | "--config" => a.config = Some(value("a FILE")?.into()),
-            "--wasm" => a.wasm = Some(value("a PATH")?),
+            "--wasm" => {
+                a.wasm = Some(WasmArgs {
+                    path: value("a PATH")?,
+                    memory_mb: crate::wasm_host::DEFAULT_MEMORY_MB,
+                    timeout_ms: crate::wasm_host::DEFAULT_TIMEOUT_MS,
+                })
+            }
+            "--wasm-memory-mb" => {
+                wasm_memory_mb = Some(crate::positive(&name, &value("a number")?)?)
+            }
+            "--wasm-timeout-ms" => {
+                wasm_timeout_ms = Some(crate::number(&name, &value("a number")?)?)
+            }
             "-f" | "--format" => {
                 a.format = match value("ecs or ocsf")?.as_str() {
                     "ecs" => Format::Ecs,
@@ -93,6 +110,12 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
             other => return Err(format!("unknown option `{other}` for `bench`")),
         }
     }
+    if let Some(w) = a.wasm.as_mut() {
+        w.memory_mb = wasm_memory_mb.unwrap_or(w.memory_mb);
+        w.timeout_ms = wasm_timeout_ms.unwrap_or(w.timeout_ms);
+    } else if wasm_memory_mb.is_some() || wasm_timeout_ms.is_some() {
+        return Err("--wasm-memory-mb and --wasm-timeout-ms need --wasm PATH".into());
+    }
     if a.files.is_empty() {
         return Err("`bench` needs at least one FILE".into());
     }
@@ -103,6 +126,7 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
 struct Report {
     files: Vec<String>,
     format: Format,
+    engine: &'static str,
     repeat: u32,
     lines: u64,
     events: u64,
@@ -115,7 +139,7 @@ struct Report {
     best_pass: Duration,
     load: Duration,
     alerts_total: u64,
-    alerts: Vec<(&'static str, u64)>,
+    alerts: Vec<(String, u64)>,
     peak_rss_kib: Option<u64>,
     first_event: Option<Duration>,
 }
@@ -127,13 +151,13 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         Ok(None) => return crate::write_stdout(HELP.as_bytes()),
         Err(e) => return crate::usage_error(e),
     };
-    if args.wasm.is_some() {
-        eprintln!("jcdetect: jcdetect was built without WASM support (issue 6)");
-        return ExitCode::from(2);
-    }
-    let cfg = match crate::load_config(&args.config) {
+    let (cfg, cfg_text) = match crate::load_config_text(&args.config) {
         Ok(c) => c,
         Err(e) => return crate::usage_error(e),
+    };
+    let opts = Options {
+        format: args.format,
+        ..Options::default()
     };
     let t_load = Instant::now();
     let mut inputs: Vec<Vec<u8>> = Vec::new();
@@ -150,12 +174,18 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         }
     }
     let load = t_load.elapsed();
+    // Loading (and for WASM compiling) the engine is not measured; each pass starts afresh.
+    let mut engine = match Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
+        Ok(e) => e,
+        Err(f) => return crate::fault_exit(f),
+    };
+    let rule_ids: Vec<&str> = jcdetect::rules::Rules::compile(&cfg)
+        .rules
+        .iter()
+        .map(|r| r.def.id)
+        .collect();
     let per_pass: u64 = inputs.iter().map(|d| d.len() as u64).sum();
     let total = per_pass * u64::from(args.repeat);
-    let opts = Options {
-        format: args.format,
-        ..Options::default()
-    };
     let mut progress = Progress::new(total);
     let mut out = Vec::with_capacity(4 * CHUNK);
     let mut diags = Vec::new();
@@ -164,15 +194,26 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
     let (mut wall, mut best_pass) = (Duration::ZERO, Duration::MAX);
     let mut done = 0u64;
     let (mut lines, mut events, mut bad_lines, mut alerts_total) = (0, 0, 0, 0);
-    let mut alerts: Vec<(&'static str, u64)> = Vec::new();
-    for _ in 0..args.repeat {
-        let mut engine = Engine::new(&cfg, opts);
+    let mut alerts: Vec<(String, u64)> = rule_ids.iter().map(|&id| (id.into(), 0)).collect();
+    for pass in 0..args.repeat {
+        if pass > 0 {
+            if let Err(f) = engine.renew(&cfg) {
+                return crate::fault_exit(f);
+            }
+        }
         let t0 = Instant::now();
         for input in &inputs {
-            engine.start_input();
+            if let Err(f) = engine.start_input() {
+                return crate::fault_exit(f);
+            }
             for chunk in input.chunks(CHUNK) {
-                engine.set_fallback_time(crate::now_nanos());
-                engine.feed(chunk, &mut out, &mut diags);
+                let fed = engine
+                    .set_fallback_time(crate::now_nanos())
+                    .and_then(|()| engine.feed(chunk, &mut out, &mut diags));
+                if let Err(f) = fed {
+                    progress.clear();
+                    return crate::fault_exit(f);
+                }
                 first_event.get_or_insert_with(|| started.elapsed());
                 output_bytes += out.len() as u64;
                 out.clear();
@@ -180,7 +221,9 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
                 done += chunk.len() as u64;
                 progress.tick(done);
             }
-            engine.finish(&mut out, &mut diags);
+            if let Err(f) = engine.finish(&mut out, &mut diags) {
+                return crate::fault_exit(f);
+            }
             output_bytes += out.len() as u64;
             out.clear();
             diags.clear();
@@ -188,22 +231,24 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         let pass = t0.elapsed();
         wall += pass;
         best_pass = best_pass.min(pass);
-        let s = engine.stats();
-        lines += s.lines;
-        events += s.events;
-        bad_lines += s.rejected;
-        alerts_total += s.total_alerts();
-        if alerts.is_empty() {
-            alerts = engine.rules().rules.iter().map(|r| (r.def.id, 0)).collect();
-        }
-        for (a, n) in alerts.iter_mut().zip(&s.alerts) {
-            a.1 += n;
+        let s = match engine.stats() {
+            Ok((_, s)) => s,
+            Err(f) => return crate::fault_exit(f),
+        };
+        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+        lines += n(&s["lines"]);
+        events += n(&s["events"]);
+        bad_lines += n(&s["bad_lines"]);
+        alerts_total += n(&s["alerts_total"]);
+        for (id, k) in alerts.iter_mut() {
+            *k += n(&s["alerts"][id.as_str()]);
         }
     }
     progress.clear();
     let report = Report {
         files: args.files,
         format: args.format,
+        engine: engine.name(),
         repeat: args.repeat,
         lines,
         events,
@@ -262,12 +307,12 @@ impl Report {
         let alerts: serde_json::Map<String, serde_json::Value> = self
             .alerts
             .iter()
-            .map(|&(id, n)| (id.to_string(), n.into()))
+            .map(|(id, n)| (id.clone(), (*n).into()))
             .collect();
         let v = serde_json::json!({
             "files": self.files,
             "format": self.format_name(),
-            "engine": "native",
+            "engine": self.engine,
             "repeat": self.repeat,
             "lines": self.lines,
             "events": self.events,
@@ -314,9 +359,10 @@ impl Report {
         };
         let mut t = String::new();
         t.push_str(&format!(
-            "jcdetect bench: {} ({}, native, {} pass{})\n",
+            "jcdetect bench: {} ({}, {}, {} pass{})\n",
             self.files.join(" "),
             self.format_name(),
+            self.engine,
             self.repeat,
             if self.repeat == 1 { "" } else { "es" }
         ));

@@ -12,6 +12,7 @@ mod bench_cmd;
 mod follow;
 mod generate_cmd;
 mod listen;
+mod wasm_host;
 
 const HELP: &str = "\
 jcdetect - detections for JumpCloud Directory Insights events
@@ -49,6 +50,10 @@ OPTIONS:
                              one, printed on stderr), one NDJSON stream per connection, all
                              into one engine; runs until killed
     -q, --quiet              no per-line diagnostics and no summary (errors only)
+        --wasm PATH          run the engine as the jcdetect WASM module at PATH (wasmtime;
+                             needs the `wasm-host` build feature)
+        --wasm-memory-mb N   the module's memory limit (default 256)
+        --wasm-timeout-ms N  time limit of one call into the module (default 10000; 0 = none)
     -h, --help               this help
     -V, --version            version
 
@@ -60,7 +65,8 @@ EXAMPLES:
 
 EXIT STATUS:
     0 end of input reached (bad lines are reported and counted, not fatal), or the output
-      pipe was closed; 1 an input could not be read; 2 usage or config error.
+      pipe was closed; 1 an input could not be read, or the WASM module trapped; 2 usage or
+      config error.
 ";
 
 /// At most this many diagnostics per code are logged one by one; the rest are counted.
@@ -73,6 +79,7 @@ struct Args {
     max_line_bytes: usize,
     stats_json: Option<PathBuf>,
     quiet: bool,
+    wasm: Option<wasm_host::WasmArgs>,
     files: Vec<String>,
     /// `--follow FILE` (src/follow.rs) and `--listen ADDR` (src/listen.rs) replace FILEs.
     follow: Option<String>,
@@ -119,11 +126,13 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         max_line_bytes: jcdetect::engine::DEFAULT_MAX_LINE_BYTES,
         stats_json: None,
         quiet: false,
+        wasm: None,
         files: Vec::new(),
         follow: None,
         follow_from_end: false,
         listen: None,
     };
+    let (mut wasm_memory_mb, mut wasm_timeout_ms) = (None, None);
     let mut only_files = false;
     while let Some(a) = it.next() {
         if only_files || a == "-" || !a.starts_with('-') {
@@ -173,6 +182,15 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
                     .filter(|&n| n > 0)
                     .ok_or(format!("--max-line-bytes: `{v}` is not a positive integer"))?;
             }
+            "--wasm" => {
+                args.wasm = Some(wasm_host::WasmArgs {
+                    path: value("a PATH")?,
+                    memory_mb: wasm_host::DEFAULT_MEMORY_MB,
+                    timeout_ms: wasm_host::DEFAULT_TIMEOUT_MS,
+                })
+            }
+            "--wasm-memory-mb" => wasm_memory_mb = Some(positive(&name, &value("a number")?)?),
+            "--wasm-timeout-ms" => wasm_timeout_ms = Some(number(&name, &value("a number")?)?),
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -181,19 +199,53 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         (Some(_), None) | (None, Some(_)) if !args.files.is_empty() => {
             return Err("--follow FILE and --listen ADDR take no other FILE".into())
         }
+        (Some(_), _) | (_, Some(_)) if args.wasm.is_some() => {
+            return Err(
+                "--wasm runs on FILEs and stdin; it does not combine with --follow or --listen"
+                    .into(),
+            )
+        }
         (None, _) if args.follow_from_end => return Err("--follow-from-end needs --follow".into()),
         _ => {}
+    }
+    match args.wasm.as_mut() {
+        Some(w) => {
+            w.memory_mb = wasm_memory_mb.unwrap_or(w.memory_mb);
+            w.timeout_ms = wasm_timeout_ms.unwrap_or(w.timeout_ms);
+        }
+        None if wasm_memory_mb.is_some() || wasm_timeout_ms.is_some() => {
+            return Err("--wasm-memory-mb and --wasm-timeout-ms need --wasm PATH".into())
+        }
+        None => {}
     }
     Ok(Command::Filter(args))
 }
 
+fn number(name: &str, v: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .map_err(|_| format!("{name}: `{v}` is not a non-negative integer"))
+}
+
+fn positive(name: &str, v: &str) -> Result<u64, String> {
+    number(name, v)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(format!("{name}: `{v}` is not a positive integer"))
+}
+
 fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
+    load_config_text(path).map(|(c, _)| c)
+}
+
+/// The config and its TOML text (the WASM module parses the text itself).
+fn load_config_text(path: &Option<PathBuf>) -> Result<(Config, String), String> {
     let Some(path) = path else {
-        return Ok(Config::default());
+        return Ok((Config::default(), String::new()));
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let cfg = Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((cfg, text))
 }
 
 fn main() -> ExitCode {
@@ -392,7 +444,7 @@ fn run_filter(args: Args) -> ExitCode {
         .without_time()
         .with_ansi(false)
         .init();
-    let cfg = match load_config(&args.config) {
+    let (cfg, cfg_text) = match load_config_text(&args.config) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -435,7 +487,10 @@ fn run_filter(args: Args) -> ExitCode {
         emit: args.emit,
         max_line_bytes: args.max_line_bytes,
     };
-    let mut engine = Engine::new(&cfg, opts);
+    let mut engine = match wasm_host::Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
+        Ok(e) => e,
+        Err(e) => return fault_exit(e),
+    };
     let mut sink = Sink {
         out: io::stdout().lock(),
         buf: Vec::with_capacity(FLUSH_AT * 2),
@@ -446,13 +501,23 @@ fn run_filter(args: Args) -> ExitCode {
     };
     let mut diags = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
-    let mut status = match live {
-        Some(Live::Follow(f)) => f.run(&mut engine, &mut sink, &mut rep, &mut chunk),
-        Some(Live::Listen(l)) => l.run(&mut engine, &mut sink, &mut rep, args.max_line_bytes),
-        None => ExitCode::SUCCESS,
+    // --follow and --listen run on the native engine (the parser refuses them with --wasm).
+    let mut status = match (live, &mut engine) {
+        (Some(Live::Follow(f)), wasm_host::Backend::Native(e)) => {
+            f.run(e, &mut sink, &mut rep, &mut chunk)
+        }
+        (Some(Live::Listen(l)), wasm_host::Backend::Native(e)) => {
+            l.run(e, &mut sink, &mut rep, args.max_line_bytes)
+        }
+        _ => ExitCode::SUCCESS,
     };
+    // A trap in the WASM module ends the run (after writing what it had produced).
+    let mut fault = None;
     'inputs: for (name, mut input) in inputs {
-        engine.start_input();
+        if let Err(f) = engine.start_input() {
+            fault = Some(f);
+            break;
+        }
         loop {
             let n = match input.read(&mut chunk) {
                 Ok(0) => break,
@@ -465,9 +530,14 @@ fn run_filter(args: Args) -> ExitCode {
                 }
             };
             // Alerts need a time even when no event carried one: the reading time.
-            engine.set_fallback_time(now_nanos());
-            engine.feed(&chunk[..n], &mut sink.buf, &mut diags);
+            let fed = engine
+                .set_fallback_time(now_nanos())
+                .and_then(|()| engine.feed(&chunk[..n], &mut sink.buf, &mut diags));
             rep.report(&name, &mut diags);
+            if let Err(f) = fed {
+                fault = Some(f);
+                break 'inputs;
+            }
             // A short read means the input had nothing more ready: hand alerts downstream now.
             if sink.buf.len() >= FLUSH_AT || n < chunk.len() {
                 match sink.flush() {
@@ -480,8 +550,12 @@ fn run_filter(args: Args) -> ExitCode {
                 }
             }
         }
-        engine.finish(&mut sink.buf, &mut diags);
+        let finished = engine.finish(&mut sink.buf, &mut diags);
         rep.report(&name, &mut diags);
+        if let Err(f) = finished {
+            fault = Some(f);
+            break;
+        }
     }
     match sink.flush() {
         Ok(()) | Err(Stop::BrokenPipe) => {}
@@ -490,9 +564,21 @@ fn run_filter(args: Args) -> ExitCode {
             status = ExitCode::from(1);
         }
     }
-    tracing::info!("{}", summary(&engine));
+    if let Some(f) = fault {
+        return fault_exit(f);
+    }
+    let (stats_text, stats) = match engine.stats() {
+        Ok(s) => s,
+        Err(f) => return fault_exit(f),
+    };
+    let rule_ids: Vec<&str> = jcdetect::rules::Rules::compile(&cfg)
+        .rules
+        .iter()
+        .map(|r| r.def.id)
+        .collect();
+    tracing::info!("{}", summary(&stats, &rule_ids));
     if let Some(path) = &args.stats_json {
-        let json = engine.stats_json();
+        let json = stats_text;
         if let Err(e) = std::fs::write(path, json) {
             tracing::error!("cannot write --stats-json {}: {e}", path.display());
             status = ExitCode::from(1);
@@ -508,51 +594,63 @@ fn now_nanos() -> Option<i64> {
     i64::try_from(d.as_nanos()).ok()
 }
 
-fn summary(engine: &Engine) -> String {
-    let s = engine.stats();
+/// A module that cannot be loaded is a usage error (2); a trap ends the run with 1.
+fn fault_exit(f: wasm_host::Fault) -> ExitCode {
+    eprintln!("jcdetect: {f}");
+    match f {
+        wasm_host::Fault::Usage(_) | wasm_host::Fault::Load(_) => ExitCode::from(2),
+        wasm_host::Fault::Trap(_) => ExitCode::from(1),
+    }
+}
+
+/// The end-of-run line, from the counters as `--stats-json` has them (the same for the
+/// native engine and the WASM module); `rule_ids` gives the catalog order.
+fn summary(v: &serde_json::Value, rule_ids: &[&str]) -> String {
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
     let mut line = format!(
         "summary: {} lines, {} events, {} bad lines",
-        s.lines, s.events, s.rejected
+        n(&v["lines"]),
+        n(&v["events"]),
+        n(&v["bad_lines"])
     );
     let codes: Vec<String> = Code::ALL
         .iter()
-        .filter(|&&c| s.code_count(c) > 0)
-        .map(|&c| format!("{}={}", c.as_str(), s.code_count(c)))
+        .map(|c| (c.as_str(), n(&v["diagnostics"][c.as_str()])))
+        .filter(|&(_, k)| k > 0)
+        .map(|(c, k)| format!("{c}={k}"))
         .collect();
     if !codes.is_empty() {
         line.push_str(&format!(" ({})", codes.join(" ")));
     }
-    line.push_str(&format!(", {} alerts", s.total_alerts()));
-    let by_rule: Vec<String> = engine
-        .rules()
-        .rules
+    line.push_str(&format!(", {} alerts", n(&v["alerts_total"])));
+    let by_rule: Vec<String> = rule_ids
         .iter()
-        .zip(&s.alerts)
-        .filter(|(_, &n)| n > 0)
-        .map(|(r, n)| format!("{}={n}", r.def.id))
+        .map(|id| (id, n(&v["alerts"][id])))
+        .filter(|&(_, k)| k > 0)
+        .map(|(id, k)| format!("{id}={k}"))
         .collect();
     if !by_rule.is_empty() {
         line.push_str(&format!(" ({})", by_rule.join(" ")));
     }
-    if s.allowlisted > 0 {
-        line.push_str(&format!(", {} allowlisted", s.allowlisted));
+    for (key, what) in [
+        ("allowlisted", "allowlisted"),
+        ("suppressed", "suppressed"),
+        ("late_events", "late events"),
+    ] {
+        if n(&v[key]) > 0 {
+            line.push_str(&format!(", {} {what}", n(&v[key])));
+        }
     }
-    let w = engine.window_stats();
-    if w.suppressed > 0 {
-        line.push_str(&format!(", {} suppressed", w.suppressed));
-    }
-    if s.late > 0 {
-        line.push_str(&format!(", {} late events", s.late));
-    }
-    let ev: u64 = w.evictions.iter().map(|(_, n)| n).sum();
-    if ev > 0 {
-        let parts: Vec<String> = w
-            .evictions
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| format!("{t}={n}"))
-            .collect();
-        line.push_str(&format!(", {ev} state evictions ({})", parts.join(" ")));
+    if let Some(ev) = v["state"]["evictions"].as_object() {
+        let total: u64 = ev.values().map(n).sum();
+        if total > 0 {
+            let parts: Vec<String> = ev
+                .iter()
+                .filter(|(_, k)| n(k) > 0)
+                .map(|(t, k)| format!("{t}={}", n(k)))
+                .collect();
+            line.push_str(&format!(", {total} state evictions ({})", parts.join(" ")));
+        }
     }
     line
 }

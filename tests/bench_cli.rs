@@ -31,8 +31,13 @@ fn bench_json(args: &[&str]) -> serde_json::Value {
 
 /// (events, alerts) as the filter counts them on `args`.
 fn filter_counts(args: &[&str]) -> (u64, u64) {
-    let stats =
-        std::env::temp_dir().join(format!("jcdetect-bench-cli-{}.json", std::process::id()));
+    // Unique per call: tests run in parallel threads of one process.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stats = std::env::temp_dir().join(format!(
+        "jcdetect-bench-cli-{}-{n}.json",
+        std::process::id()
+    ));
     let out = bin()
         .args(args)
         .arg("--quiet")
@@ -130,19 +135,23 @@ fn text_result_names_the_figures() {
     }
 }
 
+/// `--wasm` needs the `wasm-host` feature; with it, a missing module is a usage error (the
+/// WASM bench itself is checked in `tests/wasm_parity.rs`).
 #[test]
-fn wasm_is_not_built_yet() {
+fn wasm_without_a_module_exits_2() {
     let out = bin()
-        .args(["bench", "--wasm", "jcdetect.wasm", EXAMPLE])
+        .args(["bench", "--wasm", "/nonexistent/jcdetect.wasm", EXAMPLE])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("jcdetect was built without WASM support (issue 6)"),
-        "{err}"
-    );
+    let want = if cfg!(feature = "wasm-host") {
+        "cannot load wasm module: /nonexistent/jcdetect.wasm"
+    } else {
+        "jcdetect was built without the `wasm-host` feature"
+    };
+    assert!(err.contains(want), "{err}");
 }
 
 #[test]

@@ -284,6 +284,38 @@ fn an_unreadable_input_exits_1_and_the_others_are_still_read() {
     assert_eq!(r.stdout, jc(&[ex.to_str().unwrap()], None).stdout);
 }
 
+/// Without the `wasm-host` feature, `--wasm` (filter and bench) says how to rebuild.
+#[cfg(not(feature = "wasm-host"))]
+#[test]
+fn wasm_without_the_feature_is_a_usage_error_saying_how_to_rebuild() {
+    let data = example_path();
+    let data = data.to_str().unwrap();
+    for args in [
+        vec!["--wasm", "jcdetect.wasm", data],
+        vec!["bench", "--wasm", "jcdetect.wasm", data],
+    ] {
+        let out = jc(&args, None);
+        assert_eq!(out.code(), 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(
+                "jcdetect was built without the `wasm-host` feature; rebuild with \
+                 `cargo build --release --features wasm-host`"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+        assert_no_panic(&out.stderr);
+    }
+}
+
+#[test]
+fn wasm_bounds_need_wasm() {
+    let out = jc(&["--wasm-memory-mb", "16"], Some(b""));
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("need --wasm PATH"), "{}", out.stderr);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_non_utf8_argument_is_a_usage_error() {

@@ -1,0 +1,624 @@
+//! The engine behind the filter loop and `jcdetect bench`: the native [`Engine`], or (feature
+//! `wasm-host`, `--wasm PATH`) the jcdetect WASM module run under wasmtime through its C ABI
+//! (`wasm/ABI.md`). Both are driven the same way, so the loop, the diagnostics reporting, the
+//! summary and `--stats-json` are the same code for both.
+//!
+//! Bounds on a module: its linear memory may not grow past `--wasm-memory-mb` (a
+//! `Store::limiter` that turns a refused `memory.grow` into a trap, so the failure is reported
+//! instead of surfacing as a null allocation inside the module), and every call into it has a
+//! wall-clock budget, `--wasm-timeout-ms` (epoch interruption: a ticker thread advances the
+//! engine's epoch, each call gets a deadline a fixed number of ticks ahead). A trap ends the
+//! run with `jcdetect: wasm module trapped: ...` and exit status 1.
+
+use jcdetect::{Config, Diagnostic, Engine, Options};
+
+/// Options of `--wasm` (filter and bench).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "wasm-host"), allow(dead_code))]
+pub struct WasmArgs {
+    pub path: String,
+    pub memory_mb: u64,
+    /// Wall-clock budget of one call into the module; 0 = unbounded.
+    pub timeout_ms: u64,
+}
+
+pub const DEFAULT_MEMORY_MB: u64 = 256;
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// Why a run through a module stopped.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "wasm-host"), allow(dead_code))]
+pub enum Fault {
+    /// `--wasm` in a build without the feature (exit 2).
+    #[cfg_attr(feature = "wasm-host", allow(dead_code))]
+    Usage(String),
+    /// The module could not be loaded, or does not have the ABI (exit 2: a usage error).
+    Load(String),
+    /// The module trapped, ran out of its bounds, or broke the ABI during a call (exit 1).
+    Trap(String),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Usage(m) => write!(f, "{m}"),
+            Fault::Load(m) => write!(f, "cannot load wasm module: {m}"),
+            Fault::Trap(m) => write!(f, "wasm module trapped: {m}"),
+        }
+    }
+}
+
+#[cfg_attr(feature = "wasm-host", allow(dead_code))]
+pub const NO_FEATURE: &str = "jcdetect was built without the `wasm-host` feature; rebuild with \
+`cargo build --release --features wasm-host`";
+
+/// The native engine or a module.
+pub enum Backend {
+    Native(Box<Engine>),
+    #[cfg(feature = "wasm-host")]
+    Wasm(Box<imp::Module>),
+}
+
+impl Backend {
+    /// A native engine, or the module at `wasm.path` initialized with `cfg_text` (already
+    /// validated by the caller: config errors are reported the same way for both).
+    pub fn open(
+        cfg: &Config,
+        cfg_text: &str,
+        opts: Options,
+        wasm: Option<&WasmArgs>,
+    ) -> Result<Backend, Fault> {
+        match wasm {
+            None => Ok(Backend::Native(Box::new(Engine::new(cfg, opts)))),
+            #[cfg(feature = "wasm-host")]
+            Some(w) => Ok(Backend::Wasm(Box::new(imp::Module::load(
+                w, cfg_text, opts,
+            )?))),
+            #[cfg(not(feature = "wasm-host"))]
+            Some(_) => {
+                let _ = cfg_text;
+                Err(Fault::Usage(NO_FEATURE.into()))
+            }
+        }
+    }
+
+    /// A fresh engine with the same config (window state and counters start empty).
+    pub fn renew(&mut self, cfg: &Config) -> Result<(), Fault> {
+        match self {
+            Backend::Native(e) => {
+                let opts = *e.options();
+                **e = Engine::new(cfg, opts);
+                Ok(())
+            }
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.init(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Native(_) => "native",
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(_) => "wasm",
+        }
+    }
+
+    /// `Engine::start_input`: a new input begins (line numbers restart, state is kept).
+    pub fn start_input(&mut self) -> Result<(), Fault> {
+        match self {
+            Backend::Native(e) => {
+                e.start_input();
+                Ok(())
+            }
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.start_input(),
+        }
+    }
+
+    pub fn set_fallback_time(&mut self, t: Option<i64>) -> Result<(), Fault> {
+        match self {
+            Backend::Native(e) => {
+                e.set_fallback_time(t);
+                Ok(())
+            }
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => match t {
+                Some(t) => m.set_time(t),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// `Engine::feed`: output appended to `out`, diagnostics to `diags`.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Result<(), Fault> {
+        match self {
+            Backend::Native(e) => {
+                e.feed(chunk, out, diags);
+                Ok(())
+            }
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.feed(chunk, out, diags),
+        }
+    }
+
+    /// `Engine::finish`: end of the current input.
+    pub fn finish(&mut self, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) -> Result<(), Fault> {
+        match self {
+            Backend::Native(e) => {
+                e.finish(out, diags);
+                Ok(())
+            }
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.finish(out, diags),
+        }
+    }
+
+    /// The run counters: the `--stats-json` text, and parsed.
+    pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
+        match self {
+            Backend::Native(e) => Ok((e.stats_json(), e.stats_value())),
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.stats(),
+        }
+    }
+}
+
+#[cfg(feature = "wasm-host")]
+mod imp {
+    use super::{Fault, WasmArgs};
+    use jcdetect::{Code, Diagnostic, Emit, Format, Options};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use wasmtime::{
+        Config, Engine, Instance, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc,
+    };
+    use wasmtime_wasi::preview1::{self, WasiP1Ctx};
+
+    /// What the store holds: the memory bound and (for wasip1 modules) a WASI context with no
+    /// files, no environment, no arguments, stdout discarded and stderr inherited.
+    struct State {
+        limits: MemoryLimit,
+        wasi: WasiP1Ctx,
+    }
+
+    struct MemoryLimit {
+        bytes: usize,
+        mb: u64,
+    }
+
+    impl ResourceLimiter for MemoryLimit {
+        fn memory_growing(
+            &mut self,
+            current: usize,
+            desired: usize,
+            _maximum: Option<usize>,
+        ) -> wasmtime::Result<bool> {
+            if desired > self.bytes {
+                // Trap rather than return -1 from `memory.grow`: the module would only abort
+                // on the failed allocation, with a less useful message.
+                return Err(wasmtime::Error::msg(format!(
+                    "out of memory: the module tried to grow its memory from {} to {} MiB, over \
+                     the --wasm-memory-mb limit of {} MiB",
+                    current >> 20,
+                    desired.div_ceil(1 << 20),
+                    self.mb
+                )));
+            }
+            Ok(true)
+        }
+
+        fn table_growing(
+            &mut self,
+            _current: usize,
+            desired: usize,
+            _maximum: Option<usize>,
+        ) -> wasmtime::Result<bool> {
+            Ok(desired <= 1 << 20)
+        }
+    }
+
+    /// Advances the engine's epoch every `tick` until dropped.
+    struct Ticker {
+        stop: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Ticker {
+        fn start(engine: Engine, tick: Duration) -> Ticker {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread = std::thread::Builder::new()
+                .name("wasm-epoch".into())
+                .spawn(move || {
+                    while !flag.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .ok();
+            Ticker { stop, thread }
+        }
+    }
+
+    impl Drop for Ticker {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    pub struct Module {
+        store: Store<State>,
+        memory: Memory,
+        alloc: TypedFunc<i32, i32>,
+        dealloc: TypedFunc<(i32, i32), ()>,
+        init: TypedFunc<(i32, i32, i32), i64>,
+        set_time: TypedFunc<i64, ()>,
+        process: TypedFunc<(i32, i32), i64>,
+        flush: TypedFunc<(), i64>,
+        diagnostics: TypedFunc<(), i64>,
+        stats: TypedFunc<(), i64>,
+        set_max_line_bytes: Option<TypedFunc<i64, ()>>,
+        /// The host's input buffer in module memory (ptr, capacity), reused across calls.
+        input: Option<(i32, i32)>,
+        /// Epoch ticks a call may run; `None` = unbounded.
+        deadline_ticks: Option<u64>,
+        timeout_ms: u64,
+        cfg_text: String,
+        opts: Options,
+        /// Inputs started so far.
+        inputs: u64,
+        /// The module's line counter when the current input began: its diagnostics count
+        /// lines over all inputs, the CLI's per input.
+        line_base: u64,
+        _ticker: Option<Ticker>,
+    }
+
+    fn load_err(e: impl std::fmt::Display) -> Fault {
+        Fault::Load(e.to_string())
+    }
+
+    impl Module {
+        pub fn load(w: &WasmArgs, cfg_text: &str, opts: Options) -> Result<Module, Fault> {
+            let bytes = std::fs::read(&w.path).map_err(|e| load_err(format!("{}: {e}", w.path)))?;
+            let mut config = Config::new();
+            config.epoch_interruption(w.timeout_ms > 0);
+            let engine = Engine::new(&config).map_err(load_err)?;
+            let module = wasmtime::Module::new(&engine, &bytes)
+                .map_err(|e| load_err(format!("{}: {e:#}", w.path)))?;
+            let mut linker: Linker<State> = Linker::new(&engine);
+            preview1::add_to_linker_sync(&mut linker, |s: &mut State| &mut s.wasi)
+                .map_err(load_err)?;
+            let wasi = wasmtime_wasi::p2::WasiCtxBuilder::new()
+                .inherit_stderr()
+                .build_p1();
+            let bytes_limit =
+                usize::try_from(w.memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+            let mut store = Store::new(
+                &engine,
+                State {
+                    limits: MemoryLimit {
+                        bytes: bytes_limit,
+                        mb: w.memory_mb,
+                    },
+                    wasi,
+                },
+            );
+            store.limiter(|s| &mut s.limits);
+            let (deadline_ticks, ticker) = if w.timeout_ms > 0 {
+                // Ticks of at most 10 ms. A call starts anywhere between two ticks, so one
+                // tick more than the budget: a call traps after between the budget and the
+                // budget plus one tick.
+                let tick_ms = (w.timeout_ms / 4).clamp(1, 10);
+                let ticks = w.timeout_ms.div_ceil(tick_ms) + 1;
+                store.epoch_deadline_trap();
+                store.set_epoch_deadline(ticks);
+                (
+                    Some(ticks),
+                    Some(Ticker::start(
+                        engine.clone(),
+                        Duration::from_millis(tick_ms),
+                    )),
+                )
+            } else {
+                (None, None)
+            };
+            let what = |name: &str, m: &str| format!("{}: {name}: {m}", w.path);
+            let instance: Instance = linker.instantiate(&mut store, &module).map_err(|e| {
+                trap_message(&e, "instantiation", w.timeout_ms)
+                    .map(Fault::Trap)
+                    .unwrap_or_else(|| load_err(what("instantiate", &format!("{e:#}"))))
+            })?;
+            macro_rules! func {
+                ($name:literal) => {
+                    instance
+                        .get_typed_func(&mut store, $name)
+                        .map_err(|e| load_err(what($name, &format!("{e:#} (see wasm/ABI.md)"))))?
+                };
+            }
+            macro_rules! opt_func {
+                ($name:literal) => {
+                    match instance.get_func(&mut store, $name) {
+                        Some(f) => Some(
+                            f.typed(&store)
+                                .map_err(|e| load_err(what($name, &format!("{e:#}"))))?,
+                        ),
+                        None => None,
+                    }
+                };
+            }
+            let memory = instance
+                .get_memory(&mut store, "memory")
+                .ok_or_else(|| load_err(what("memory", "no exported memory")))?;
+            let initialize: Option<TypedFunc<(), ()>> = opt_func!("_initialize");
+            let mut m = Module {
+                memory,
+                alloc: func!("alloc"),
+                dealloc: func!("dealloc"),
+                init: func!("jcdetect_init"),
+                set_time: func!("jcdetect_set_time"),
+                process: func!("jcdetect_process"),
+                flush: func!("jcdetect_flush"),
+                diagnostics: func!("jcdetect_diagnostics"),
+                stats: func!("jcdetect_stats"),
+                set_max_line_bytes: opt_func!("jcdetect_set_max_line_bytes"),
+                store,
+                input: None,
+                deadline_ticks,
+                timeout_ms: w.timeout_ms,
+                cfg_text: cfg_text.to_string(),
+                opts,
+                inputs: 0,
+                line_base: 0,
+                _ticker: ticker,
+            };
+            if let Some(f) = initialize {
+                m.arm();
+                f.call(&mut m.store, ())
+                    .map_err(|e| m.trap(e, "_initialize"))?;
+            }
+            if opts.max_line_bytes != jcdetect::engine::DEFAULT_MAX_LINE_BYTES {
+                let Some(f) = m.set_max_line_bytes.clone() else {
+                    return Err(load_err(format!(
+                        "{}: --max-line-bytes needs the export `jcdetect_set_max_line_bytes` \
+                         (see wasm/ABI.md)",
+                        w.path
+                    )));
+                };
+                m.arm();
+                let n = i64::try_from(opts.max_line_bytes).unwrap_or(i64::MAX);
+                f.call(&mut m.store, n)
+                    .map_err(|e| m.trap(e, "jcdetect_set_max_line_bytes"))?;
+            }
+            m.init()?;
+            Ok(m)
+        }
+
+        /// Start the time budget of the next call.
+        fn arm(&mut self) {
+            if let Some(t) = self.deadline_ticks {
+                self.store.set_epoch_deadline(t);
+            }
+        }
+
+        fn trap(&self, e: wasmtime::Error, call: &str) -> Fault {
+            Fault::Trap(
+                trap_message(&e, call, self.timeout_ms).unwrap_or_else(|| format!("{call}: {e:#}")),
+            )
+        }
+
+        /// Copy a packed `(len << 32) | ptr` buffer out of module memory.
+        fn read_packed(&self, packed: i64, call: &str, out: &mut Vec<u8>) -> Result<(), Fault> {
+            let ptr = (packed as u64 & 0xffff_ffff) as usize;
+            let len = (packed as u64 >> 32) as usize;
+            if len == 0 {
+                return Ok(());
+            }
+            let data = self.memory.data(&self.store);
+            match data.get(ptr..ptr.saturating_add(len)) {
+                Some(b) => {
+                    out.extend_from_slice(b);
+                    Ok(())
+                }
+                None => Err(Fault::Trap(format!(
+                    "{call} returned a buffer outside the module's memory ({len} bytes at {ptr})"
+                ))),
+            }
+        }
+
+        /// (Re)create the module's engine: `jcdetect_init(config, flags)`.
+        pub fn init(&mut self) -> Result<(), Fault> {
+            self.inputs = 0;
+            self.line_base = 0;
+            let cfg = self.cfg_text.clone();
+            let (ptr, _) = self.input_buffer(cfg.len())?;
+            if !cfg.is_empty() {
+                self.memory
+                    .write(&mut self.store, ptr as usize, cfg.as_bytes())
+                    .map_err(|e| Fault::Trap(format!("writing the config: {e}")))?;
+            }
+            let mut flags = 0;
+            if self.opts.format == Format::Ocsf {
+                flags |= 1;
+            }
+            if self.opts.emit == Emit::All {
+                flags |= 2;
+            }
+            self.arm();
+            let packed = self
+                .init
+                .call(&mut self.store, (ptr, cfg.len() as i32, flags))
+                .map_err(|e| self.trap(e, "jcdetect_init"))?;
+            let mut text = Vec::new();
+            self.read_packed(packed, "jcdetect_init", &mut text)?;
+            let v: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| Fault::Trap(format!("jcdetect_init returned no JSON object ({e})")))?;
+            if v["ok"] == serde_json::Value::Bool(true) {
+                Ok(())
+            } else {
+                Err(Fault::Trap(format!(
+                    "jcdetect_init failed: {}",
+                    v["error"].as_str().unwrap_or("no error message")
+                )))
+            }
+        }
+
+        /// The host's input buffer, at least `len` bytes (grown by `alloc`, never shrunk).
+        fn input_buffer(&mut self, len: usize) -> Result<(i32, i32), Fault> {
+            let len = i32::try_from(len.max(1))
+                .map_err(|_| Fault::Trap(format!("input of {len} bytes is over 2 GiB")))?;
+            if let Some((ptr, cap)) = self.input {
+                if cap >= len {
+                    return Ok((ptr, cap));
+                }
+                self.input = None;
+                self.arm();
+                self.dealloc
+                    .call(&mut self.store, (ptr, cap))
+                    .map_err(|e| self.trap(e, "dealloc"))?;
+            }
+            // Room for the 1 MiB chunks of the filter loop at once.
+            let cap = len.max(1 << 20);
+            self.arm();
+            let ptr = self
+                .alloc
+                .call(&mut self.store, cap)
+                .map_err(|e| self.trap(e, "alloc"))?;
+            if ptr == 0 {
+                return Err(Fault::Trap(format!(
+                    "alloc({cap}) failed (returned 0): the module is out of memory"
+                )));
+            }
+            self.input = Some((ptr, cap));
+            Ok((ptr, cap))
+        }
+
+        /// A new input: line numbers restart (the module's counter is offset here).
+        pub fn start_input(&mut self) -> Result<(), Fault> {
+            self.inputs += 1;
+            self.line_base = if self.inputs == 1 {
+                0
+            } else {
+                let (_, v) = self.stats()?;
+                v["lines"].as_u64().unwrap_or(0)
+            };
+            Ok(())
+        }
+
+        pub fn set_time(&mut self, ns: i64) -> Result<(), Fault> {
+            self.arm();
+            self.set_time
+                .call(&mut self.store, ns)
+                .map_err(|e| self.trap(e, "jcdetect_set_time"))
+        }
+
+        pub fn feed(
+            &mut self,
+            chunk: &[u8],
+            out: &mut Vec<u8>,
+            diags: &mut Vec<Diagnostic>,
+        ) -> Result<(), Fault> {
+            let (ptr, _) = self.input_buffer(chunk.len())?;
+            self.memory
+                .write(&mut self.store, ptr as usize, chunk)
+                .map_err(|e| Fault::Trap(format!("writing the input: {e}")))?;
+            self.arm();
+            let packed = self
+                .process
+                .call(&mut self.store, (ptr, chunk.len() as i32))
+                .map_err(|e| self.trap(e, "jcdetect_process"))?;
+            self.read_packed(packed, "jcdetect_process", out)?;
+            self.drain_diagnostics(diags)
+        }
+
+        pub fn finish(
+            &mut self,
+            out: &mut Vec<u8>,
+            diags: &mut Vec<Diagnostic>,
+        ) -> Result<(), Fault> {
+            self.arm();
+            let packed = self
+                .flush
+                .call(&mut self.store, ())
+                .map_err(|e| self.trap(e, "jcdetect_flush"))?;
+            self.read_packed(packed, "jcdetect_flush", out)?;
+            self.drain_diagnostics(diags)
+        }
+
+        fn drain_diagnostics(&mut self, diags: &mut Vec<Diagnostic>) -> Result<(), Fault> {
+            self.arm();
+            let packed = self
+                .diagnostics
+                .call(&mut self.store, ())
+                .map_err(|e| self.trap(e, "jcdetect_diagnostics"))?;
+            let mut text = Vec::new();
+            self.read_packed(packed, "jcdetect_diagnostics", &mut text)?;
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                #[derive(serde::Deserialize)]
+                struct D {
+                    line: u64,
+                    code: String,
+                    detail: String,
+                }
+                let d: D = serde_json::from_slice(line).map_err(|e| {
+                    Fault::Trap(format!(
+                        "jcdetect_diagnostics returned a bad line ({e}): {}",
+                        String::from_utf8_lossy(line)
+                    ))
+                })?;
+                let line = d.line.saturating_sub(self.line_base);
+                match Code::ALL.into_iter().find(|c| c.as_str() == d.code) {
+                    Some(code) => diags.push(Diagnostic {
+                        line,
+                        code,
+                        detail: d.detail,
+                    }),
+                    // The module's own codes (`null_input`, `bad_pointer`,
+                    // `diagnostics_dropped`...): not line problems the CLI reports per code.
+                    None => tracing::warn!("wasm module: line {line}: {}: {}", d.code, d.detail),
+                }
+            }
+            Ok(())
+        }
+
+        pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
+            self.arm();
+            let packed = self
+                .stats
+                .call(&mut self.store, ())
+                .map_err(|e| self.trap(e, "jcdetect_stats"))?;
+            let mut text = Vec::new();
+            self.read_packed(packed, "jcdetect_stats", &mut text)?;
+            let text = String::from_utf8(text)
+                .map_err(|_| Fault::Trap("jcdetect_stats returned no UTF-8 text".into()))?;
+            let v = serde_json::from_str(&text)
+                .map_err(|e| Fault::Trap(format!("jcdetect_stats returned no JSON ({e})")))?;
+            Ok((text, v))
+        }
+    }
+
+    /// A one-line reason for a failed call, when it is a trap or a bound.
+    fn trap_message(e: &wasmtime::Error, call: &str, timeout_ms: u64) -> Option<String> {
+        if let Some(t) = e.downcast_ref::<Trap>() {
+            return Some(match t {
+                Trap::Interrupt => format!(
+                    "{call}: the call ran longer than the time bound of {timeout_ms} ms \
+                     (--wasm-timeout-ms)"
+                ),
+                other => format!("{call}: {other}"),
+            });
+        }
+        // A refused `memory.grow` (see `MemoryLimit`): the root cause is our message.
+        let root = e.root_cause().to_string();
+        root.starts_with("out of memory")
+            .then(|| format!("{call}: {root}"))
+    }
+}
