@@ -16,6 +16,8 @@ use std::time::Duration;
 /// Where `wasm/build.sh` writes the Fluent Bit module, and its export.
 const WASM_MODULE: &str = "wasm/target/fluentbit/wasm32-wasip1/release/jcdetect_wasm.wasm";
 const WASM_EXPORT: &str = "jcdetect_filter";
+/// Where the Fluent Bit module looks for its optional jcdetect.toml.
+const CONFIG_DIR: &str = "/etc/jcdetect";
 /// The only absolute paths the configs may use: the documented DI log location.
 const DEPLOYMENT_DIR: &str = "/var/log/jumpcloud/";
 
@@ -298,7 +300,7 @@ fn every_path_named_in_a_header_exists() {
 }
 
 #[test]
-fn absolute_paths_are_only_the_documented_di_log() {
+fn absolute_paths_are_only_the_documented_di_log_and_config_dir() {
     let mut values = Vec::new();
     for name in files() {
         let path = dir().join(&name);
@@ -315,8 +317,8 @@ fn absolute_paths_are_only_the_documented_di_log() {
     }
     for v in values.iter().filter(|v| v.starts_with('/')) {
         assert!(
-            v.starts_with(DEPLOYMENT_DIR),
-            "absolute path `{v}` outside {DEPLOYMENT_DIR}"
+            v.starts_with(DEPLOYMENT_DIR) || v == CONFIG_DIR,
+            "absolute path `{v}` outside {DEPLOYMENT_DIR} and {CONFIG_DIR}"
         );
     }
     // Relative paths are relative to the repository root (the headers say: run from there).
@@ -341,10 +343,14 @@ fn fluent_bit_wasm_configs_agree_and_name_the_module_and_its_export() {
     assert_eq!(cf["wasm_path"], WASM_MODULE);
     assert_eq!(unit_size(&cf["wasm_heap_size"]), 4_000_000);
     assert_eq!(unit_size(&cf["wasm_stack_size"]), 1_000_000);
+    // Fluent Bit's runtime shows each Accessible_Paths directory to the module under its own
+    // name, so the directory must be one the module searches for jcdetect.toml.
+    let searched = std::fs::read_to_string(root().join("wasm/src/host.rs")).unwrap_or_default();
     for p in cf["accessible_paths"].split(',') {
+        let want = format!("\"{}/jcdetect.toml\"", p.trim());
         assert!(
-            root().join(p.trim()).is_dir(),
-            "Accessible_Paths {p} is not a directory"
+            searched.contains(&want),
+            "Accessible_Paths {p}: the module does not look for {want}"
         );
     }
     for name in ["fluent-bit-wasm.yaml", "fluent-bit-wasm.conf"] {

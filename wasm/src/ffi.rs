@@ -5,16 +5,24 @@
 
 use crate::host::{pack, BadInput, Host};
 use std::alloc::Layout;
-use std::sync::Mutex;
+use std::cell::UnsafeCell;
 
-/// One engine per module instance. A wasm instance runs one call at a time, so the lock is
-/// never contended; it keeps the global state in safe code.
-static HOST: Mutex<Option<Host>> = Mutex::new(None);
+/// One engine per module instance. Not a `Mutex`: a trap in the middle of a call (with
+/// `panic = "abort"` every panic is one) would leave a lock held, and a host that keeps the
+/// instance after a trap, as Fluent Bit does, would then fail every later call.
+struct HostCell(UnsafeCell<Option<Host>>);
+
+// SAFETY: these modules are built without the threads proposal: one thread, and an instance
+// runs one export call at a time, so the cell is never accessed concurrently.
+unsafe impl Sync for HostCell {}
+
+static HOST: HostCell = HostCell(UnsafeCell::new(None));
 
 fn with_host<R>(f: impl FnOnce(&mut Host) -> R) -> R {
-    // With `panic = "abort"` a poisoned lock cannot happen; take the state either way.
-    let mut guard = HOST.lock().unwrap_or_else(|e| e.into_inner());
-    f(guard.get_or_insert_with(Host::new))
+    // SAFETY: single-threaded (see `HostCell`), and no export calls another export or
+    // `with_host` while `f` runs, so this is the only reference to the state.
+    let state = unsafe { &mut *HOST.0.get() };
+    f(state.get_or_insert_with(Host::new))
 }
 
 /// A pointer to the output buffer, as the host reads it.
