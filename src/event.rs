@@ -904,18 +904,8 @@ mod tests {
             "{'a':1}",
             "null",
         ] {
-            assert!(decode_with_serde(bad).is_err(), "{bad}");
-        }
-        for bad in [
-            "[1,2]",
-            "42",
-            "\"x\"",
-            "{\"a\":",
-            "{\"a\":1}}",
-            "{'a':1}",
-            "null",
-        ] {
             assert!(decode(bad).is_err(), "{bad}");
+            assert!(decode_with_serde(bad).is_err(), "{bad}");
         }
     }
 
