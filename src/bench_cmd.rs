@@ -64,10 +64,7 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
             a.files.push(arg);
             continue;
         }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
+        let (name, inline) = crate::split_option(&arg);
         let mut value = |what: &str| -> Result<String, String> {
             inline
                 .clone()

@@ -42,10 +42,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<GenArgs>, Stri
     let mut truth = None;
     let mut it = args.peekable();
     while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
+        let (name, inline) = crate::split_option(&a);
         const OPTIONS: [&str; 10] = [
             "--events",
             "--seed",

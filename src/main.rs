@@ -140,10 +140,7 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             continue;
         }
         // Accept both `--opt value` and `--opt=value`.
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (a.clone(), None),
-        };
+        let (name, inline) = split_option(&a);
         let mut value = |what: &str| -> Result<String, String> {
             inline
                 .clone()
@@ -219,6 +216,15 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         None => {}
     }
     Ok(Command::Filter(args))
+}
+
+/// `--opt=value` as (`--opt`, `Some(value)`); anything else as itself, with no inline value.
+/// Shared by the filter's and the subcommands' argument parsers.
+pub(crate) fn split_option(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+        _ => (arg.to_string(), None),
+    }
 }
 
 fn number(name: &str, v: &str) -> Result<u64, String> {

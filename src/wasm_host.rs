@@ -416,6 +416,20 @@ mod imp {
         }
 
         /// Copy a packed `(len << 32) | ptr` buffer out of module memory.
+        /// Call an export that takes nothing and returns a packed buffer; append the buffer.
+        fn call_packed(
+            &mut self,
+            f: TypedFunc<(), i64>,
+            call: &str,
+            out: &mut Vec<u8>,
+        ) -> Result<(), Fault> {
+            self.arm();
+            let packed = f
+                .call(&mut self.store, ())
+                .map_err(|e| self.trap(e, call))?;
+            self.read_packed(packed, call, out)
+        }
+
         fn read_packed(&self, packed: i64, call: &str, out: &mut Vec<u8>) -> Result<(), Fault> {
             let ptr = (packed as u64 & 0xffff_ffff) as usize;
             let len = (packed as u64 >> 32) as usize;
@@ -544,23 +558,13 @@ mod imp {
             out: &mut Vec<u8>,
             diags: &mut Vec<Diagnostic>,
         ) -> Result<(), Fault> {
-            self.arm();
-            let packed = self
-                .flush
-                .call(&mut self.store, ())
-                .map_err(|e| self.trap(e, "jcdetect_flush"))?;
-            self.read_packed(packed, "jcdetect_flush", out)?;
+            self.call_packed(self.flush.clone(), "jcdetect_flush", out)?;
             self.drain_diagnostics(diags)
         }
 
         fn drain_diagnostics(&mut self, diags: &mut Vec<Diagnostic>) -> Result<(), Fault> {
-            self.arm();
-            let packed = self
-                .diagnostics
-                .call(&mut self.store, ())
-                .map_err(|e| self.trap(e, "jcdetect_diagnostics"))?;
             let mut text = Vec::new();
-            self.read_packed(packed, "jcdetect_diagnostics", &mut text)?;
+            self.call_packed(self.diagnostics.clone(), "jcdetect_diagnostics", &mut text)?;
             for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 #[derive(serde::Deserialize)]
                 struct D {
@@ -590,13 +594,8 @@ mod imp {
         }
 
         pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
-            self.arm();
-            let packed = self
-                .stats
-                .call(&mut self.store, ())
-                .map_err(|e| self.trap(e, "jcdetect_stats"))?;
             let mut text = Vec::new();
-            self.read_packed(packed, "jcdetect_stats", &mut text)?;
+            self.call_packed(self.stats.clone(), "jcdetect_stats", &mut text)?;
             let text = String::from_utf8(text)
                 .map_err(|_| Fault::Trap("jcdetect_stats returned no UTF-8 text".into()))?;
             let v = serde_json::from_str(&text)
