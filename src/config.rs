@@ -109,8 +109,14 @@ impl Allowlist {
 pub struct StateConfig {
     /// Memory for all stateful rules' tables together, MiB.
     pub memory_mb: u64,
-    /// Events up to this far behind the newest event seen still count in windows.
+    /// Events up to this far behind the watermark still count in windows.
     pub allowed_lateness_secs: u64,
+    /// One event moves the watermark at most this far; a bigger jump waits for the next
+    /// event to confirm it (`src/watermark.rs`).
+    pub max_jump_secs: u64,
+    /// An unconfirmed event this far ahead of the watermark is kept out of the windows
+    /// (default 30 days, the longest horizon of the default rules).
+    pub max_future_secs: u64,
 }
 
 impl Default for StateConfig {
@@ -118,6 +124,8 @@ impl Default for StateConfig {
         StateConfig {
             memory_mb: 32,
             allowed_lateness_secs: 300,
+            max_jump_secs: 3600,
+            max_future_secs: 2_592_000,
         }
     }
 }
@@ -377,8 +385,20 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
                     "`state.allowed_lateness_secs` must be an integer from 0 to 86400 (got {v})"
                 )),
             },
+            "max_jump_secs" => match v.as_integer() {
+                Some(n) if (1..=31_536_000).contains(&n) => st.max_jump_secs = n as u64,
+                _ => p.push(format!(
+                    "`state.max_jump_secs` must be an integer from 1 to 31536000 (got {v})"
+                )),
+            },
+            "max_future_secs" => match v.as_integer() {
+                Some(n) if (60..=31_536_000).contains(&n) => st.max_future_secs = n as u64,
+                _ => p.push(format!(
+                    "`state.max_future_secs` must be an integer from 60 to 31536000 (got {v})"
+                )),
+            },
             other => p.push(format!(
-                "unknown key `state.{other}` (expected memory_mb, allowed_lateness_secs)"
+                "unknown key `state.{other}` (expected memory_mb, allowed_lateness_secs, max_jump_secs, max_future_secs)"
             )),
         }
     }

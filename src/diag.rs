@@ -22,10 +22,13 @@ pub enum Code {
     MissingTimestamp,
     /// `timestamp` is not RFC 3339 or out of range: single-event rules only.
     BadTimestamp,
+    /// `timestamp` is far ahead of the stream (`[state] max_future_secs`) and no later
+    /// event corroborates it yet: single-event rules only.
+    FutureTimestamp,
 }
 
 impl Code {
-    pub const ALL: [Code; 8] = [
+    pub const ALL: [Code; 9] = [
         Code::InvalidUtf8,
         Code::InvalidJson,
         Code::NotAnObject,
@@ -34,6 +37,7 @@ impl Code {
         Code::WrongFieldType,
         Code::MissingTimestamp,
         Code::BadTimestamp,
+        Code::FutureTimestamp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Code {
             Code::WrongFieldType => "wrong_field_type",
             Code::MissingTimestamp => "missing_timestamp",
             Code::BadTimestamp => "bad_timestamp",
+            Code::FutureTimestamp => "future_timestamp",
         }
     }
 
@@ -93,7 +98,7 @@ pub struct Stats {
     /// Lines (or array elements) rejected.
     pub rejected: u64,
     /// Diagnostics by code, indexed like [`Code::ALL`].
-    pub by_code: [u64; 8],
+    pub by_code: [u64; Code::ALL.len()],
     /// Alerts emitted, by rule index.
     pub alerts: Vec<u64>,
     /// Alerts silenced by the allowlist.
@@ -101,6 +106,8 @@ pub struct Stats {
     /// Events too far behind the newest one to enter the windows (single-event rules still
     /// saw them).
     pub late: u64,
+    /// Events too far ahead of the stream to enter the windows (see [`Code::FutureTimestamp`]).
+    pub ahead: u64,
 }
 
 impl Stats {

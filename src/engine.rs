@@ -19,6 +19,7 @@ use crate::event::{decode, Event};
 use crate::hash::StableHasher;
 use crate::rules::{CompiledRule, Rules};
 use crate::time::{parse_rfc3339, NANOS};
+use crate::watermark::{Verdict, Watermark};
 use crate::window::{Fired, WindowStats, Windows};
 use serde_json::value::RawValue;
 use std::net::IpAddr;
@@ -64,9 +65,8 @@ impl Default for Options {
 pub struct Engine {
     rules: Rules,
     windows: Windows,
-    /// Newest event time seen, and how far behind it an event may be and still count.
-    watermark: Option<i64>,
-    lateness: i64,
+    /// How far the stream has got in event time (late and far-ahead events skip windows).
+    clock: Watermark,
     allowlist: Allowlist,
     opts: Options,
     stats: Stats,
@@ -96,8 +96,11 @@ impl Engine {
         Engine {
             rules,
             windows,
-            watermark: None,
-            lateness: cfg.state.allowed_lateness_secs as i64 * NANOS,
+            clock: Watermark::new(
+                cfg.state.allowed_lateness_secs,
+                cfg.state.max_jump_secs,
+                cfg.state.max_future_secs,
+            ),
             allowlist: cfg.allowlist.clone(),
             opts,
             stats,
@@ -165,6 +168,7 @@ impl Engine {
             "alerts": alerts,
             "allowlisted": s.allowlisted,
             "late_events": s.late,
+            "future_events": s.ahead,
             "suppressed": w.suppressed,
             "state": {
                 "bytes": w.bytes,
@@ -384,17 +388,26 @@ impl Engine {
                 host_time
             }
         };
-        // Windows see events in time, and late ones up to the allowed lateness.
-        let window_time = match (time, self.watermark) {
-            (Some(t), Some(w)) if t < w.saturating_sub(self.lateness) => {
+        // Windows see events in time: not too late, not too far ahead (src/watermark.rs).
+        let window_time = match time.map(|t| (t, self.clock.observe(t))) {
+            Some((t, Verdict::InTime { now })) => Some((t, now)),
+            Some((_, Verdict::Late)) => {
                 self.stats.late += 1;
                 None
             }
-            (Some(t), w) => {
-                self.watermark = Some(w.map_or(t, |w| w.max(t)));
-                Some(t)
+            Some((_, Verdict::Ahead { by_secs })) => {
+                self.stats.ahead += 1;
+                self.report(
+                    Code::FutureTimestamp,
+                    format!(
+                        "timestamp is {by_secs} s ahead of the stream (over [state] \
+                         max_future_secs); stateful rules skip it"
+                    ),
+                    diags,
+                );
+                None
             }
-            (None, _) => None,
+            None => None,
         };
         self.evaluate(text, &ev, time, window_time, out);
     }
@@ -405,7 +418,7 @@ impl Engine {
         raw: &str,
         ev: &Event<'_>,
         time: Option<i64>,
-        window_time: Option<i64>,
+        window_time: Option<(i64, i64)>,
         out: &mut Vec<u8>,
     ) {
         let category = self.rules.category(ev);
@@ -420,7 +433,7 @@ impl Engine {
         };
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
-        let alert_time = time.or(self.watermark).or(self.fallback_time);
+        let alert_time = time.or(self.clock.current()).or(self.fallback_time);
         let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
         let mut hits: smallvec::SmallVec<[(usize, &'static [Cond]); 4]> = smallvec::SmallVec::new();
         self.rules.matches(ev, |i, branch| hits.push((i, branch)));
@@ -457,7 +470,7 @@ impl Engine {
         stateful.clear();
         // An allowlisted actor, ip or country is trusted: its events neither fire nor count
         // in windows (so naming a service account inside a spray cannot hide the spray).
-        if let (Some(t), Some(now), false) = (window_time, self.watermark, silenced) {
+        if let (Some((t, now)), false) = (window_time, silenced) {
             self.windows.observe(&self.rules, ev, t, now, &mut stateful);
         }
         for f in stateful.drain(..) {

@@ -17,6 +17,7 @@ pub mod replay;
 pub mod rules;
 pub mod scan;
 pub mod time;
+pub mod watermark;
 pub mod window;
 
 pub use alert::Format;

@@ -413,7 +413,7 @@ enum Live {
 
 struct Reporter {
     quiet: bool,
-    reported: [u64; 8],
+    reported: [u64; Code::ALL.len()],
 }
 
 impl Reporter {
@@ -503,7 +503,7 @@ fn run_filter(args: Args) -> ExitCode {
     };
     let mut rep = Reporter {
         quiet: args.quiet,
-        reported: [0; 8],
+        reported: [0; Code::ALL.len()],
     };
     let mut diags = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
@@ -642,6 +642,7 @@ fn summary(v: &serde_json::Value, rule_ids: &[&str]) -> String {
         ("allowlisted", "allowlisted"),
         ("suppressed", "suppressed"),
         ("late_events", "late events"),
+        ("future_events", "far-ahead events"),
     ] {
         if n(&v[key]) > 0 {
             line.push_str(&format!(", {} {what}", n(&v[key])));
