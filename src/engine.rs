@@ -17,6 +17,7 @@ use crate::config::{Allowlist, Config};
 use crate::diag::{Code, Diagnostic, Stats};
 use crate::event::{decode, Event};
 use crate::hash::StableHasher;
+use crate::persist::{open as open_state, seal, Reader, StateError, Writer};
 use crate::rules::{CompiledRule, Rules};
 use crate::time::{parse_rfc3339, NANOS};
 use crate::watermark::{Verdict, Watermark};
@@ -36,6 +37,15 @@ pub enum Emit {
     /// (`"alerts":[...]`): one record in, one record out, for hosts that cannot add records
     /// (Fluent Bit's `wasm` filter). Rejected lines pass through unchanged, as with `All`.
     Embedded,
+}
+
+/// What [`Engine::restore`] loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// Occupied keys over all tables.
+    pub keys: u64,
+    /// The stream's watermark when the state was saved (ns).
+    pub watermark: Option<i64>,
 }
 
 /// Engine options that are not detection settings.
@@ -183,6 +193,30 @@ impl Engine {
         let mut t = serde_json::to_string_pretty(&self.stats_value()).unwrap_or_default();
         t.push('\n');
         t
+    }
+
+    /// The window state (tables, suppression, watermark) as a state file's bytes
+    /// (`src/persist.rs`). Counters and line numbers are per run and not included.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        for t in self.clock.to_parts() {
+            w.i64(t);
+        }
+        self.windows.save(&mut w);
+        seal(&w.buf)
+    }
+
+    /// Load a state written by [`Engine::snapshot`] with the same table sizes. On error the
+    /// engine's state is unchanged (a fresh engine stays fresh).
+    pub fn restore(&mut self, file: &[u8]) -> Result<Restored, StateError> {
+        let mut r = Reader::new(open_state(file)?);
+        let parts = [r.i64()?, r.i64()?];
+        let keys = self.windows.load(&mut r)?;
+        self.clock.set_parts(parts);
+        Ok(Restored {
+            keys,
+            watermark: self.clock.current(),
+        })
     }
 
     /// Time to stamp alerts with when no event time is known yet (ns since the epoch).

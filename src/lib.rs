@@ -13,6 +13,7 @@ pub mod engine;
 pub mod event;
 pub mod hash;
 pub mod json;
+pub mod persist;
 pub mod replay;
 pub mod rules;
 pub mod scan;

@@ -11,6 +11,7 @@ use crate::alert::{Evidence, Extra};
 use crate::config::Config;
 use crate::event::Event;
 use crate::hash::hash64;
+use crate::persist::{Reader, StateError, Writer};
 use crate::rules::Rules;
 use crate::time::NANOS;
 use smallvec::SmallVec;
@@ -163,7 +164,7 @@ impl Default for Slot {
 
 /// A per-key record. `pinned` keys (holding a pending decision, like an ip armed by a
 /// credential-stuffing wave) are evicted only when a whole bucket is pinned.
-trait KeyMeta: Copy + Default {
+trait KeyMeta: Copy + Default + Codec {
     fn pinned(&self, _now: i64) -> bool {
         false
     }
@@ -1205,6 +1206,310 @@ fn fired(
             event_ids_total: total,
             extra: Vec::new(),
         },
+    }
+}
+
+/// A record's fields in the state file (`src/persist.rs`), little-endian, one by one, so the
+/// file is the same on every platform (native and WASM included).
+trait Codec: Sized {
+    fn put(&self, w: &mut Writer);
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError>;
+}
+
+impl Codec for CompactId {
+    fn put(&self, w: &mut Writer) {
+        w.u8(self.kind);
+        w.bytes(&self.bytes);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let kind = r.u8()?;
+        // `decode` slices by the kind's length: refuse kinds it does not know.
+        if !matches!(kind, 0..=3) && !(Self::RAW..=Self::RAW + 16).contains(&kind) {
+            return Err(StateError::Malformed(format!("event id kind {kind}")));
+        }
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(r.take(16)?);
+        Ok(CompactId { kind, bytes })
+    }
+}
+
+impl Codec for Slot {
+    fn put(&self, w: &mut Writer) {
+        w.u64(self.fp);
+        w.i64(self.t);
+        w.i64(self.t_prev);
+        self.id.put(w);
+        w.bytes(&self.tag);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(Slot {
+            fp: r.u64()?,
+            t: r.i64()?,
+            t_prev: r.i64()?,
+            id: CompactId::get(r)?,
+            tag: [r.u8()?, r.u8()?],
+        })
+    }
+}
+
+impl Codec for Gate {
+    fn put(&self, w: &mut Writer) {
+        w.i64(self.until);
+        w.u8(u8::from(self.armed));
+        w.u32(self.held);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(Gate {
+            until: r.i64()?,
+            armed: r.bool()?,
+            held: r.u32()?,
+        })
+    }
+}
+
+impl Codec for IpMeta {
+    fn put(&self, w: &mut Writer) {
+        self.spray.put(w);
+        self.stuffing.put(w);
+        w.i64(self.armed_from);
+        w.i64(self.armed_until);
+        w.u32(self.armed_distinct);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(IpMeta {
+            spray: Gate::get(r)?,
+            stuffing: Gate::get(r)?,
+            armed_from: r.i64()?,
+            armed_until: r.i64()?,
+            armed_distinct: r.u32()?,
+        })
+    }
+}
+
+impl Codec for TwoGates {
+    fn put(&self, w: &mut Writer) {
+        self.a.put(w);
+        self.b.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(TwoGates {
+            a: Gate::get(r)?,
+            b: Gate::get(r)?,
+        })
+    }
+}
+
+impl Codec for TravelMeta {
+    fn put(&self, w: &mut Writer) {
+        w.u8(u8::from(self.has));
+        w.i64(self.t);
+        w.f64(self.lat);
+        w.f64(self.lon);
+        w.bytes(&self.country);
+        self.id.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(TravelMeta {
+            has: r.bool()?,
+            t: r.i64()?,
+            lat: r.f64()?,
+            lon: r.f64()?,
+            country: [r.u8()?, r.u8()?],
+            id: CompactId::get(r)?,
+        })
+    }
+}
+
+impl Codec for MfaMeta {
+    fn put(&self, w: &mut Writer) {
+        w.u8(u8::from(self.last_mfa.is_some()));
+        w.i64(self.last_mfa.unwrap_or(0));
+        self.last_mfa_id.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let has = r.bool()?;
+        let t = r.i64()?;
+        Ok(MfaMeta {
+            last_mfa: has.then_some(t),
+            last_mfa_id: CompactId::get(r)?,
+        })
+    }
+}
+
+/// One table's occupied keys, read from a state file and checked, not yet applied.
+struct Staged<M> {
+    /// (index, key, last, meta); slots of entry `n` are `slots[n * k..(n + 1) * k]`.
+    keys: Vec<(usize, u64, i64, M)>,
+    slots: Vec<Slot>,
+    evictions: u64,
+}
+
+impl<M: KeyMeta> Table<M> {
+    /// The table's shape, which a state file must match to be loaded.
+    fn shape(&self) -> (u64, u32) {
+        (self.capacity() as u64, self.k as u32)
+    }
+
+    fn save(&self, w: &mut Writer) {
+        let (cap, k) = self.shape();
+        w.u64(cap);
+        w.u32(k);
+        w.u64(self.evictions);
+        let used: Vec<usize> = (0..self.capacity()).filter(|&i| self.keys[i] != 0).collect();
+        w.u64(used.len() as u64);
+        for i in used {
+            w.u32(i as u32);
+            w.u64(self.keys[i]);
+            w.i64(self.last[i]);
+            self.meta[i].put(w);
+            for s in self.slots(i) {
+                s.put(w);
+            }
+        }
+    }
+
+    fn stage(&self, name: &str, r: &mut Reader<'_>) -> Result<Staged<M>, StateError> {
+        let (cap, k) = (r.u64()?, r.u32()?);
+        if (cap, k) != self.shape() {
+            return Err(StateError::Incompatible(format!(
+                "table {name} holds {cap} keys of {k} slots in the file, {} of {} now \
+                 ([state] memory_mb, a rule threshold or the set of enabled rules changed)",
+                self.capacity(),
+                self.k
+            )));
+        }
+        let evictions = r.u64()?;
+        let n = r.u64()?;
+        if n > cap {
+            return Err(StateError::Malformed(format!(
+                "table {name}: {n} keys in {cap} places"
+            )));
+        }
+        let mut st = Staged {
+            keys: Vec::with_capacity(n as usize),
+            slots: Vec::with_capacity(n as usize * self.k),
+            evictions,
+        };
+        let mut prev = None;
+        for _ in 0..n {
+            let i = r.u32()? as usize;
+            let key = r.u64()?;
+            // Lookups only search the key's own bucket: a key stored elsewhere, or twice,
+            // would corrupt the table.
+            let b = self.bucket(key);
+            if key == 0 || !(b..b + WAYS).contains(&i) || prev.is_some_and(|p| p >= i) {
+                return Err(StateError::Malformed(format!(
+                    "table {name}: key at place {i} is out of its bucket or order"
+                )));
+            }
+            prev = Some(i);
+            let last = r.i64()?;
+            let meta = M::get(r)?;
+            st.keys.push((i, key, last, meta));
+            for _ in 0..self.k {
+                st.slots.push(Slot::get(r)?);
+            }
+        }
+        Ok(st)
+    }
+
+    fn apply(&mut self, st: Staged<M>) {
+        self.keys.fill(0);
+        self.last.fill(0);
+        self.meta = Lazy::new(self.capacity(), CHUNK_KEYS);
+        self.slots = Lazy::new(self.capacity() * self.k, CHUNK_KEYS * self.k);
+        self.evictions = st.evictions;
+        for (n, &(i, key, last, meta)) in st.keys.iter().enumerate() {
+            self.keys[i] = key;
+            self.last[i] = last;
+            self.meta[i] = meta;
+            let k = self.k;
+            self.slots_mut(i)
+                .copy_from_slice(&st.slots[n * k..(n + 1) * k]);
+        }
+    }
+}
+
+fn save_table<M: KeyMeta>(name: &str, t: &Option<Table<M>>, w: &mut Writer) {
+    w.str(name);
+    w.u8(u8::from(t.is_some()));
+    if let Some(t) = t {
+        t.save(w);
+    }
+}
+
+fn stage_table<M: KeyMeta>(
+    name: &str,
+    t: &Option<Table<M>>,
+    r: &mut Reader<'_>,
+) -> Result<Option<Staged<M>>, StateError> {
+    let found = r.str()?;
+    if found != name {
+        return Err(StateError::Malformed(format!(
+            "table {found} where {name} was expected"
+        )));
+    }
+    match (r.bool()?, t) {
+        (false, None) => Ok(None),
+        (true, Some(t)) => t.stage(name, r).map(Some),
+        (in_file, _) => Err(StateError::Incompatible(format!(
+            "table {name} is {} in the file and {} now (rules were enabled or disabled)",
+            if in_file { "in use" } else { "unused" },
+            if in_file { "unused" } else { "in use" },
+        ))),
+    }
+}
+
+fn apply_table<M: KeyMeta>(t: &mut Option<Table<M>>, st: Option<Staged<M>>) {
+    if let (Some(t), Some(st)) = (t.as_mut(), st) {
+        t.apply(st);
+    }
+}
+
+impl Windows {
+    /// Write every table's occupied keys (for `Engine::snapshot`).
+    pub fn save(&self, w: &mut Writer) {
+        w.u64(self.suppressed);
+        w.i64(self.armed_until_max);
+        save_table("source_ip", &self.ip, w);
+        save_table("actor_service", &self.brute, w);
+        save_table("sso_actor", &self.sso_t, w);
+        save_table("organization", &self.lock_t, w);
+        save_table("actor_country", &self.country_t, w);
+        save_table("actor_travel", &self.travel_t, w);
+        save_table("actor_mfa", &self.mfa_t, w);
+    }
+
+    /// Replace the state with what [`Windows::save`] wrote, which must be all that is left in
+    /// `r`. Everything is read and checked before anything is replaced: on error the state is
+    /// unchanged. Returns the keys loaded.
+    pub fn load(&mut self, r: &mut Reader<'_>) -> Result<u64, StateError> {
+        let suppressed = r.u64()?;
+        let armed_until_max = r.i64()?;
+        let ip = stage_table("source_ip", &self.ip, r)?;
+        let brute = stage_table("actor_service", &self.brute, r)?;
+        let sso = stage_table("sso_actor", &self.sso_t, r)?;
+        let lock = stage_table("organization", &self.lock_t, r)?;
+        let country = stage_table("actor_country", &self.country_t, r)?;
+        let travel = stage_table("actor_travel", &self.travel_t, r)?;
+        let mfa = stage_table("actor_mfa", &self.mfa_t, r)?;
+        if !r.is_empty() {
+            return Err(StateError::Malformed("bytes after the last table".into()));
+        }
+        fn n<M>(s: &Option<Staged<M>>) -> u64 {
+            s.as_ref().map_or(0, |s| s.keys.len() as u64)
+        }
+        let keys = n(&ip) + n(&brute) + n(&sso) + n(&lock) + n(&country) + n(&travel) + n(&mfa);
+        self.suppressed = suppressed;
+        self.armed_until_max = armed_until_max;
+        apply_table(&mut self.ip, ip);
+        apply_table(&mut self.brute, brute);
+        apply_table(&mut self.sso_t, sso);
+        apply_table(&mut self.lock_t, lock);
+        apply_table(&mut self.country_t, country);
+        apply_table(&mut self.travel_t, travel);
+        apply_table(&mut self.mfa_t, mfa);
+        Ok(keys)
     }
 }
 
