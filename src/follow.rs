@@ -94,10 +94,18 @@ impl Follower {
         sink: &mut Sink,
         rep: &mut Reporter,
         chunk: &mut [u8],
+        stop: &crate::shutdown::StopFlag,
     ) -> ExitCode {
         let mut diags = Vec::new();
         engine.start_input();
         loop {
+            if stop.is_set() {
+                // A line the writer has not finished yet is processed as at the end of input.
+                engine.finish(&mut sink.buf, &mut diags);
+                rep.report(&self.name, &mut diags);
+                tracing::info!("stopped by a signal; alerts flushed");
+                return flush(sink).unwrap_or(ExitCode::SUCCESS);
+            }
             let got = match self.drain(engine, sink, rep, chunk, &mut diags) {
                 Pass::Eof(n) => n,
                 Pass::Stop(code) => return code,

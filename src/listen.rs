@@ -99,6 +99,7 @@ impl Listener {
         sink: &mut Sink,
         rep: &mut Reporter,
         max_line_bytes: usize,
+        stop: &crate::shutdown::StopFlag,
     ) -> ExitCode {
         // Always printed: with port 0 it is the only way to learn the port.
         eprintln!("jcdetect: listening on {}", self.addr);
@@ -123,7 +124,7 @@ impl Listener {
             tracing::error!("cannot start the listener thread: {e}");
             return ExitCode::from(1);
         }
-        engine_loop(rx, &budget, engine, sink, rep)
+        engine_loop(rx, &budget, engine, sink, rep, stop)
     }
 }
 
@@ -133,10 +134,30 @@ fn engine_loop(
     engine: &mut Engine,
     sink: &mut Sink,
     rep: &mut Reporter,
+    stop: &crate::shutdown::StopFlag,
 ) -> ExitCode {
+    use std::sync::mpsc::RecvTimeoutError;
     let mut diags = Vec::new();
-    // Ends only when the acceptor thread is gone (the listening socket failed).
-    while let Ok(msg) = rx.recv() {
+    // Ends when a stop is asked for, or when the acceptor thread is gone (the listening
+    // socket failed).
+    loop {
+        if stop.is_set() {
+            // Lines already framed and queued are processed (bounded: the connection
+            // threads may still be framing); a connection's unterminated last line is not.
+            for _ in 0..100_000 {
+                match rx.try_recv() {
+                    Ok(m) => handle(m, budget, engine, sink, rep, &mut diags),
+                    Err(_) => break,
+                }
+            }
+            tracing::info!("stopped by a signal; alerts flushed");
+            return flush(sink).unwrap_or(ExitCode::SUCCESS);
+        }
+        let msg = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut next = Some(msg);
         while let Some(msg) = next.take() {
             handle(msg, budget, engine, sink, rep, &mut diags);
@@ -144,6 +165,9 @@ fn engine_loop(
                 if let Some(code) = flush(sink) {
                     return code;
                 }
+            }
+            if stop.is_set() {
+                break;
             }
             match rx.try_recv() {
                 Ok(m) => next = Some(m),

@@ -12,6 +12,9 @@ mod bench_cmd;
 mod follow;
 mod generate_cmd;
 mod listen;
+mod reader;
+mod shutdown;
+mod state_file;
 mod wasm_host;
 
 const HELP: &str = "\
@@ -43,6 +46,11 @@ OPTIONS:
                              order, with an added `jcdetect` object, each followed by its alerts
         --max-line-bytes N   reject lines longer than N bytes (default 16777216)
         --stats-json FILE    write the run's counters as JSON to FILE at the end
+        --state FILE         load the window state from FILE at start (if it exists) and save
+                             it there at a clean end (end of input, SIGTERM, SIGINT), so attacks
+                             that span a restart are still detected; a damaged or incompatible
+                             FILE is reported, moved to FILE.rejected, and the run starts with
+                             empty state; a FILE that is not a state file is refused (exit 2)
         --follow FILE        read FILE from the start, then keep reading as it grows; survives
                              rotation (rename + new file) and truncation; runs until killed
         --follow-from-end    with --follow: skip what FILE holds at start-up
@@ -63,10 +71,14 @@ EXAMPLES:
     jcdetect --emit all --config jcdetect.toml - < events.ndjson | vector -c ship.yaml
     jcdetect rules --json
 
+SIGNALS:
+    SIGTERM or SIGINT: stop reading, process what was read, flush alerts, save --state, exit
+    0. A second one while stopping exits at once with status 130.
+
 EXIT STATUS:
-    0 end of input reached (bad lines are reported and counted, not fatal), or the output
-      pipe was closed; 1 an input could not be read, or the WASM module trapped; 2 usage or
-      config error.
+    0 end of input reached (bad lines are reported and counted, not fatal), stopped by
+      SIGTERM/SIGINT, or the output pipe was closed; 1 an input could not be read, the WASM
+      module trapped, or --state/--stats-json could not be written; 2 usage or config error.
 ";
 
 /// At most this many diagnostics per code are logged one by one; the rest are counted.
@@ -78,6 +90,7 @@ struct Args {
     emit: Emit,
     max_line_bytes: usize,
     stats_json: Option<PathBuf>,
+    state: Option<PathBuf>,
     quiet: bool,
     wasm: Option<wasm_host::WasmArgs>,
     files: Vec<String>,
@@ -125,6 +138,7 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         emit: Emit::Alerts,
         max_line_bytes: jcdetect::engine::DEFAULT_MAX_LINE_BYTES,
         stats_json: None,
+        state: None,
         quiet: false,
         wasm: None,
         files: Vec::new(),
@@ -154,6 +168,7 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             "-q" | "--quiet" => args.quiet = true,
             "-c" | "--config" => args.config = Some(value("a FILE")?.into()),
             "--stats-json" => args.stats_json = Some(value("a FILE")?.into()),
+            "--state" => args.state = Some(value("a FILE")?.into()),
             "--follow" => args.follow = Some(value("a FILE")?),
             "--follow-from-end" => args.follow_from_end = true,
             "--listen" => args.listen = Some(value("an ADDRESS (e.g. 127.0.0.1:9000)")?),
@@ -203,6 +218,9 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             )
         }
         (None, _) if args.follow_from_end => return Err("--follow-from-end needs --follow".into()),
+        _ if args.state.is_some() && args.wasm.is_some() => {
+            return Err("--state works with the native engine only, not with --wasm".into())
+        }
         _ => {}
     }
     match args.wasm.as_mut() {
@@ -378,6 +396,8 @@ fn write_stdout(text: &[u8]) -> ExitCode {
 struct Sink {
     out: io::StdoutLock<'static>,
     buf: Vec<u8>,
+    /// Downstream closed the pipe: what was left undelivered is lost.
+    broken: bool,
 }
 
 const FLUSH_AT: usize = 256 << 10;
@@ -395,6 +415,7 @@ impl Sink {
             self.buf.clear();
             r.map_err(|e| {
                 if e.kind() == ErrorKind::BrokenPipe {
+                    self.broken = true;
                     Stop::BrokenPipe
                 } else {
                     Stop::Io(e)
@@ -477,7 +498,7 @@ fn run_filter(args: Args) -> ExitCode {
         args.files.clone()
     };
     // Open everything first: a typo in a file name is a usage error, not a half-done run.
-    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for f in &files {
         if f == "-" {
             inputs.push(("<stdin>".into(), Box::new(io::stdin())));
@@ -497,70 +518,53 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fault_exit(e),
     };
+    if let (Some(path), wasm_host::Backend::Native(e)) = (&args.state, &mut engine) {
+        if let Err(msg) = state_file::load(path, e) {
+            return usage_error(msg);
+        }
+    }
     let mut sink = Sink {
         out: io::stdout().lock(),
         buf: Vec::with_capacity(FLUSH_AT * 2),
+        broken: false,
     };
     let mut rep = Reporter {
         quiet: args.quiet,
         reported: [0; Code::ALL.len()],
     };
-    let mut diags = Vec::new();
-    let mut chunk = vec![0u8; 1 << 20];
+    let mut chunk = vec![0u8; reader::CHUNK];
+    let stop = shutdown::install();
     // --follow and --listen run on the native engine (the parser refuses them with --wasm).
     let mut status = match (live, &mut engine) {
         (Some(Live::Follow(f)), wasm_host::Backend::Native(e)) => {
-            f.run(e, &mut sink, &mut rep, &mut chunk)
+            f.run(e, &mut sink, &mut rep, &mut chunk, &stop)
         }
         (Some(Live::Listen(l)), wasm_host::Backend::Native(e)) => {
-            l.run(e, &mut sink, &mut rep, args.max_line_bytes)
+            l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
         }
         _ => ExitCode::SUCCESS,
     };
     // A trap in the WASM module ends the run (after writing what it had produced).
     let mut fault = None;
-    'inputs: for (name, mut input) in inputs {
-        if let Err(f) = engine.start_input() {
-            fault = Some(f);
-            break;
-        }
-        loop {
-            let n = match input.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::error!("{name}: read error: {e}");
-                    status = ExitCode::from(1);
-                    break;
-                }
-            };
-            // Alerts need a time even when no event carried one: the reading time.
-            let fed = engine
-                .set_fallback_time(now_nanos())
-                .and_then(|()| engine.feed(&chunk[..n], &mut sink.buf, &mut diags));
-            rep.report(&name, &mut diags);
-            if let Err(f) = fed {
-                fault = Some(f);
-                break 'inputs;
-            }
-            // A short read means the input had nothing more ready: hand alerts downstream now.
-            if sink.buf.len() >= FLUSH_AT || n < chunk.len() {
-                match sink.flush() {
-                    Ok(()) => {}
-                    Err(Stop::BrokenPipe) => break 'inputs,
-                    Err(Stop::Io(e)) => {
+    if !inputs.is_empty() {
+        let (names, readers): (Vec<String>, Vec<Box<dyn Read + Send>>) =
+            inputs.into_iter().unzip();
+        match reader::spawn(readers, stop.clone()) {
+            Ok((rx, back)) => {
+                let r = read_loop(&rx, &back, &names, &mut engine, &mut sink, &mut rep, &stop);
+                match r {
+                    Ok(s) => status = s.unwrap_or(status),
+                    Err(LoopEnd::Fault(f)) => fault = Some(f),
+                    Err(LoopEnd::Write(e)) => {
                         tracing::error!("writing output: {e}");
                         return ExitCode::from(1);
                     }
                 }
             }
-        }
-        let finished = engine.finish(&mut sink.buf, &mut diags);
-        rep.report(&name, &mut diags);
-        if let Err(f) = finished {
-            fault = Some(f);
-            break;
+            Err(e) => {
+                tracing::error!("cannot start the reader thread: {e}");
+                return ExitCode::from(1);
+            }
         }
     }
     match sink.flush() {
@@ -572,6 +576,18 @@ fn run_filter(args: Args) -> ExitCode {
     }
     if let Some(f) = fault {
         return fault_exit(f);
+    }
+    if let (Some(path), wasm_host::Backend::Native(e)) = (&args.state, &engine) {
+        if sink.broken {
+            // Alerts that did not reach downstream would never fire again from saved state.
+            tracing::warn!(
+                "output closed before the end: state not saved, {} keeps the previous run's",
+                path.display()
+            );
+        } else if let Err(e) = state_file::save(path, e) {
+            tracing::error!("cannot save --state {}: {e}", path.display());
+            status = ExitCode::from(1);
+        }
     }
     let (stats_text, stats) = match engine.stats() {
         Ok(s) => s,
@@ -591,6 +607,95 @@ fn run_filter(args: Args) -> ExitCode {
         }
     }
     status
+}
+
+/// How the FILE/stdin loop ended early.
+enum LoopEnd {
+    Fault(wasm_host::Fault),
+    Write(io::Error),
+}
+
+/// Feed the reader thread's chunks to the engine until every input ended, a stop was asked
+/// for, or the output closed. `Ok(Some(1))` when an input could not be read.
+fn read_loop(
+    rx: &std::sync::mpsc::Receiver<reader::Msg>,
+    back: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    names: &[String],
+    engine: &mut wasm_host::Backend,
+    sink: &mut Sink,
+    rep: &mut Reporter,
+    stop: &shutdown::StopFlag,
+) -> Result<Option<ExitCode>, LoopEnd> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut status = None;
+    let mut diags = Vec::new();
+    // The input being read (its line numbers restart at 1), if one has begun.
+    let mut current: Option<usize> = None;
+    let mut stopping = false;
+    loop {
+        let msg = if stopping {
+            // Stopping: take only what the reader had already read.
+            match rx.try_recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            }
+        } else {
+            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    stopping = stop.is_set();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        let input = match &msg {
+            reader::Msg::Data { input, .. } | reader::Msg::End { input, .. } => *input,
+        };
+        if current != Some(input) {
+            engine.start_input().map_err(LoopEnd::Fault)?;
+            current = Some(input);
+        }
+        let name = &names[input];
+        match msg {
+            reader::Msg::Data { buf, short, .. } => {
+                // Alerts need a time even when no event carried one: the reading time.
+                let fed = engine
+                    .set_fallback_time(now_nanos())
+                    .and_then(|()| engine.feed(&buf, &mut sink.buf, &mut diags));
+                rep.report(name, &mut diags);
+                let _ = back.try_send(buf);
+                fed.map_err(LoopEnd::Fault)?;
+                if sink.buf.len() >= FLUSH_AT || short {
+                    match sink.flush() {
+                        Ok(()) => {}
+                        Err(Stop::BrokenPipe) => return Ok(status),
+                        Err(Stop::Io(e)) => return Err(LoopEnd::Write(e)),
+                    }
+                }
+            }
+            reader::Msg::End { error, .. } => {
+                if let Some(e) = error {
+                    tracing::error!("{name}: read error: {e}");
+                    status = Some(ExitCode::from(1));
+                }
+                let finished = engine.finish(&mut sink.buf, &mut diags);
+                rep.report(name, &mut diags);
+                finished.map_err(LoopEnd::Fault)?;
+                current = None;
+            }
+        }
+        stopping = stopping || stop.is_set();
+    }
+    if let Some(input) = current {
+        // Stopped inside an input: its last, unterminated line is processed as at its end
+        // (reported if it is cut short), never dropped.
+        let finished = engine.finish(&mut sink.buf, &mut diags);
+        rep.report(&names[input], &mut diags);
+        finished.map_err(LoopEnd::Fault)?;
+        tracing::info!("stopped by a signal; alerts flushed");
+    }
+    Ok(status)
 }
 
 fn now_nanos() -> Option<i64> {

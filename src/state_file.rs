@@ -1,0 +1,99 @@
+//! `--state FILE`: the window state on disk. The core makes and checks the bytes
+//! (`Engine::snapshot` / `Engine::restore`); this writes them atomically (temp file in the
+//! same directory, fsync, rename, fsync of the directory), so a crash mid-write leaves the
+//! previous state, never half a file.
+
+use jcdetect::persist::StateError;
+use jcdetect::Engine;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Load FILE into a fresh engine. A damaged or incompatible state file is reported, moved
+/// aside to `FILE.rejected` (it may still be wanted, e.g. after a config change is undone)
+/// and the state starts empty. A file that is not a state file at all is an error: the end
+/// of the run would overwrite it, and it may be a mistyped path to something precious.
+pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
+    let shown = path.display();
+    // A state file is at most about the tables' size: a much bigger file is not one of ours
+    // (and is not read into memory).
+    let limit = engine.window_stats().bytes as u64 * 2 + (1 << 20);
+    match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            tracing::info!("state: {shown} does not exist yet; starting with empty state");
+            return Ok(());
+        }
+        Ok(m) if m.len() == 0 => {
+            tracing::warn!("state: {shown} is empty; starting with empty state");
+            return Ok(());
+        }
+        Ok(m) if m.len() > limit => {
+            tracing::warn!(
+                "state: {shown} is {} bytes, too large for a state file of this \
+                 configuration; starting with empty state",
+                m.len()
+            );
+            return Err(format!("--state {shown} is not a jcdetect state file"));
+        }
+        _ => {}
+    }
+    match fs::read(path) {
+        Err(e) => Err(format!("cannot read --state {shown}: {e}")),
+        Ok(bytes) => match engine.restore(&bytes) {
+            Err(StateError::NotAStateFile) => Err(format!(
+                "--state {shown} exists and is not a jcdetect state file; refusing to \
+                 overwrite it"
+            )),
+            Err(e) => {
+                let aside = path.with_file_name(format!(
+                    "{}.rejected",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                let moved = fs::rename(path, &aside)
+                    .map(|()| format!("moved to {}", aside.display()))
+                    .unwrap_or_else(|e| format!("could not be moved aside: {e}"));
+                tracing::warn!("state: {shown}: {e}; {moved}; starting with empty state");
+                Ok(())
+            }
+            Ok(r) => {
+                tracing::info!(
+                "state: loaded {} keys from {shown} (stream time {})",
+                r.keys,
+                r.watermark
+                    .map(jcdetect::time::to_rfc3339)
+                    .unwrap_or_else(|| "unknown".into())
+                );
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Save the engine's state to FILE, atomically.
+pub(crate) fn save(path: &Path, engine: &Engine) -> io::Result<()> {
+    let bytes = engine.snapshot();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.as_deref().unwrap_or("jcdetect-state"),
+        std::process::id()
+    ));
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(&bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename itself must reach the disk too.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    tracing::info!("state: saved {} bytes to {}", bytes.len(), path.display());
+    Ok(())
+}
