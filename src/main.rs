@@ -547,8 +547,7 @@ fn run_filter(args: Args) -> ExitCode {
     // A trap in the WASM module ends the run (after writing what it had produced).
     let mut fault = None;
     if !inputs.is_empty() {
-        let (names, readers): (Vec<String>, Vec<Box<dyn Read + Send>>) =
-            inputs.into_iter().unzip();
+        let (names, readers): (Vec<String>, Vec<Box<dyn Read + Send>>) = inputs.into_iter().unzip();
         match reader::spawn(readers, stop.clone()) {
             Ok((rx, back)) => {
                 let r = read_loop(&rx, &back, &names, &mut engine, &mut sink, &mut rep, &stop);

@@ -210,18 +210,27 @@ mod tests {
     fn container_round_trips_and_rejects_damage() {
         let sealed = seal(b"payload bytes");
         assert_eq!(open(&sealed), Ok(&b"payload bytes"[..]));
-        assert_eq!(open(b"hello world, not state"), Err(StateError::NotAStateFile));
+        assert_eq!(
+            open(b"hello world, not state"),
+            Err(StateError::NotAStateFile)
+        );
         assert!(matches!(
             open(&sealed[..sealed.len() - 1]),
             Err(StateError::Truncated { .. })
         ));
-        assert!(matches!(open(&sealed[..10]), Err(StateError::Truncated { .. })));
+        assert!(matches!(
+            open(&sealed[..10]),
+            Err(StateError::Truncated { .. })
+        ));
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(open(&flipped), Err(StateError::Checksum));
         let mut newer = sealed.clone();
         newer[8] = 9;
-        assert!(matches!(open(&newer), Err(StateError::Version { found: 9, .. })));
+        assert!(matches!(
+            open(&newer),
+            Err(StateError::Version { found: 9, .. })
+        ));
         let mut longer = sealed;
         longer.push(0);
         assert!(matches!(open(&longer), Err(StateError::Malformed(_))));

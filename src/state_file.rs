@@ -57,11 +57,11 @@ pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
             }
             Ok(r) => {
                 tracing::info!(
-                "state: loaded {} keys from {shown} (stream time {})",
-                r.keys,
-                r.watermark
-                    .map(jcdetect::time::to_rfc3339)
-                    .unwrap_or_else(|| "unknown".into())
+                    "state: loaded {} keys from {shown} (stream time {})",
+                    r.keys,
+                    r.watermark
+                        .map(jcdetect::time::to_rfc3339)
+                        .unwrap_or_else(|| "unknown".into())
                 );
                 Ok(())
             }

@@ -1355,7 +1355,9 @@ impl<M: KeyMeta> Table<M> {
         w.u64(cap);
         w.u32(k);
         w.u64(self.evictions);
-        let used: Vec<usize> = (0..self.capacity()).filter(|&i| self.keys[i] != 0).collect();
+        let used: Vec<usize> = (0..self.capacity())
+            .filter(|&i| self.keys[i] != 0)
+            .collect();
         w.u64(used.len() as u64);
         for i in used {
             w.u32(i as u32);

@@ -53,8 +53,13 @@ fn restarts_mid_attack_change_no_alert() {
     let lines = replay(20_000, 7);
     let cfg = Config::default();
     let whole = run_with_restarts(&cfg, &lines, &[]);
-    let stateful = String::from_utf8_lossy(&whole).matches("\"group_key\"").count();
-    assert!(stateful >= 10, "the replay raises stateful alerts ({stateful})");
+    let stateful = String::from_utf8_lossy(&whole)
+        .matches("\"group_key\"")
+        .count();
+    assert!(
+        stateful >= 10,
+        "the replay raises stateful alerts ({stateful})"
+    );
     // Cuts every few hundred events land inside attack stories (each spans many events).
     let many: Vec<usize> = (1..40).map(|i| i * 500).collect();
     for cuts in [vec![10_000], vec![3_333, 6_666, 9_999, 13_332], many] {
@@ -159,7 +164,10 @@ fn garbage_with_a_valid_checksum_is_refused_without_panicking() {
             }
         }
     }
-    assert!(refused > 50, "only {refused} of 400 damaged payloads refused");
+    assert!(
+        refused > 50,
+        "only {refused} of 400 damaged payloads refused"
+    );
 }
 
 #[test]

@@ -76,6 +76,8 @@ impl Drop for TempDir {
 
 pub struct Live {
     child: Child,
+    /// The child's stdin, when started with [`Live::spawn_piped`].
+    pub stdin: Option<std::process::ChildStdin>,
     out: Receiver<String>,
     err: Arc<Mutex<Vec<String>>>,
     /// stdout lines received so far.
@@ -85,9 +87,18 @@ pub struct Live {
 impl Live {
     /// Start `jcdetect ARGS` with stdin closed (as Vector's exec source does).
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Live {
+        Live::start(program, args, false)
+    }
+
+    /// Start `jcdetect ARGS` with stdin a pipe the test writes to (`live.stdin`).
+    pub fn spawn_piped<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Live {
+        Live::start(program, args, true)
+    }
+
+    fn start<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S], piped: bool) -> Live {
         let mut child = Command::new(program)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -112,6 +123,7 @@ impl Live {
             }
         });
         Live {
+            stdin: child.stdin.take(),
             child,
             out,
             err,
@@ -178,6 +190,34 @@ impl Live {
         let addr = line.rsplit(' ').next().unwrap();
         addr.parse()
             .unwrap_or_else(|e| panic!("bad address in `{line}`: {e}"))
+    }
+
+    /// Send a signal (`TERM`, `INT`, ...) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -{sig} failed");
+    }
+
+    /// Wait (bounded) for the process to exit; then collect the rest of its stdout.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                while let Ok(line) = self.out.recv_timeout(Duration::from_millis(500)) {
+                    self.lines.push(line);
+                }
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {TIMEOUT:?} after being asked to stop\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Whether the process is still running.
