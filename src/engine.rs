@@ -17,7 +17,7 @@ use crate::config::{Allowlist, Config};
 use crate::diag::{Code, Diagnostic, Stats};
 use crate::event::{decode, Event};
 use crate::hash::StableHasher;
-use crate::persist::{open as open_state, seal, Reader, StateError, Writer};
+use crate::persist::{open as open_state, Reader, StateError, Writer};
 use crate::rules::{CompiledRule, Rules};
 use crate::time::{parse_rfc3339, NANOS};
 use crate::watermark::{Verdict, Watermark};
@@ -198,12 +198,12 @@ impl Engine {
     /// The window state (tables, suppression, watermark) as a state file's bytes
     /// (`src/persist.rs`). Counters and line numbers are per run and not included.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut w = Writer::default();
+        let mut w = Writer::for_state();
         for t in self.clock.to_parts() {
             w.i64(t);
         }
         self.windows.save(&mut w);
-        seal(&w.buf)
+        w.seal()
     }
 
     /// Load a state written by [`Engine::snapshot`] with the same table sizes. On error the

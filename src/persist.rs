@@ -64,13 +64,9 @@ impl std::error::Error for StateError {}
 
 /// Wrap a payload in the container.
 pub fn seal(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&hash64(payload, CHECKSUM_SEED).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
+    let mut w = Writer::for_state();
+    w.bytes(payload);
+    w.seal()
 }
 
 /// Check the container and return its payload.
@@ -121,6 +117,26 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer for a state payload, with room for the container header in front, so
+    /// sealing does not copy the (possibly tens of MB) payload.
+    pub fn for_state() -> Writer {
+        Writer {
+            buf: vec![0; HEADER],
+        }
+    }
+
+    /// Fill in the header of a [`Writer::for_state`] writer: the state file's bytes.
+    pub fn seal(mut self) -> Vec<u8> {
+        let payload = &self.buf[HEADER..];
+        let len = (payload.len() as u64).to_le_bytes();
+        let sum = hash64(payload, CHECKSUM_SEED).to_le_bytes();
+        self.buf[..8].copy_from_slice(MAGIC);
+        self.buf[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        self.buf[12..20].copy_from_slice(&len);
+        self.buf[20..28].copy_from_slice(&sum);
+        self.buf
+    }
+
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }

@@ -1341,7 +1341,6 @@ struct Staged<M> {
     /// (index, key, last, meta); slots of entry `n` are `slots[n * k..(n + 1) * k]`.
     keys: Vec<(usize, u64, i64, M)>,
     slots: Vec<Slot>,
-    evictions: u64,
 }
 
 impl<M: KeyMeta> Table<M> {
@@ -1354,7 +1353,6 @@ impl<M: KeyMeta> Table<M> {
         let (cap, k) = self.shape();
         w.u64(cap);
         w.u32(k);
-        w.u64(self.evictions);
         let used: Vec<usize> = (0..self.capacity())
             .filter(|&i| self.keys[i] != 0)
             .collect();
@@ -1380,7 +1378,6 @@ impl<M: KeyMeta> Table<M> {
                 self.k
             )));
         }
-        let evictions = r.u64()?;
         let n = r.u64()?;
         if n > cap {
             return Err(StateError::Malformed(format!(
@@ -1390,7 +1387,6 @@ impl<M: KeyMeta> Table<M> {
         let mut st = Staged {
             keys: Vec::with_capacity(n as usize),
             slots: Vec::with_capacity(n as usize * self.k),
-            evictions,
         };
         let mut prev = None;
         for _ in 0..n {
@@ -1420,7 +1416,6 @@ impl<M: KeyMeta> Table<M> {
         self.last.fill(0);
         self.meta = Lazy::new(self.capacity(), CHUNK_KEYS);
         self.slots = Lazy::new(self.capacity() * self.k, CHUNK_KEYS * self.k);
-        self.evictions = st.evictions;
         for (n, &(i, key, last, meta)) in st.keys.iter().enumerate() {
             self.keys[i] = key;
             self.last[i] = last;
@@ -1469,9 +1464,9 @@ fn apply_table<M: KeyMeta>(t: &mut Option<Table<M>>, st: Option<Staged<M>>) {
 }
 
 impl Windows {
-    /// Write every table's occupied keys (for `Engine::snapshot`).
+    /// Write every table's occupied keys (for `Engine::snapshot`). Counters (evictions,
+    /// suppressed) are per run and not saved.
     pub fn save(&self, w: &mut Writer) {
-        w.u64(self.suppressed);
         w.i64(self.armed_until_max);
         save_table("source_ip", &self.ip, w);
         save_table("actor_service", &self.brute, w);
@@ -1486,7 +1481,6 @@ impl Windows {
     /// `r`. Everything is read and checked before anything is replaced: on error the state is
     /// unchanged. Returns the keys loaded.
     pub fn load(&mut self, r: &mut Reader<'_>) -> Result<u64, StateError> {
-        let suppressed = r.u64()?;
         let armed_until_max = r.i64()?;
         let ip = stage_table("source_ip", &self.ip, r)?;
         let brute = stage_table("actor_service", &self.brute, r)?;
@@ -1502,7 +1496,6 @@ impl Windows {
             s.as_ref().map_or(0, |s| s.keys.len() as u64)
         }
         let keys = n(&ip) + n(&brute) + n(&sso) + n(&lock) + n(&country) + n(&travel) + n(&mfa);
-        self.suppressed = suppressed;
         self.armed_until_max = armed_until_max;
         apply_table(&mut self.ip, ip);
         apply_table(&mut self.brute, brute);
