@@ -1,5 +1,8 @@
 //! `jcdetect`: the stdin/stdout filter around the engine. I/O, arguments, logging and exit
 //! codes live here; detection lives in the library.
+// No `unsafe` here either: signals go through signal-hook's safe API; the only `unsafe` in
+// the project is the WASM ABI shims (wasm/src/ffi.rs).
+#![forbid(unsafe_code)]
 
 use jcdetect::catalog::ParamDefault;
 use jcdetect::{Code, Config, Diagnostic, Emit, Engine, Format, Options};
@@ -218,9 +221,6 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             )
         }
         (None, _) if args.follow_from_end => return Err("--follow-from-end needs --follow".into()),
-        _ if args.state.is_some() && args.wasm.is_some() => {
-            return Err("--state works with the native engine only, not with --wasm".into())
-        }
         _ => {}
     }
     match args.wasm.as_mut() {
@@ -518,9 +518,12 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fault_exit(e),
     };
-    if let (Some(path), wasm_host::Backend::Native(e)) = (&args.state, &mut engine) {
-        if let Err(msg) = state_file::load(path, e) {
-            return usage_error(msg);
+    if let Some(path) = &args.state {
+        if let Err(f) = state_file::load(path, &mut engine) {
+            return match f {
+                wasm_host::Fault::Usage(msg) => usage_error(msg),
+                f => fault_exit(f),
+            };
         }
     }
     let mut sink = Sink {
@@ -576,16 +579,22 @@ fn run_filter(args: Args) -> ExitCode {
     if let Some(f) = fault {
         return fault_exit(f);
     }
-    if let (Some(path), wasm_host::Backend::Native(e)) = (&args.state, &engine) {
+    if let Some(path) = &args.state {
         if sink.broken {
             // Alerts that did not reach downstream would never fire again from saved state.
             tracing::warn!(
                 "output closed before the end: state not saved, {} keeps the previous run's",
                 path.display()
             );
-        } else if let Err(e) = state_file::save(path, e) {
-            tracing::error!("cannot save --state {}: {e}", path.display());
-            status = ExitCode::from(1);
+        } else {
+            let bytes = match engine.snapshot() {
+                Ok(b) => b,
+                Err(f) => return fault_exit(f),
+            };
+            if let Err(e) = state_file::save(path, &bytes) {
+                tracing::error!("cannot save --state {}: {e}", path.display());
+                status = ExitCode::from(1);
+            }
         }
     }
     let (stats_text, stats) = match engine.stats() {

@@ -3,8 +3,7 @@
 //! same directory, fsync, rename, fsync of the directory), so a crash mid-write leaves the
 //! previous state, never half a file.
 
-use jcdetect::persist::StateError;
-use jcdetect::Engine;
+use crate::wasm_host::{Backend, Fault, StateLoad};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
@@ -13,11 +12,12 @@ use std::path::Path;
 /// aside to `FILE.rejected` (it may still be wanted, e.g. after a config change is undone)
 /// and the state starts empty. A file that is not a state file at all is an error: the end
 /// of the run would overwrite it, and it may be a mistyped path to something precious.
-pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
+pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<(), Fault> {
     let shown = path.display();
     // A state file is at most about the tables' size: a much bigger file is not one of ours
     // (and is not read into memory).
-    let limit = engine.window_stats().bytes as u64 * 2 + (1 << 20);
+    let (_, stats) = engine.stats()?;
+    let limit = stats["state"]["bytes"].as_u64().unwrap_or(0) * 2 + (1 << 20);
     match fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!("state: {shown} does not exist yet; starting with empty state");
@@ -33,18 +33,20 @@ pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
                  configuration; starting with empty state",
                 m.len()
             );
-            return Err(format!("--state {shown} is not a jcdetect state file"));
+            return Err(Fault::Usage(format!(
+                "--state {shown} is not a jcdetect state file"
+            )));
         }
         _ => {}
     }
     match fs::read(path) {
-        Err(e) => Err(format!("cannot read --state {shown}: {e}")),
-        Ok(bytes) => match engine.restore(&bytes) {
-            Err(StateError::NotAStateFile) => Err(format!(
+        Err(e) => Err(Fault::Usage(format!("cannot read --state {shown}: {e}"))),
+        Ok(bytes) => match engine.restore(&bytes)? {
+            StateLoad::NotAStateFile => Err(Fault::Usage(format!(
                 "--state {shown} exists and is not a jcdetect state file; refusing to \
                  overwrite it"
-            )),
-            Err(e) => {
+            ))),
+            StateLoad::Refused(e) => {
                 let aside = path.with_file_name(format!(
                     "{}.rejected",
                     path.file_name().unwrap_or_default().to_string_lossy()
@@ -55,11 +57,10 @@ pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
                 tracing::warn!("state: {shown}: {e}; {moved}; starting with empty state");
                 Ok(())
             }
-            Ok(r) => {
+            StateLoad::Loaded { keys, watermark } => {
                 tracing::info!(
-                    "state: loaded {} keys from {shown} (stream time {})",
-                    r.keys,
-                    r.watermark
+                    "state: loaded {keys} keys from {shown} (stream time {})",
+                    watermark
                         .map(jcdetect::time::to_rfc3339)
                         .unwrap_or_else(|| "unknown".into())
                 );
@@ -70,8 +71,7 @@ pub(crate) fn load(path: &Path, engine: &mut Engine) -> Result<(), String> {
 }
 
 /// Save the engine's state to FILE, atomically.
-pub(crate) fn save(path: &Path, engine: &Engine) -> io::Result<()> {
-    let bytes = engine.snapshot();
+pub(crate) fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -83,7 +83,7 @@ pub(crate) fn save(path: &Path, engine: &Engine) -> io::Result<()> {
         std::process::id()
     ));
     let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {

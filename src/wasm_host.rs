@@ -166,6 +166,54 @@ impl Backend {
             Backend::Wasm(m) => m.stats(),
         }
     }
+
+    /// `Engine::snapshot`: the `--state` file's bytes.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, Fault> {
+        match self {
+            Backend::Native(e) => Ok(e.snapshot()),
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => m.snapshot(),
+        }
+    }
+
+    /// `Engine::restore`, its outcome as the module's JSON status reports it.
+    pub fn restore(&mut self, file: &[u8]) -> Result<StateLoad, Fault> {
+        match self {
+            Backend::Native(e) => Ok(match e.restore(file) {
+                Ok(r) => StateLoad::Loaded {
+                    keys: r.keys,
+                    watermark: r.watermark,
+                },
+                Err(jcdetect::persist::StateError::NotAStateFile) => StateLoad::NotAStateFile,
+                Err(err) => StateLoad::Refused(err.to_string()),
+            }),
+            #[cfg(feature = "wasm-host")]
+            Backend::Wasm(m) => {
+                let v = m.restore(file)?;
+                Ok(if v["ok"] == serde_json::Value::Bool(true) {
+                    StateLoad::Loaded {
+                        keys: v["keys"].as_u64().unwrap_or(0),
+                        watermark: v["watermark"].as_i64(),
+                    }
+                } else if v["kind"] == "not_a_state_file" {
+                    StateLoad::NotAStateFile
+                } else {
+                    StateLoad::Refused(v["error"].as_str().unwrap_or("refused").to_string())
+                })
+            }
+        }
+    }
+}
+
+/// What loading a `--state` file gave.
+pub enum StateLoad {
+    Loaded {
+        keys: u64,
+        watermark: Option<i64>,
+    },
+    NotAStateFile,
+    /// Damaged, from another version, or sized by another configuration: why.
+    Refused(String),
 }
 
 #[cfg(feature = "wasm-host")]
@@ -267,6 +315,8 @@ mod imp {
         diagnostics: TypedFunc<(), i64>,
         stats: TypedFunc<(), i64>,
         set_max_line_bytes: Option<TypedFunc<i64, ()>>,
+        snapshot: Option<TypedFunc<(), i64>>,
+        restore: Option<TypedFunc<(i32, i32), i64>>,
         /// The host's input buffer in module memory (ptr, capacity), reused across calls.
         input: Option<(i32, i32)>,
         /// Epoch ticks a call may run; `None` = unbounded.
@@ -370,6 +420,8 @@ mod imp {
                 diagnostics: func!("jcdetect_diagnostics"),
                 stats: func!("jcdetect_stats"),
                 set_max_line_bytes: opt_func!("jcdetect_set_max_line_bytes"),
+                snapshot: opt_func!("jcdetect_snapshot"),
+                restore: opt_func!("jcdetect_restore"),
                 store,
                 input: None,
                 deadline_ticks,
@@ -601,6 +653,39 @@ mod imp {
             let v = serde_json::from_str(&text)
                 .map_err(|e| Fault::Trap(format!("jcdetect_stats returned no JSON ({e})")))?;
             Ok((text, v))
+        }
+
+        fn no_state(&self) -> Fault {
+            Fault::Usage(
+                "--state: this module has no jcdetect_snapshot/jcdetect_restore exports \
+                 (see wasm/ABI.md)"
+                    .into(),
+            )
+        }
+
+        /// `jcdetect_snapshot`: the state file's bytes.
+        pub fn snapshot(&mut self) -> Result<Vec<u8>, Fault> {
+            let f = self.snapshot.clone().ok_or_else(|| self.no_state())?;
+            let mut out = Vec::new();
+            self.call_packed(f, "jcdetect_snapshot", &mut out)?;
+            Ok(out)
+        }
+
+        /// `jcdetect_restore`: its JSON status.
+        pub fn restore(&mut self, file: &[u8]) -> Result<serde_json::Value, Fault> {
+            let f = self.restore.clone().ok_or_else(|| self.no_state())?;
+            let (ptr, _) = self.input_buffer(file.len())?;
+            self.memory
+                .write(&mut self.store, ptr as usize, file)
+                .map_err(|e| Fault::Trap(format!("writing the state: {e}")))?;
+            self.arm();
+            let packed = f
+                .call(&mut self.store, (ptr, file.len() as i32))
+                .map_err(|e| self.trap(e, "jcdetect_restore"))?;
+            let mut text = Vec::new();
+            self.read_packed(packed, "jcdetect_restore", &mut text)?;
+            serde_json::from_slice(&text)
+                .map_err(|e| Fault::Trap(format!("jcdetect_restore returned no JSON ({e})")))
         }
     }
 

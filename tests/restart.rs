@@ -191,13 +191,3 @@ fn a_file_that_is_not_state_is_never_overwritten() {
     assert_eq!(std::fs::read(&precious).unwrap(), before);
     assert!(out.stdout.is_empty(), "no run happened");
 }
-
-#[test]
-fn state_refuses_wasm() {
-    let out = Command::new(BIN)
-        .args(["--state", "x.bin", "--wasm", "m.wasm", "-"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
-}

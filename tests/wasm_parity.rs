@@ -462,6 +462,57 @@ fn parity_on_generated_replay() {
     let _ = std::fs::remove_file(replay());
 }
 
+/// `--state` through the module writes the same bytes as native, and a state file moves
+/// between the two: a replay cut in two halves, each half run by native or WASM in turn
+/// from the other's state, raises exactly the alerts of one native run over the whole.
+#[test]
+fn state_files_are_the_same_bytes_native_and_wasm() {
+    let o = Command::new(BIN)
+        .args(["generate", "--events", "20000", "--seed", "5"])
+        .output()
+        .expect("jcdetect generate");
+    assert!(o.status.success());
+    let lines: Vec<&[u8]> = o.stdout.split_inclusive(|&b| b == b'\n').collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let (a, b, all) = (tmp("a.ndjson"), tmp("b.ndjson"), tmp("all.ndjson"));
+    std::fs::write(&a, first.concat()).unwrap();
+    std::fs::write(&b, second.concat()).unwrap();
+    std::fs::write(&all, &o.stdout).unwrap();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let whole = run(&[&s(&all)], None);
+    assert!(whole.stdout.len() > 1000);
+    for flavour in FLAVOURS {
+        let m = module(flavour);
+        let m = m.to_str().unwrap();
+        let (sn, sw) = (tmp("native.state"), tmp("wasm.state"));
+        let n1 = run(&["--state", &s(&sn), &s(&a)], None);
+        let w1 = run(&["--wasm", m, "--state", &s(&sw), &s(&a)], None);
+        assert_eq!(w1.code, 0, "{flavour:?}: {}", w1.stderr);
+        assert_eq!(w1.stdout, n1.stdout, "{flavour:?}: first half");
+        assert!(
+            std::fs::read(&sw).unwrap() == std::fs::read(&sn).unwrap(),
+            "{flavour:?}: state files differ"
+        );
+        // Cross over: WASM goes on from the native state, native from the WASM state.
+        let w2 = run(&["--wasm", m, "--state", &s(&sn), &s(&b)], None);
+        let n2 = run(&["--state", &s(&sw), &s(&b)], None);
+        assert_eq!(w2.code, 0, "{flavour:?}: {}", w2.stderr);
+        assert!(w2.stderr.contains("state: loaded"), "{}", w2.stderr);
+        assert_eq!(w2.stdout, n2.stdout, "{flavour:?}: second half");
+        let mut joined = n1.stdout.clone();
+        joined.extend_from_slice(&w2.stdout);
+        assert!(
+            joined == whole.stdout,
+            "{flavour:?}: halves differ from the whole"
+        );
+        let _ = std::fs::remove_file(&sn);
+        let _ = std::fs::remove_file(&sw);
+    }
+    for p in [a, b, all] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 /// Every diagnostic code, CRLF, a BOM, arrays, a final line without a newline, a line over
 /// the limit, over two files (line numbers restart per file).
 #[test]

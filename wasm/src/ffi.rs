@@ -182,6 +182,23 @@ pub extern "C" fn jcdetect_stats() -> i64 {
     with_host(|h| packed(h.stats()))
 }
 
+/// Packed bytes of the window state (the file `jcdetect --state` writes).
+#[no_mangle]
+pub extern "C" fn jcdetect_snapshot() -> i64 {
+    with_host(|h| packed(h.snapshot()))
+}
+
+/// Load a window state; packed JSON status.
+///
+/// # Safety
+/// `ptr..ptr+len` must be a buffer from `alloc`/`malloc` (see [`input`]).
+#[no_mangle]
+pub unsafe extern "C" fn jcdetect_restore(ptr: i32, len: i32) -> i64 {
+    // SAFETY: the caller's contract is `input`'s.
+    let file = unsafe { input(ptr, len) };
+    with_host(|h| packed(h.restore(file)))
+}
+
 /// Fluent Bit `wasm` filter (`Function_Name jcdetect_filter`, `Event_Format json`): a
 /// NUL-terminated JSON record in, a pointer to a NUL-terminated JSON record out (`""`
 /// drops the record). The tag is not used.

@@ -296,6 +296,44 @@ impl Host {
         &self.out
     }
 
+    /// `jcdetect_snapshot`: the window state, the bytes `jcdetect --state` writes.
+    pub fn snapshot(&mut self) -> &[u8] {
+        self.out = self.engine.snapshot();
+        &self.out
+    }
+
+    /// `jcdetect_restore`: load a state written by `jcdetect_snapshot` (or the native CLI).
+    /// Returns the JSON status; on error the engine is unchanged.
+    pub fn restore(&mut self, file: Result<&[u8], BadInput>) -> &[u8] {
+        let result = file
+            .map_err(|bad| ("bad_input", format!("state buffer: {}", bad.detail())))
+            .and_then(|f| {
+                self.engine.restore(f).map_err(|e| {
+                    let kind = match e {
+                        jcdetect::persist::StateError::NotAStateFile => "not_a_state_file",
+                        jcdetect::persist::StateError::Incompatible(_) => "incompatible",
+                        _ => "damaged",
+                    };
+                    (kind, e.to_string())
+                })
+            });
+        self.out.clear();
+        let mut o = Obj::new(&mut self.out);
+        match result {
+            Ok(r) => {
+                o.bool("ok", true).int("keys", r.keys as i64);
+                if let Some(w) = r.watermark {
+                    o.int("watermark", w);
+                }
+            }
+            Err((kind, msg)) => {
+                o.bool("ok", false).str("kind", kind).str("error", &msg);
+            }
+        }
+        o.end();
+        &self.out
+    }
+
     /// `jcdetect_stats`: the CLI's `--stats-json` document, plus `diagnostics.null_input` /
     /// `diagnostics.bad_pointer` when the host passed unreadable buffers.
     pub fn stats(&mut self) -> &[u8] {

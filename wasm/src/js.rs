@@ -159,6 +159,32 @@ impl Detector {
         JSON::parse(&self.engine.stats_json())
     }
 
+    /// The window state as bytes (the file `jcdetect --state` writes; the same bytes), to
+    /// store and hand to `restore` in a later process.
+    pub fn snapshot(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(&self.engine.snapshot()[..])
+    }
+
+    /// Load a state from `snapshot()` (or a native `--state` file) into this detector.
+    /// Returns the number of keys loaded. Throws an `Error` whose message is JSON
+    /// (`{"error":"state","kind":"damaged"|"incompatible"|"not_a_state_file","message":...}`)
+    /// when the state is refused; the detector is then unchanged.
+    pub fn restore(&mut self, state: &[u8]) -> Result<f64, JsValue> {
+        use jcdetect::persist::StateError;
+        match self.engine.restore(state) {
+            Ok(r) => Ok(r.keys as f64),
+            Err(e) => {
+                let kind = match e {
+                    StateError::NotAStateFile => "not_a_state_file",
+                    StateError::Incompatible(_) => "incompatible",
+                    _ => "damaged",
+                };
+                let msg = serde_json::json!({"error": "state", "kind": kind, "message": e.to_string()});
+                Err(js_sys::Error::new(&msg.to_string()).into())
+            }
+        }
+    }
+
     /// The bad-input reports since the last call (at most 1000 are kept; all are counted in
     /// `stats().diagnostics`).
     #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]

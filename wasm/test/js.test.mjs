@@ -2,7 +2,8 @@
 // Run: node --test wasm/test/   (JCDETECT_BIN overrides the CLI path)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +77,31 @@ test('bad lines are reported by diagnostics(), not thrown', () => {
   assert.equal(diags[0].line, 1);
   assert.deepEqual(d.diagnostics(), []);
   assert.equal(d.stats().diagnostics.invalid_json, 1);
+});
+
+test('snapshot and restore carry an attack across detectors; the bytes are the CLI\'s --state file', () => {
+  const lines = readFileSync(example, 'utf8').trim().split('\n');
+  const cut = Math.floor(lines.length / 2);
+  const whole = new Detector({});
+  const want = lines.flatMap((l) => whole.push(l));
+  const a = new Detector({});
+  const got = lines.slice(0, cut).flatMap((l) => a.push(l));
+  const state = a.snapshot();
+  assert.ok(state instanceof Uint8Array && state.length > 28);
+  const b = new Detector({});
+  assert.ok(b.restore(state) > 0);
+  got.push(...lines.slice(cut).flatMap((l) => b.push(l)));
+  assert.deepEqual(got, want);
+  // The native CLI writes the same bytes after the whole example.
+  const dir = mkdtempSync(path.join(tmpdir(), 'jcdetect-js-'));
+  const file = path.join(dir, 's.bin');
+  execFileSync(nativeBin(), ['--quiet', '--state', file, example]);
+  assert.deepEqual(Buffer.from(whole.snapshot()), readFileSync(file));
+  // A damaged state is refused with a JSON error, and the detector stays usable and fresh.
+  const c = new Detector({});
+  const bad = Uint8Array.from(state);
+  bad[bad.length - 1] ^= 1;
+  assert.throws(() => c.restore(bad), (e) => JSON.parse(e.message).kind === 'damaged');
+  assert.deepEqual(Buffer.from(c.snapshot()), Buffer.from(new Detector({}).snapshot()));
+  rmSync(dir, { recursive: true });
 });
