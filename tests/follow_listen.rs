@@ -332,3 +332,81 @@ fn listen_clients_may_reconnect_and_state_carries_over() {
     jc.wait_stderr("closed after 12 lines", 1);
     assert!(jc.running(), "a closed client must not end --listen");
 }
+
+// ---------------------------------------------------------------------------------------
+// Stopping: SIGTERM/SIGINT end --follow and --listen cleanly (exit 0, alerts flushed,
+// summary, --state and --stats-json written), and the state carries into the next run.
+
+#[cfg(unix)]
+#[test]
+fn follow_and_listen_stop_cleanly_on_a_signal_and_save_state() {
+    let lines = example_lines();
+    let want = plain(&[], &concat(&lines));
+    let dir = TempDir::new("stop-live");
+    let state = dir.join("s.bin");
+    let stats = dir.join("stats.json");
+    // --follow: the first half, a SIGTERM; the state then goes on in a plain run.
+    let path = dir.join("di.ndjson");
+    fs::write(&path, concat(&lines[..16])).unwrap();
+    let first = plain(&[], &concat(&lines[..16]));
+    let mut jc = Live::spawn(
+        BIN,
+        &[
+            "--follow",
+            s(&path),
+            "--state",
+            s(&state),
+            "--stats-json",
+            s(&stats),
+        ],
+    );
+    jc.wait_lines(first.len(), "first half");
+    jc.signal("TERM");
+    let status = jc.wait_exit();
+    let err = jc.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("summary: 16 lines"), "{err}");
+    assert!(err.contains("state: saved"), "{err}");
+    assert!(fs::read_to_string(&stats).unwrap().contains("\"lines\": 16"));
+    // --listen: the second half over TCP from that state, then a SIGINT.
+    let (mut jc, addr) = listen(&["--state", s(&state)]);
+    TcpStream::connect(addr)
+        .unwrap()
+        .write_all(&concat(&lines[16..]))
+        .unwrap();
+    jc.wait_lines(want.len() - first.len(), "second half");
+    jc.signal("INT");
+    let status = jc.wait_exit();
+    let err = jc.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("state: loaded"), "{err}");
+    let mut got = first;
+    got.extend(jc.lines.iter().cloned());
+    assert_eq!(got, want, "one stream over two processes, alerts exactly once");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_leaves_the_state_file_alone() {
+    let dir = TempDir::new("stop-pipe");
+    let state = dir.join("s.bin");
+    let big: Vec<u8> = std::iter::repeat_n(concat(&example_lines()), 1000)
+        .flatten()
+        .collect();
+    let input = dir.join("big.ndjson");
+    fs::write(&input, &big).unwrap();
+    let script = format!(
+        "\"$0\" --state {} {} | head -c 1 > /dev/null",
+        s(&state),
+        s(&input)
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script, BIN])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    assert!(err.contains("state not saved"), "{err}");
+    assert!(!state.exists());
+}
