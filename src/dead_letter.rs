@@ -124,7 +124,11 @@ impl Inner {
             self.first = None;
             return;
         }
-        if let Err(e) = self.file.write_all(&self.buf).and_then(|_| self.file.flush()) {
+        if let Err(e) = self
+            .file
+            .write_all(&self.buf)
+            .and_then(|_| self.file.flush())
+        {
             let (source, line) = self.first.take().unwrap_or_default();
             tracing::error!(
                 "cannot write --errors {}: {e}; rejected lines from line {line} of {source} on \

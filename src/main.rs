@@ -215,9 +215,11 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         _ => {}
     }
     if args.errors.is_some() && args.wasm.is_some() {
-        return Err("--errors needs the native engine: the WASM module's diagnostics do not \
+        return Err(
+            "--errors needs the native engine: the WASM module's diagnostics do not \
                     carry the rejected lines (drop --wasm or --errors)"
-            .into());
+                .into(),
+        );
     }
     match args.wasm.as_mut() {
         Some(w) => {
