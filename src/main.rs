@@ -70,8 +70,8 @@ EXAMPLES:
 
 EXIT STATUS:
     0 end of input reached (bad lines are reported and counted, not fatal), or the output
-      pipe was closed; 1 an input could not be read, or the WASM module trapped; 2 usage or
-      config error.
+      pipe was closed; 1 an input could not be read, the WASM module trapped, or --errors /
+      --stats-json could not be written; 2 usage or config error.
 ";
 
 /// At most this many diagnostics per code are logged one by one; the rest are counted.

@@ -28,7 +28,10 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// Every kind of rejected line, between events that raise alerts; (line, code, raw bytes).
-fn stream() -> (Vec<u8>, Vec<(u64, &'static str, Vec<u8>)>) {
+/// (line number, code, raw bytes) of a record.
+type Want = (u64, &'static str, Vec<u8>);
+
+fn stream() -> (Vec<u8>, Vec<Want>) {
     let good = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/single_event_demo.ndjson"),
     )
