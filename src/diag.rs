@@ -74,6 +74,28 @@ pub struct Diagnostic {
     pub line: u64,
     pub code: Code,
     pub detail: String,
+    /// The rejected line itself, only when the engine was asked for it
+    /// ([`crate::Options::keep_rejected`]) and only for codes that reject the line
+    /// ([`Code::rejects_line`]); `None` otherwise. Not part of the `Display` text.
+    pub raw: Option<RawLine>,
+}
+
+/// The bytes of a rejected line, as they came in: CR of a CRLF ending and a BOM included,
+/// the newline excluded. For an array element that is not an object, that element's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawLine {
+    /// The line, or for `line_too_long` (never buffered whole) only its first
+    /// [`crate::engine::REJECTED_PREFIX_BYTES`] bytes.
+    pub bytes: Vec<u8>,
+    /// Length of the whole line; more than `bytes.len()` when only a prefix was kept.
+    pub len: usize,
+}
+
+impl RawLine {
+    /// Whether `bytes` is only the start of the line.
+    pub fn truncated(&self) -> bool {
+        self.bytes.len() < self.len
+    }
 }
 
 impl fmt::Display for Diagnostic {

@@ -14,7 +14,7 @@
 use crate::alert::{Alert, Format};
 use crate::catalog::{Cond, Severity};
 use crate::config::{Allowlist, Config};
-use crate::diag::{Code, Diagnostic, Stats};
+use crate::diag::{Code, Diagnostic, RawLine, Stats};
 use crate::event::{decode, Event};
 use crate::hash::StableHasher;
 use crate::persist::{open as open_state, Reader, StateError, Writer};
@@ -55,7 +55,14 @@ pub struct Options {
     pub emit: Emit,
     /// Lines longer than this are rejected without being buffered.
     pub max_line_bytes: usize,
+    /// Hand each rejected line's bytes to the caller in [`Diagnostic::raw`] (the CLI's
+    /// `--errors FILE`). Off by default: nothing is copied on the hot path.
+    pub keep_rejected: bool,
 }
+
+/// With [`Options::keep_rejected`], how much of a `line_too_long` line is kept (the rest is
+/// discarded unbuffered, as without the option).
+pub const REJECTED_PREFIX_BYTES: usize = 64 << 10;
 
 /// Default line limit: 16 MiB, far above the 77 KB `mdm_command_result` events.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
@@ -66,6 +73,7 @@ impl Default for Options {
             format: Format::Ecs,
             emit: Emit::Alerts,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            keep_rejected: false,
         }
     }
 }
@@ -89,6 +97,8 @@ pub struct Engine {
     carry: Vec<u8>,
     /// Discarding the rest of an over-long line; holds its length so far.
     discarding: Option<usize>,
+    /// With `keep_rejected`: the first bytes of the over-long line being discarded.
+    long_prefix: Vec<u8>,
     /// Scratch buffers reused across events.
     alert_buf: Vec<u8>,
     fired: Vec<&'static str>,
@@ -118,6 +128,7 @@ impl Engine {
             fallback_time: None,
             carry: Vec::new(),
             discarding: None,
+            long_prefix: Vec::new(),
             alert_buf: Vec::with_capacity(4096),
             fired: Vec::new(),
             stateful: Vec::new(),
@@ -229,6 +240,7 @@ impl Engine {
         self.line = 0;
         self.carry.clear();
         self.discarding = None;
+        self.long_prefix.clear();
     }
 
     /// Feed a chunk of NDJSON. Complete lines are processed straight from `chunk`; a trailing
@@ -242,10 +254,15 @@ impl Engine {
             let (head, rest) = (&chunk[..nl], &chunk[nl + 1..]);
             chunk = rest;
             if let Some(len) = self.discarding.take() {
+                self.keep_prefix(head);
                 self.too_long(len + head.len(), diags);
             } else if !self.carry.is_empty() {
                 if self.carry.len() + head.len() > self.opts.max_line_bytes {
                     let len = self.carry.len() + head.len();
+                    let carry = std::mem::take(&mut self.carry);
+                    self.keep_prefix(&carry);
+                    self.keep_prefix(head);
+                    self.carry = carry;
                     self.carry.clear();
                     self.too_long(len, diags);
                 } else {
@@ -256,6 +273,7 @@ impl Engine {
                     self.carry = line;
                 }
             } else if head.len() > self.opts.max_line_bytes {
+                self.keep_prefix(head);
                 self.too_long(head.len(), diags);
             } else {
                 self.process_line(head, out, diags);
@@ -266,12 +284,27 @@ impl Engine {
     fn hold(&mut self, part: &[u8]) {
         if let Some(len) = self.discarding.as_mut() {
             *len += part.len();
+            self.keep_prefix(part);
         } else if self.carry.len() + part.len() > self.opts.max_line_bytes {
             self.discarding = Some(self.carry.len() + part.len());
+            let carry = std::mem::take(&mut self.carry);
+            self.keep_prefix(&carry);
+            self.keep_prefix(part);
+            self.carry = carry;
             self.carry.clear();
             self.carry.shrink_to(64 << 10);
         } else {
             self.carry.extend_from_slice(part);
+        }
+    }
+
+    /// With `keep_rejected`, append what fits of `part` to the kept start of an over-long
+    /// line (bounded: the line itself is never buffered).
+    fn keep_prefix(&mut self, part: &[u8]) {
+        if self.opts.keep_rejected {
+            let room = REJECTED_PREFIX_BYTES.saturating_sub(self.long_prefix.len());
+            self.long_prefix
+                .extend_from_slice(&part[..room.min(part.len())]);
         }
     }
 
@@ -286,6 +319,12 @@ impl Engine {
             ),
             diags,
         );
+        if self.opts.keep_rejected {
+            let bytes = std::mem::take(&mut self.long_prefix);
+            if let Some(d) = diags.last_mut() {
+                d.raw = Some(RawLine { bytes, len });
+            }
+        }
     }
 
     /// End of input: process a final line that had no newline.
@@ -302,6 +341,20 @@ impl Engine {
     /// `max_line_bytes` without handing it over, as [`Engine::feed`] does for its own input.
     /// For hosts that frame lines themselves (the CLI's TCP listener frames each connection).
     pub fn reject_long_line(&mut self, len: usize, diags: &mut Vec<Diagnostic>) {
+        self.reject_long_line_prefix(len, &[], diags);
+    }
+
+    /// [`Engine::reject_long_line`] with the start of the line the host kept (with
+    /// [`Options::keep_rejected`] its first [`REJECTED_PREFIX_BYTES`] go into
+    /// [`Diagnostic::raw`]; ignored otherwise).
+    pub fn reject_long_line_prefix(
+        &mut self,
+        len: usize,
+        prefix: &[u8],
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.long_prefix.clear();
+        self.keep_prefix(prefix);
         self.too_long(len, diags);
     }
 
@@ -311,7 +364,21 @@ impl Engine {
             line: self.line,
             code,
             detail,
+            raw: None,
         });
+    }
+
+    /// Report a rejected line; with `keep_rejected` its bytes go along.
+    fn reject(&mut self, code: Code, detail: String, raw: &[u8], diags: &mut Vec<Diagnostic>) {
+        self.report(code, detail, diags);
+        if self.opts.keep_rejected {
+            if let Some(d) = diags.last_mut() {
+                d.raw = Some(RawLine {
+                    bytes: raw.to_vec(),
+                    len: raw.len(),
+                });
+            }
+        }
     }
 
     /// Process one line (without its newline). A trailing CR and a UTF-8 BOM are ignored.
@@ -330,14 +397,17 @@ impl Engine {
     ) {
         self.line += 1;
         self.stats.lines += 1;
+        // A rejected line is handed back as it came (CR and BOM included).
+        let verbatim = line;
         let mut line = line.strip_suffix(b"\r").unwrap_or(line);
         line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,
             Err(e) => {
-                self.report(
+                self.reject(
                     Code::InvalidUtf8,
                     format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    verbatim,
                     diags,
                 );
                 self.pass_raw(line, out);
@@ -347,16 +417,17 @@ impl Engine {
         let trimmed = text.trim_start_matches([' ', '\t']);
         match trimmed.as_bytes().first() {
             None => {
-                self.report(Code::EmptyLine, "empty line".into(), diags);
+                self.reject(Code::EmptyLine, "empty line".into(), verbatim, diags);
             }
-            Some(b'[') => self.process_array(text, host_time, out, diags),
-            _ => self.process_object(text, host_time, out, diags),
+            Some(b'[') => self.process_array(text, verbatim, host_time, out, diags),
+            _ => self.process_object(text, verbatim, host_time, out, diags),
         }
     }
 
     fn process_array(
         &mut self,
         text: &str,
+        verbatim: &[u8],
         host_time: Option<i64>,
         out: &mut Vec<u8>,
         diags: &mut Vec<Diagnostic>,
@@ -364,19 +435,22 @@ impl Engine {
         match serde_json::from_str::<Vec<&RawValue>>(text) {
             Ok(items) => {
                 for item in items {
-                    self.process_object(item.get(), host_time, out, diags);
+                    let item = item.get();
+                    self.process_object(item, item.as_bytes(), host_time, out, diags);
                 }
             }
             Err(e) => {
-                self.report(Code::InvalidJson, json_error(&e), diags);
+                self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
                 self.pass_raw(text.as_bytes(), out);
             }
         }
     }
 
+    /// `verbatim`: what a rejection hands back (the line as read, or the array element).
     fn process_object(
         &mut self,
         text: &str,
+        verbatim: &[u8],
         host_time: Option<i64>,
         out: &mut Vec<u8>,
         diags: &mut Vec<Diagnostic>,
@@ -389,7 +463,7 @@ impl Engine {
                 } else {
                     Code::InvalidJson
                 };
-                self.report(code, e.to_string(), diags);
+                self.reject(code, e.to_string(), verbatim, diags);
                 self.pass_raw(text.as_bytes(), out);
                 return;
             }

@@ -23,5 +23,5 @@ pub mod window;
 
 pub use alert::Format;
 pub use config::{Config, ConfigError};
-pub use diag::{Code, Diagnostic, Stats};
+pub use diag::{Code, Diagnostic, RawLine, Stats};
 pub use engine::{Emit, Engine, Options};

@@ -44,7 +44,9 @@ pub struct Listener {
 
 enum Item {
     Line(Range<usize>),
-    TooLong(usize),
+    /// A line over `--max-line-bytes`: its length, and where in the batch's data the start
+    /// of it is kept (empty unless `--errors` asked for rejected lines).
+    TooLong(usize, Range<usize>),
 }
 
 enum Msg {
@@ -117,9 +119,19 @@ impl Listener {
         });
         let acceptor_budget = Arc::clone(&budget);
         let listener = self.listener;
+        // With --errors the readers keep the start of each over-long line they drop.
+        let keep = if engine.options().keep_rejected {
+            jcdetect::engine::REJECTED_PREFIX_BYTES
+        } else {
+            0
+        };
+        let framing = Framing {
+            max_line_bytes,
+            keep,
+        };
         let spawned = std::thread::Builder::new()
             .name("accept".into())
-            .spawn(move || accept_loop(listener, tx, acceptor_budget, max_line_bytes));
+            .spawn(move || accept_loop(listener, tx, acceptor_budget, framing));
         if let Err(e) = spawned {
             tracing::error!("cannot start the listener thread: {e}");
             return ExitCode::from(1);
@@ -206,7 +218,9 @@ fn handle(
                 let start = diags.len();
                 match item {
                     Item::Line(r) => engine.process_line(&data[r.clone()], &mut sink.buf, diags),
-                    Item::TooLong(len) => engine.reject_long_line(*len, diags),
+                    Item::TooLong(len, kept) => {
+                        engine.reject_long_line_prefix(*len, &data[kept.clone()], diags)
+                    }
                 }
                 // The engine numbers lines across all connections; report the connection's own.
                 for d in &mut diags[start..] {
@@ -220,7 +234,21 @@ fn handle(
     }
 }
 
-fn accept_loop(listener: TcpListener, tx: Sender<Msg>, budget: Arc<Budget>, max_line_bytes: usize) {
+/// How a reader frames its connection.
+#[derive(Clone, Copy)]
+struct Framing {
+    max_line_bytes: usize,
+    /// How many bytes of an over-long line to keep (0: none).
+    keep: usize,
+}
+
+/// Append what fits of `part` to the kept start of an over-long line.
+fn keep_prefix(prefix: &mut Vec<u8>, part: &[u8], keep: usize) {
+    let room = keep.saturating_sub(prefix.len());
+    prefix.extend_from_slice(&part[..room.min(part.len())]);
+}
+
+fn accept_loop(listener: TcpListener, tx: Sender<Msg>, budget: Arc<Budget>, framing: Framing) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut next_id = 0u64;
     for stream in listener.incoming() {
@@ -250,7 +278,7 @@ fn accept_loop(listener: TcpListener, tx: Sender<Msg>, budget: Arc<Budget>, max_
         let spawned = std::thread::Builder::new()
             .name(format!("tcp#{next_id}"))
             .spawn(move || {
-                read_connection(stream, conn, &tx, &budget, max_line_bytes);
+                read_connection(stream, conn, &tx, &budget, framing);
                 count.fetch_sub(1, Ordering::AcqRel);
             });
         if let Err(e) = spawned {
@@ -266,12 +294,18 @@ fn read_connection(
     conn: Arc<str>,
     tx: &Sender<Msg>,
     budget: &Budget,
-    max_line_bytes: usize,
+    framing: Framing,
 ) {
+    let Framing {
+        max_line_bytes,
+        keep,
+    } = framing;
     let mut buf = vec![0u8; READ_SIZE];
-    // The start of a line that has no newline yet, or, when it grew too long, its length.
+    // The start of a line that has no newline yet, or, when it grew too long, its length
+    // (and with --errors its first `keep` bytes).
     let mut pending: Vec<u8> = Vec::new();
     let mut discarding: Option<usize> = None;
+    let mut long_prefix: Vec<u8> = Vec::new();
     let mut lines = 0u64;
     let send = |data: Vec<u8>, items: Vec<Item>, lines: &mut u64| -> bool {
         if items.is_empty() {
@@ -308,9 +342,16 @@ fn read_connection(
             let head = &rest[..i];
             rest = &rest[i + 1..];
             if let Some(len) = discarding.take() {
-                items.push(Item::TooLong(len + head.len()));
+                keep_prefix(&mut long_prefix, head, keep);
+                let start = data.len();
+                data.append(&mut long_prefix);
+                items.push(Item::TooLong(len + head.len(), start..data.len()));
             } else if pending.len() + head.len() > max_line_bytes {
-                items.push(Item::TooLong(pending.len() + head.len()));
+                keep_prefix(&mut long_prefix, &pending, keep);
+                keep_prefix(&mut long_prefix, head, keep);
+                let start = data.len();
+                data.append(&mut long_prefix);
+                items.push(Item::TooLong(pending.len() + head.len(), start..data.len()));
                 pending.clear();
             } else {
                 let start = data.len();
@@ -322,8 +363,11 @@ fn read_connection(
         }
         if let Some(len) = discarding.as_mut() {
             *len += rest.len();
+            keep_prefix(&mut long_prefix, rest, keep);
         } else if pending.len() + rest.len() > max_line_bytes {
             discarding = Some(pending.len() + rest.len());
+            keep_prefix(&mut long_prefix, &pending, keep);
+            keep_prefix(&mut long_prefix, rest, keep);
             pending = Vec::new();
         } else {
             pending.extend_from_slice(rest);
@@ -335,7 +379,8 @@ fn read_connection(
     // The connection is closed: a last line without a newline still counts.
     let (mut data, mut items) = (Vec::new(), Vec::new());
     if let Some(len) = discarding {
-        items.push(Item::TooLong(len));
+        data = long_prefix;
+        items.push(Item::TooLong(len, 0..data.len()));
     } else if !pending.is_empty() {
         data = pending;
         items.push(Item::Line(0..data.len()));

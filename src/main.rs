@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench_cmd;
+mod dead_letter;
 mod follow;
 mod generate_cmd;
 mod listen;
@@ -54,6 +55,10 @@ OPTIONS:
                              that span a restart are still detected; a damaged or incompatible
                              FILE is reported, moved to FILE.rejected, and the run starts with
                              empty state; a FILE that is not a state file is refused (exit 2)
+        --errors FILE        append every rejected line to FILE, one record a line:
+                             SOURCE<TAB>LINE<TAB>CODE<TAB>REASON<TAB>the line byte for byte
+                             (`cut -f5-` gives the lines back; a line over --max-line-bytes
+                             is cut to its first 64 KiB, said in REASON); not with --wasm
         --follow FILE        read FILE from the start, then keep reading as it grows; survives
                              rotation (rename + new file) and truncation; runs until killed
         --follow-from-end    with --follow: skip what FILE holds at start-up
@@ -81,7 +86,8 @@ SIGNALS:
 EXIT STATUS:
     0 end of input reached (bad lines are reported and counted, not fatal), stopped by
       SIGTERM/SIGINT, or the output pipe was closed; 1 an input could not be read, the WASM
-      module trapped, or --state/--stats-json could not be written; 2 usage or config error.
+      module trapped, or --state / --errors / --stats-json could not be written; 2 usage or
+      config error.
 ";
 
 /// At most this many diagnostics per code are logged one by one; the rest are counted.
@@ -94,6 +100,8 @@ struct Args {
     max_line_bytes: usize,
     stats_json: Option<PathBuf>,
     state: Option<PathBuf>,
+    /// `--errors FILE`: the dead-letter queue (src/dead_letter.rs).
+    errors: Option<String>,
     quiet: bool,
     wasm: Option<wasm_host::WasmArgs>,
     files: Vec<String>,
@@ -142,6 +150,7 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         max_line_bytes: jcdetect::engine::DEFAULT_MAX_LINE_BYTES,
         stats_json: None,
         state: None,
+        errors: None,
         quiet: false,
         wasm: None,
         files: Vec::new(),
@@ -172,6 +181,7 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
             "-c" | "--config" => args.config = Some(value("a FILE")?.into()),
             "--stats-json" => args.stats_json = Some(value("a FILE")?.into()),
             "--state" => args.state = Some(value("a FILE")?.into()),
+            "--errors" => args.errors = Some(value("a FILE")?),
             "--follow" => args.follow = Some(value("a FILE")?),
             "--follow-from-end" => args.follow_from_end = true,
             "--listen" => args.listen = Some(value("an ADDRESS (e.g. 127.0.0.1:9000)")?),
@@ -222,6 +232,13 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
         }
         (None, _) if args.follow_from_end => return Err("--follow-from-end needs --follow".into()),
         _ => {}
+    }
+    if args.errors.is_some() && args.wasm.is_some() {
+        return Err(
+            "--errors needs the native engine: the WASM module's diagnostics do not \
+                    carry the rejected lines (drop --wasm or --errors)"
+                .into(),
+        );
     }
     match args.wasm.as_mut() {
         Some(w) => {
@@ -398,6 +415,8 @@ struct Sink {
     buf: Vec<u8>,
     /// Downstream closed the pipe: what was left undelivered is lost.
     broken: bool,
+    /// `--errors FILE`, written whenever the output is.
+    errors: Option<dead_letter::DeadLetter>,
 }
 
 const FLUSH_AT: usize = 256 << 10;
@@ -410,6 +429,9 @@ enum Stop {
 
 impl Sink {
     fn flush(&mut self) -> Result<(), Stop> {
+        if let Some(e) = &self.errors {
+            e.flush();
+        }
         if !self.buf.is_empty() {
             let r = self.out.write_all(&self.buf).and_then(|_| self.out.flush());
             self.buf.clear();
@@ -435,11 +457,16 @@ enum Live {
 struct Reporter {
     quiet: bool,
     reported: [u64; Code::ALL.len()],
+    /// `--errors FILE`: every rejected line, not only the first reports.
+    errors: Option<dead_letter::DeadLetter>,
 }
 
 impl Reporter {
     fn report(&mut self, source: &str, diags: &mut Vec<Diagnostic>) {
         for d in diags.drain(..) {
+            if let Some(e) = &self.errors {
+                e.record(source, &d);
+            }
             let i = Code::ALL.iter().position(|&c| c == d.code).unwrap_or(0);
             self.reported[i] += 1;
             if self.quiet {
@@ -513,6 +540,12 @@ fn run_filter(args: Args) -> ExitCode {
         format: args.format,
         emit: args.emit,
         max_line_bytes: args.max_line_bytes,
+        keep_rejected: args.errors.is_some(),
+    };
+    let errors = match args.errors.as_deref().map(dead_letter::DeadLetter::open) {
+        Some(Ok(e)) => Some(e),
+        Some(Err(e)) => return usage_error(e),
+        None => None,
     };
     let mut engine = match wasm_host::Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
         Ok(e) => e,
@@ -530,10 +563,12 @@ fn run_filter(args: Args) -> ExitCode {
         out: io::stdout().lock(),
         buf: Vec::with_capacity(FLUSH_AT * 2),
         broken: false,
+        errors: errors.clone(),
     };
     let mut rep = Reporter {
         quiet: args.quiet,
         reported: [0; Code::ALL.len()],
+        errors: errors.clone(),
     };
     let mut chunk = vec![0u8; reader::CHUNK];
     let stop = shutdown::install();
@@ -573,6 +608,12 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(()) | Err(Stop::BrokenPipe) => {}
         Err(Stop::Io(e)) => {
             tracing::error!("writing output: {e}");
+            status = ExitCode::from(1);
+        }
+    }
+    if let Some(e) = &errors {
+        e.flush();
+        if e.failed() {
             status = ExitCode::from(1);
         }
     }

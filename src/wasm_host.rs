@@ -636,6 +636,7 @@ mod imp {
                         line,
                         code,
                         detail: d.detail,
+                        raw: None,
                     }),
                     // The module's own codes (`null_input`, `bad_pointer`,
                     // `diagnostics_dropped`...): not line problems the CLI reports per code.
