@@ -473,14 +473,21 @@ mod tests {
     fn a_budget_too_small_for_the_thresholds_is_refused() {
         let big = |mb: u64| {
             let mut t = format!("[state]\nmemory_mb = {mb}\n");
-            for r in ["password_spray_from_ip", "brute_force_attempts", "sso_failure_burst"] {
+            for r in [
+                "password_spray_from_ip",
+                "brute_force_attempts",
+                "sso_failure_burst",
+            ] {
                 t.push_str(&format!("[rules.{r}]\nthreshold = 1000\n"));
             }
             t
         };
         let e = Config::from_toml_str(&big(1)).unwrap_err();
         assert_eq!(e.problems.len(), 1, "{e}");
-        assert!(e.problems[0].contains("`state.memory_mb` = 1 is too small"), "{e}");
+        assert!(
+            e.problems[0].contains("`state.memory_mb` = 1 is too small"),
+            "{e}"
+        );
         let least: u64 = e.problems[0]
             .split("use at least ")
             .nth(1)

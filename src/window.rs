@@ -713,8 +713,8 @@ impl Windows {
             Table::new(bytes, k, w, w + lateness)
         });
         let sso_t = sso_t.map(|(bytes, k)| Table::new(bytes, k, sso.window, sso.window + lateness));
-        let lock_t = lock_t
-            .map(|(bytes, k)| Table::new(bytes, k, locked.window, locked.window + lateness));
+        let lock_t =
+            lock_t.map(|(bytes, k)| Table::new(bytes, k, locked.window, locked.window + lateness));
         let country_t = country_t.map(|(bytes, k)| {
             let w = maxw(&admin_cc, &user_cc);
             Table::new(bytes, k, w, w + lateness)

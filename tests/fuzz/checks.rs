@@ -118,7 +118,11 @@ fn json_lines(out: &[u8], what: &str) -> usize {
     if out.is_empty() {
         return 0;
     }
-    assert_eq!(out.last(), Some(&b'\n'), "output does not end with a newline");
+    assert_eq!(
+        out.last(),
+        Some(&b'\n'),
+        "output does not end with a newline"
+    );
     let mut n = 0;
     for line in out[..out.len() - 1].split(|&b| b == b'\n') {
         match serde_json::from_slice::<serde_json::Value>(line) {
@@ -191,7 +195,11 @@ pub fn engine(data: &[u8]) {
         emit,
         max_line_bytes,
     };
-    let cfg = Config::default();
+    // The default rules and thresholds with the window budget at its minimum, 1 MiB: the
+    // tables are sized linearly from it, and building the default 32 MiB of tables (twice
+    // per input) held the target to ~500 runs/s under ASan; small tables also evict sooner.
+    let mut cfg = Config::default();
+    cfg.state.memory_mb = 1;
 
     let run = |chunks: &mut dyn Iterator<Item = &[u8]>| {
         let mut engine = Engine::new(&cfg, opts);
@@ -228,7 +236,11 @@ pub fn engine(data: &[u8]) {
     assert_eq!(stats.lines, n, "line count");
     check_diags(&diags, &lines, &stats);
     if !lines.iter().any(|l| array_line(l)) {
-        assert_eq!(stats.events + stats.rejected, n, "events + rejected != lines");
+        assert_eq!(
+            stats.events + stats.rejected,
+            n,
+            "events + rejected != lines"
+        );
     }
 
     match emit {
@@ -239,7 +251,11 @@ pub fn engine(data: &[u8]) {
             if out.is_empty() {
                 return;
             }
-            assert_eq!(out.last(), Some(&b'\n'), "output does not end with a newline");
+            assert_eq!(
+                out.last(),
+                Some(&b'\n'),
+                "output does not end with a newline"
+            );
             for line in out[..out.len() - 1].split(|&b| b == b'\n') {
                 // Empty lines are rejected and never passed through.
                 assert!(!line.is_empty(), "an empty output line");
@@ -274,11 +290,9 @@ pub fn engine(data: &[u8]) {
 /// A non-object output line in all / embedded mode must be an element of an array line
 /// (rejected as `not_an_object` and passed through on its own).
 fn true_element(line: &[u8], lines: &[&[u8]]) -> bool {
-    lines.iter().any(|l| {
-        array_line(l)
-            && l.windows(line.len().max(1))
-                .any(|w| w == line)
-    })
+    lines
+        .iter()
+        .any(|l| array_line(l) && l.windows(line.len().max(1)).any(|w| w == line))
 }
 
 fn check_diags(diags: &[Diagnostic], lines: &[&[u8]], stats: &jcdetect::Stats) {
