@@ -189,6 +189,9 @@ impl Config {
             }
         }
         if p.is_empty() {
+            state_fits(&cfg, &mut p);
+        }
+        if p.is_empty() {
             Ok(cfg)
         } else {
             Err(ConfigError { problems: p })
@@ -404,6 +407,30 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
     }
 }
 
+/// Each window table holds at least one bucket of 8 keys, each key `threshold`-many slots,
+/// so large thresholds in a tiny `memory_mb` would take more than the budget (found by the
+/// config fuzz target: memory_mb = 1 with thresholds of 1000 built 2.1 MB of tables). The
+/// budget is documented as the ceiling: refuse such a config, naming the smallest budget
+/// that fits.
+fn state_fits(cfg: &Config, p: &mut Vec<String>) {
+    let rules = crate::rules::Rules::compile(cfg);
+    let fits = |mb: u64| crate::window::planned_bytes(&rules, mb) as u64 <= mb << 20;
+    let mb = cfg.state.memory_mb;
+    if fits(mb) {
+        return;
+    }
+    let need = crate::window::planned_bytes(&rules, mb);
+    let least = match (mb..=4096).find(|&m| fits(m)) {
+        Some(m) => format!("at least {m}"),
+        None => "more".into(),
+    };
+    p.push(format!(
+        "`state.memory_mb` = {mb} is too small for the thresholds of the enabled stateful rules \
+         (their tables need {need} bytes, one bucket of 8 keys each at least): use {least}, \
+         or lower the thresholds"
+    ));
+}
+
 fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, p: &mut Vec<String>) {
     let Some(t) = value.as_table() else {
         p.push(format!(
@@ -460,6 +487,40 @@ mod tests {
         }
         let ok = "[state]\nmemory_mb = 4096\n[rules.password_spray_from_ip]\nthreshold = 1000\nsuppress_secs = 0\n";
         assert!(Config::from_toml_str(ok).is_ok());
+    }
+
+    #[test]
+    fn a_budget_too_small_for_the_thresholds_is_refused() {
+        let big = |mb: u64| {
+            let mut t = format!("[state]\nmemory_mb = {mb}\n");
+            for r in [
+                "password_spray_from_ip",
+                "brute_force_attempts",
+                "sso_failure_burst",
+            ] {
+                t.push_str(&format!("[rules.{r}]\nthreshold = 1000\n"));
+            }
+            t
+        };
+        let e = Config::from_toml_str(&big(1)).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(
+            e.problems[0].contains("`state.memory_mb` = 1 is too small"),
+            "{e}"
+        );
+        let least: u64 = e.problems[0]
+            .split("use at least ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .expect("the smallest budget that fits");
+        let cfg = Config::from_toml_str(&big(least)).unwrap();
+        let rules = crate::rules::Rules::compile(&cfg);
+        let w = crate::window::Windows::new(&rules, &cfg);
+        assert!(w.stats().bytes as u64 <= least << 20);
+        assert!(Config::from_toml_str(&big(least - 1)).is_err());
+        // Default thresholds fit in the smallest budget.
+        assert!(Config::from_toml_str("[state]\nmemory_mb = 1\n").is_ok());
     }
 
     #[test]

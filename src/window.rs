@@ -250,8 +250,7 @@ struct Table<M: KeyMeta> {
 
 impl<M: KeyMeta> Table<M> {
     fn new(bytes: usize, k: usize, window: i64, idle: i64) -> Table<M> {
-        let per_key = 16 + std::mem::size_of::<M>() + k * std::mem::size_of::<Slot>();
-        let buckets = (bytes / per_key / WAYS).max(1);
+        let (buckets, _) = table_layout(bytes, k, std::mem::size_of::<M>());
         let cap = buckets * WAYS;
         Table {
             keys: vec![0; cap],
@@ -606,6 +605,84 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
 }
 
+/// Buckets and bytes per key of a table given `bytes` of budget, `k` slots per key and a
+/// per-key record of `meta` bytes. At least one bucket, so a share smaller than one bucket
+/// of keys takes more than the share (`Config` validation refuses such budgets).
+fn table_layout(bytes: usize, k: usize, meta: usize) -> (usize, usize) {
+    let per_key = 16 + meta + k * std::mem::size_of::<Slot>();
+    ((bytes / per_key / WAYS).max(1), per_key)
+}
+
+/// Share of the budget (bytes) and slots per key of each table, in the order source ip,
+/// actor+service, SSO actor, organization, countries, travel, MFA; `None` for a table that
+/// no enabled rule uses.
+fn plan(rules: &Rules, budget: usize) -> [Option<(usize, usize)>; 7] {
+    let spray = Knobs::of(rules, "password_spray_from_ip");
+    let stuffing = Knobs::of(rules, "credential_stuffing_success");
+    let bf_success = Knobs::of(rules, "brute_force_then_success");
+    let bf_attempts = Knobs::of(rules, "brute_force_attempts");
+    let locked = Knobs::of(rules, "multiple_accounts_locked");
+    let admin_cc = Knobs::of(rules, "admin_multi_country_login");
+    let user_cc = Knobs::of(rules, "user_multi_country_login");
+    let travel = Knobs::of(rules, "impossible_travel");
+    let sso = Knobs::of(rules, "sso_failure_burst");
+    let mfa = Knobs::of(rules, "mfa_bypass_suspected");
+    // Shares of the budget, normalized over the tables actually in use.
+    let want = [
+        (spray.on || stuffing.on, 30u64),
+        (bf_success.on || bf_attempts.on, 20),
+        (sso.on, 10),
+        (locked.on, 5),
+        (admin_cc.on || user_cc.on, 10),
+        (travel.on, 10),
+        (mfa.on, 15),
+    ];
+    let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
+    let k_of = |n: u64| (n as usize).clamp(1, 4096);
+    // Travel and MFA keep one record per key and no slots: k = 0.
+    let k = [
+        k_of((spray.threshold + 1).max(stuffing.threshold)),
+        k_of(bf_success.threshold.max(bf_attempts.threshold)),
+        k_of(sso.threshold + 1),
+        k_of(locked.threshold),
+        k_of(admin_cc.threshold.max(user_cc.threshold) + 1),
+        0,
+        0,
+    ];
+    std::array::from_fn(|i| {
+        want[i]
+            .0
+            .then(|| (budget / total as usize * want[i].1 as usize, k[i]))
+    })
+}
+
+/// The bytes the window tables take with a budget of `memory_mb` (what
+/// [`WindowStats::bytes`] reports once built), computed without building them. Over the
+/// budget only when a table's share cannot hold one bucket of its keys (large thresholds in
+/// a tiny budget).
+pub fn planned_bytes(rules: &Rules, memory_mb: u64) -> usize {
+    use std::mem::size_of;
+    let meta = [
+        size_of::<IpMeta>(),
+        size_of::<TwoGates>(),
+        size_of::<TwoGates>(),
+        size_of::<TwoGates>(),
+        size_of::<TwoGates>(),
+        size_of::<TravelMeta>(),
+        size_of::<MfaMeta>(),
+    ];
+    plan(rules, memory_mb as usize * (1 << 20))
+        .iter()
+        .zip(meta)
+        .filter_map(|(p, m)| {
+            p.map(|(bytes, k)| {
+                let (buckets, per_key) = table_layout(bytes, k, m);
+                buckets * WAYS * per_key
+            })
+        })
+        .sum()
+}
+
 impl Windows {
     /// Build the tables for the enabled stateful rules, splitting `[state] memory_mb`.
     pub fn new(rules: &Rules, cfg: &Config) -> Windows {
@@ -624,58 +701,27 @@ impl Windows {
         let mfa_horizon = rule(&mfa).int("horizon_secs") as i64 * NANOS;
         let lateness = cfg.state.allowed_lateness_secs as i64 * NANOS;
 
-        // Shares of the budget, normalized over the tables actually in use.
-        let want = [
-            (spray.on || stuffing.on, 30u64),
-            (bf_success.on || bf_attempts.on, 20),
-            (sso.on, 10),
-            (locked.on, 5),
-            (admin_cc.on || user_cc.on, 10),
-            (travel.on, 10),
-            (mfa.on, 15),
-        ];
-        let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
-        let budget = cfg.state.memory_mb as usize * (1 << 20);
-        let share = |i: usize| budget / total as usize * want[i].1 as usize;
-        let k_of = |n: u64| (n as usize).clamp(1, 4096);
+        // The sizes come from `plan`, which `planned_bytes` (config validation) shares.
+        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t] =
+            plan(rules, cfg.state.memory_mb as usize * (1 << 20));
         let maxw = |a: &Knobs, b: &Knobs| a.window.max(b.window);
-
-        let ip = want[0].0.then(|| {
-            let k = k_of((spray.threshold + 1).max(stuffing.threshold));
+        let ip = ip.map(|(bytes, k)| {
             let w = maxw(&spray, &stuffing);
-            Table::new(share(0), k, w, w + stuffing_success_window + lateness)
+            Table::new(bytes, k, w, w + stuffing_success_window + lateness)
         });
-        let brute = want[1].0.then(|| {
-            let k = k_of(bf_success.threshold.max(bf_attempts.threshold));
+        let brute = brute.map(|(bytes, k)| {
             let w = maxw(&bf_success, &bf_attempts);
-            Table::new(share(1), k, w, w + lateness)
+            Table::new(bytes, k, w, w + lateness)
         });
-        let sso_t = want[2].0.then(|| {
-            Table::new(
-                share(2),
-                k_of(sso.threshold + 1),
-                sso.window,
-                sso.window + lateness,
-            )
-        });
-        let lock_t = want[3].0.then(|| {
-            Table::new(
-                share(3),
-                k_of(locked.threshold),
-                locked.window,
-                locked.window + lateness,
-            )
-        });
-        let country_t = want[4].0.then(|| {
-            let k = k_of(admin_cc.threshold.max(user_cc.threshold) + 1);
+        let sso_t = sso_t.map(|(bytes, k)| Table::new(bytes, k, sso.window, sso.window + lateness));
+        let lock_t =
+            lock_t.map(|(bytes, k)| Table::new(bytes, k, locked.window, locked.window + lateness));
+        let country_t = country_t.map(|(bytes, k)| {
             let w = maxw(&admin_cc, &user_cc);
-            Table::new(share(4), k, w, w + lateness)
+            Table::new(bytes, k, w, w + lateness)
         });
-        // Travel and MFA keep one record per key and no slots: k = 0.
-        let travel_t = want[5]
-            .0
-            .then(|| Table::new(share(5), 0, 0, 86_400 * NANOS));
-        let mfa_t = want[6].0.then(|| Table::new(share(6), 0, 0, mfa_horizon));
+        let travel_t = travel_t.map(|(bytes, k)| Table::new(bytes, k, 0, 86_400 * NANOS));
+        let mfa_t = mfa_t.map(|(bytes, k)| Table::new(bytes, k, 0, mfa_horizon));
         Windows {
             spray,
             stuffing,
