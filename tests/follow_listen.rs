@@ -367,7 +367,9 @@ fn follow_and_listen_stop_cleanly_on_a_signal_and_save_state() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("summary: 16 lines"), "{err}");
     assert!(err.contains("state: saved"), "{err}");
-    assert!(fs::read_to_string(&stats).unwrap().contains("\"lines\": 16"));
+    assert!(fs::read_to_string(&stats)
+        .unwrap()
+        .contains("\"lines\": 16"));
     // --listen: the second half over TCP from that state, then a SIGINT.
     let (mut jc, addr) = listen(&["--state", s(&state)]);
     TcpStream::connect(addr)
@@ -382,7 +384,10 @@ fn follow_and_listen_stop_cleanly_on_a_signal_and_save_state() {
     assert!(err.contains("state: loaded"), "{err}");
     let mut got = first;
     got.extend(jc.lines.iter().cloned());
-    assert_eq!(got, want, "one stream over two processes, alerts exactly once");
+    assert_eq!(
+        got, want,
+        "one stream over two processes, alerts exactly once"
+    );
 }
 
 #[cfg(unix)]

@@ -194,6 +194,8 @@ pub fn engine(data: &[u8]) {
         format,
         emit,
         max_line_bytes,
+        // Keeping rejected lines (`--errors`) must not change anything else.
+        keep_rejected: mode & 0x40 != 0,
     };
     // The default rules and thresholds with the window budget at its minimum, 1 MiB: the
     // tables are sized linearly from it, and building the default 32 MiB of tables (twice
@@ -297,7 +299,7 @@ fn true_element(line: &[u8], lines: &[&[u8]]) -> bool {
 
 fn check_diags(diags: &[Diagnostic], lines: &[&[u8]], stats: &jcdetect::Stats) {
     let n = lines.len() as u64;
-    let mut by_code = [0u64; 8];
+    let mut by_code = [0u64; Code::ALL.len()];
     let mut rejected = 0u64;
     let mut rejects_on: std::collections::BTreeMap<u64, Vec<Code>> = Default::default();
     for d in diags {
