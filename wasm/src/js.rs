@@ -179,7 +179,8 @@ impl Detector {
                     StateError::Incompatible(_) => "incompatible",
                     _ => "damaged",
                 };
-                let msg = serde_json::json!({"error": "state", "kind": kind, "message": e.to_string()});
+                let msg =
+                    serde_json::json!({"error": "state", "kind": kind, "message": e.to_string()});
                 Err(js_sys::Error::new(&msg.to_string()).into())
             }
         }
