@@ -60,11 +60,11 @@ OPTIONS:
                              (`cut -f5-` gives the lines back; a line over --max-line-bytes
                              is cut to its first 64 KiB, said in REASON); not with --wasm
         --follow FILE        read FILE from the start, then keep reading as it grows; survives
-                             rotation (rename + new file) and truncation; runs until killed
+                             rotation (rename + new file) and truncation; runs until stopped
         --follow-from-end    with --follow: skip what FILE holds at start-up
         --listen ADDR        accept TCP connections on ADDR (e.g. 127.0.0.1:9000; port 0 picks
                              one, printed on stderr), one NDJSON stream per connection, all
-                             into one engine; runs until killed
+                             into one engine; runs until stopped
     -q, --quiet              no per-line diagnostics and no summary (errors only)
         --wasm PATH          run the engine as the jcdetect WASM module at PATH (wasmtime;
                              needs the `wasm-host` build feature)
@@ -448,7 +448,7 @@ impl Sink {
     }
 }
 
-/// An input that never ends by itself (it runs until killed or until stdout closes).
+/// An input that never ends by itself (it runs until a stop signal or until stdout closes).
 enum Live {
     Follow(follow::Follower),
     Listen(listen::Listener),
