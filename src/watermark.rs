@@ -10,7 +10,8 @@
 //! watermark (so the first login after a quiet night still counts); further ahead it is
 //! kept out of them and reported, since it would otherwise pin its keys' state far in the
 //! future. An event that does not confirm the jump drops it: a lone far-future event never
-//! moves the watermark.
+//! moves the watermark. Nor does one delivered twice (the same time does not confirm), nor
+//! one at the very start of a stream: the watermark is set only once two events agree.
 
 use crate::time::NANOS;
 
@@ -57,16 +58,26 @@ impl Watermark {
 
     /// Judge an event at `t` and move the watermark accordingly.
     pub fn observe(&mut self, t: i64) -> Verdict {
+        if self.newest == NONE {
+            // No watermark yet: the first event may be the absurd one, so it is only a
+            // candidate until the next event agrees with it (within `max_jump`). Until then
+            // nothing is late and every event counts.
+            if self.pending != NONE && t.abs_diff(self.pending) <= self.max_jump as u64 {
+                self.newest = self.pending.max(t);
+                self.pending = NONE;
+                return Verdict::InTime { now: self.newest };
+            }
+            self.pending = t;
+            return Verdict::InTime { now: t };
+        }
         if self.pending != NONE {
-            // The event after a tentative jump confirms it unless it is well before it.
-            if t >= self.pending.saturating_sub(self.max_jump) {
+            // The event after a tentative jump confirms it unless it is well before it. The
+            // same time again does not: a retried delivery repeats a line, it does not
+            // corroborate it.
+            if t != self.pending && t >= self.pending.saturating_sub(self.max_jump) {
                 self.newest = self.newest.max(self.pending);
             }
             self.pending = NONE;
-        }
-        if self.newest == NONE {
-            self.newest = t;
-            return Verdict::InTime { now: t };
         }
         let w = self.newest;
         if t < w.saturating_sub(self.lateness) {
@@ -153,17 +164,18 @@ mod tests {
             (0, 'T'),
             (1, 'T'),
             (61, 'A'),
-            (61, 'T'),
             (62, 'T'),
+            (63, 'T'),
             (1, 'L'),
         ]);
         // A quiet night: 10 h. Both events count.
-        run(&[(0, 'T'), (1, 'T'), (11, 'T'), (11, 'T'), (1, 'L')]);
+        run(&[(0, 'T'), (1, 'T'), (11, 'T'), (12, 'T'), (1, 'L')]);
     }
 
     #[test]
     fn small_steps_move_the_watermark_at_once() {
         let mut w = Watermark::new(0, 3600, 86_400);
+        assert_eq!(w.observe(0), Verdict::InTime { now: 0 });
         assert_eq!(w.observe(0), Verdict::InTime { now: 0 });
         assert_eq!(w.observe(300 * NANOS), Verdict::InTime { now: 300 * NANOS });
         // 10 s behind the newest with no lateness allowed.
@@ -177,14 +189,15 @@ mod tests {
             (1, 'T'),
             (1_000_000, 'A'),
             (61, 'A'),
-            (61, 'T'),
             (62, 'T'),
+            (63, 'T'),
         ]);
     }
 
     #[test]
     fn a_tentative_event_is_windowed_at_the_confirmed_time() {
         let mut w = Watermark::new(300, 3600, 86_400);
+        w.observe(H);
         w.observe(H);
         assert_eq!(w.observe(11 * H), Verdict::InTime { now: H });
         assert_eq!(w.observe(11 * H + 1), Verdict::InTime { now: 11 * H + 1 });
@@ -198,10 +211,34 @@ mod tests {
     #[test]
     fn extreme_times_do_not_overflow() {
         let mut w = Watermark::new(300, 3600, 86_400);
-        assert!(matches!(w.observe(i64::MIN + 1), Verdict::InTime { .. }));
-        assert!(matches!(w.observe(i64::MAX), Verdict::Ahead { .. }));
-        assert!(matches!(w.observe(i64::MIN + 1), Verdict::InTime { .. }));
+        for t in [i64::MIN + 1, i64::MIN + 1, i64::MAX, i64::MIN + 1] {
+            w.observe(t);
+        }
         assert_eq!(w.current(), Some(i64::MIN + 1));
+        let mut w = Watermark::new(300, 3600, 86_400);
+        for t in [i64::MAX, i64::MIN + 1, i64::MAX, 0, 0] {
+            w.observe(t);
+        }
+        assert_eq!(w.current(), Some(0));
+    }
+
+    #[test]
+    fn a_far_first_event_does_not_set_the_watermark() {
+        // The stream's first line is from 2200, or from 1678: the next two agree and win.
+        run(&[(1_000_000, 'T'), (1, 'T'), (1, 'T'), (2, 'T'), (0, 'L')]);
+        run(&[(-1_000_000, 'T'), (1, 'T'), (1, 'T'), (2, 'T'), (0, 'L')]);
+    }
+
+    #[test]
+    fn a_far_future_line_delivered_twice_does_not_move_the_watermark() {
+        run(&[
+            (0, 'T'),
+            (1, 'T'),
+            (1_000_000, 'A'),
+            (1_000_000, 'A'),
+            (1, 'T'),
+            (2, 'T'),
+        ]);
     }
 
     #[test]

@@ -524,3 +524,38 @@ fn check_records(records: &[u8], input: &Path, lib: &Run) {
         assert_eq!(f[4], d.raw.as_ref().unwrap().bytes, "{d}");
     }
 }
+
+/// Far-future lines where the corpus test does not put them: as the very first line of the
+/// stream (nothing to judge it against yet), and the same line twice in a row (a retried
+/// delivery), in the example stream with its stateful alerts. Neither makes a good event late
+/// nor changes an alert the good events raise.
+#[test]
+fn far_future_first_and_repeated_lines_change_no_alert() {
+    let clean = std::fs::read(root().join("tests/data/example.ndjson")).unwrap();
+    let lines: Vec<&[u8]> = clean.split_inclusive(|&b| b == b'\n').collect();
+    let bad = |id: &str, ts: &str| {
+        let mut v: serde_json::Value = serde_json::from_slice(lines[0]).unwrap();
+        v["id"] = id.into();
+        v["timestamp"] = ts.into();
+        v["initiated_by"]["username"] = format!("{id}@example.invalid").into();
+        format!("{v}\n").into_bytes()
+    };
+    let mut mixed = bad("adv-first", "2261-12-31T23:59:59Z");
+    for (i, l) in lines.iter().enumerate() {
+        mixed.extend_from_slice(l);
+        if i == lines.len() / 2 {
+            let twice = bad("adv-twice", "2250-01-01T00:00:00Z");
+            mixed.extend_from_slice(&twice);
+            mixed.extend_from_slice(&twice);
+        }
+    }
+    let (a, b) = (run(&clean, false, &[4096]), run(&mixed, false, &[4096]));
+    let late = |r: &Run| r.stats["late_events"].as_u64().unwrap();
+    assert_eq!(late(&b), late(&a), "good events made late");
+    let (ga, _) = good_alerts(&a.out);
+    let (gb, _) = good_alerts(&b.out);
+    assert!(ga
+        .iter()
+        .any(|l| l.windows(11).any(|w| w == b"\"group_key\"")));
+    assert!(ga == gb, "alerts changed by far-future lines");
+}
