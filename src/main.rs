@@ -586,7 +586,7 @@ fn run_filter(args: Args) -> ExitCode {
     let mut fault = None;
     if !inputs.is_empty() {
         let (names, readers): (Vec<String>, Vec<Box<dyn Read + Send>>) = inputs.into_iter().unzip();
-        match reader::spawn(readers, stop.clone()) {
+        match reader::spawn(readers, stop.clone(), args.max_line_bytes) {
             Ok((rx, back)) => {
                 let r = read_loop(&rx, &back, &names, &mut engine, &mut sink, &mut rep, &stop);
                 match r {
@@ -680,26 +680,36 @@ fn read_loop(
     let mut diags = Vec::new();
     // The input being read (its line numbers restart at 1), if one has begun.
     let mut current: Option<usize> = None;
-    let mut stopping = false;
+    // Once a stop is asked for, wait (bounded: the input may be idle in the middle of a
+    // line) for the reader to finish the line it is in and say it stopped.
+    let mut deadline: Option<std::time::Instant> = None;
+    // Whether what was fed of the current input ends with a newline.
+    let mut at_line_end = true;
     loop {
-        let msg = if stopping {
-            // Stopping: take only what the reader had already read.
-            match rx.try_recv() {
-                Ok(m) => m,
-                Err(_) => break,
-            }
-        } else {
-            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    stopping = stop.is_set();
-                    continue;
+        if deadline.is_none() && stop.is_set() {
+            // At a line boundary only a read already under way can still bring bytes.
+            let grace = if at_line_end { 50 } else { 2000 };
+            deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(grace));
+        }
+        let wait = match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => std::time::Duration::from_millis(100),
+        };
+        let msg = match rx.recv_timeout(wait) {
+            Ok(reader::Msg::Stopped) => break,
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) if deadline.is_some() => {
+                if !at_line_end {
+                    tracing::warn!("the input did not finish its line within 2 s of the stop");
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+                break;
             }
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
         };
         let input = match &msg {
             reader::Msg::Data { input, .. } | reader::Msg::End { input, .. } => *input,
+            reader::Msg::Stopped => continue,
         };
         if current != Some(input) {
             engine.start_input().map_err(LoopEnd::Fault)?;
@@ -708,6 +718,7 @@ fn read_loop(
         let name = &names[input];
         match msg {
             reader::Msg::Data { buf, short, .. } => {
+                at_line_end = buf.last() == Some(&b'\n');
                 // Alerts need a time even when no event carried one: the reading time.
                 let fed = engine
                     .set_fallback_time(now_nanos())
@@ -723,6 +734,7 @@ fn read_loop(
                     }
                 }
             }
+            reader::Msg::Stopped => {}
             reader::Msg::End { error, .. } => {
                 if let Some(e) = error {
                     tracing::error!("{name}: read error: {e}");
@@ -732,16 +744,18 @@ fn read_loop(
                 rep.report(name, &mut diags);
                 finished.map_err(LoopEnd::Fault)?;
                 current = None;
+                at_line_end = true;
             }
         }
-        stopping = stopping || stop.is_set();
     }
     if let Some(input) = current {
-        // Stopped inside an input: its last, unterminated line is processed as at its end
-        // (reported if it is cut short), never dropped.
+        // Stopped inside an input: a line still unterminated after the grace time is
+        // processed as at the end of input (reported if it is cut short), never dropped.
         let finished = engine.finish(&mut sink.buf, &mut diags);
         rep.report(&names[input], &mut diags);
         finished.map_err(LoopEnd::Fault)?;
+    }
+    if stop.is_set() {
         tracing::info!("stopped by a signal; alerts flushed");
     }
     Ok(status)

@@ -22,12 +22,16 @@ pub(crate) enum Msg {
         input: usize,
         error: Option<std::io::Error>,
     },
+    /// A stop was asked for and honoured: every byte read has been sent, and the last chunk
+    /// ends a line (unless `max_line_bytes` more bytes brought no newline).
+    Stopped,
 }
 
 /// Start reading. Chunks go back through the returned sender to be reused.
 pub(crate) fn spawn(
     inputs: Vec<Box<dyn Read + Send>>,
     stop: StopFlag,
+    max_line_bytes: usize,
 ) -> std::io::Result<(Receiver<Msg>, SyncSender<Vec<u8>>)> {
     let (tx, rx) = sync_channel::<Msg>(2);
     let (back_tx, back_rx) = sync_channel::<Vec<u8>>(4);
@@ -35,9 +39,21 @@ pub(crate) fn spawn(
         .name("read".into())
         .spawn(move || {
             for (input, mut r) in inputs.into_iter().enumerate() {
+                // Whether everything sent so far of this input ends with a newline.
+                let mut at_line_end = true;
                 loop {
-                    // Stop reading at once; what was read is still processed.
                     if stop.is_set() {
+                        // Stop at a line boundary: what is read is not lost, and a line half
+                        // read is completed byte by byte, never reading past its newline
+                        // (the rest stays in the pipe for whoever reads it next).
+                        if !at_line_end {
+                            for msg in finish_line(&mut *r, input, max_line_bytes) {
+                                if tx.send(msg).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        let _ = tx.send(Msg::Stopped);
                         return;
                     }
                     let mut buf = back_rx.try_recv().unwrap_or_default();
@@ -46,6 +62,7 @@ pub(crate) fn spawn(
                         Ok(0) => Msg::End { input, error: None },
                         Ok(n) => {
                             buf.truncate(n);
+                            at_line_end = buf.last() == Some(&b'\n');
                             Msg::Data {
                                 input,
                                 buf,
@@ -69,4 +86,44 @@ pub(crate) fn spawn(
             }
         })?;
     Ok((rx, back_tx))
+}
+
+/// Read one byte at a time up to and including the next newline (at most `limit` bytes).
+/// Returns what to send: the bytes read, then the end of the input if it came first.
+fn finish_line(r: &mut dyn Read, input: usize, limit: usize) -> Vec<Msg> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut end = None;
+    while line.len() <= limit {
+        match r.read(&mut byte) {
+            Ok(0) => {
+                end = Some(Msg::End { input, error: None });
+                break;
+            }
+            Ok(_) => {
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                end = Some(Msg::End {
+                    input,
+                    error: Some(e),
+                });
+                break;
+            }
+        }
+    }
+    let mut msgs = Vec::new();
+    if !line.is_empty() {
+        msgs.push(Msg::Data {
+            input,
+            buf: line,
+            short: true,
+        });
+    }
+    msgs.extend(end);
+    msgs
 }

@@ -115,12 +115,12 @@ fn stopped_and_restarted_mid_attack_every_alert_fires_exactly_once() {
 
 #[cfg(unix)]
 #[test]
-fn a_stop_finishes_the_line_being_read_and_flushes() {
+fn a_stop_reports_a_line_the_writer_never_finishes() {
     let dir = TempDir::new("stop-partial");
     let state = dir.join("s.bin");
     let mut live = Live::spawn_piped(BIN, &["--state", state.to_str().unwrap()]);
     let mut stdin = live.stdin.take().unwrap();
-    // Two complete lines, then one the writer has not finished.
+    // Two complete lines, then one the writer does not finish within the 2 s grace.
     let mut input = marker("first");
     input.extend(marker("second"));
     input.extend(b"{\"id\":\"cut\",\"event_type\":\"policy_del");
@@ -190,4 +190,72 @@ fn a_file_that_is_not_state_is_never_overwritten() {
     assert!(err.contains("not a jcdetect state file"), "{err}");
     assert_eq!(std::fs::read(&precious).unwrap(), before);
     assert!(out.stdout.is_empty(), "no run happened");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stop_completes_the_line_in_progress() {
+    let mut live = Live::spawn_piped(BIN, &["-"]);
+    let mut stdin = live.stdin.take().unwrap();
+    stdin.write_all(&marker("first")).unwrap();
+    live.wait_lines(1, "first marker");
+    let second = marker("second");
+    let (head, tail) = second.split_at(20);
+    stdin.write_all(head).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    live.signal("TERM");
+    // The writer finishes its line after the signal, within the grace, then more follows
+    // that must stay unread.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stdin.write_all(tail).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // By now the reader has stopped at the end of line 2: this stays in the pipe.
+    let _ = stdin.write_all(&marker("third"));
+    let status = live.wait_exit();
+    let err = live.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("invalid_json"), "{err}");
+    assert!(err.contains("summary: 2 lines"), "{err}");
+    assert!(live.lines.iter().any(|l| l.contains("second")), "{err}");
+    assert!(!live.lines.iter().any(|l| l.contains("third")), "{err}");
+}
+
+/// A stop while data is flowing (written in pieces that cut lines anywhere) ends at a line
+/// boundary: no line is cut, and the output is exactly a plain run's on the lines counted.
+#[cfg(unix)]
+#[test]
+fn a_stop_mid_stream_cuts_no_line() {
+    let data = replay();
+    let mut live = Live::spawn_piped(BIN, &["-"]);
+    let mut stdin = live.stdin.take().unwrap();
+    let feed = data.clone();
+    let writer = std::thread::spawn(move || {
+        for piece in feed.chunks(40_000) {
+            if stdin.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    live.signal("TERM");
+    let status = live.wait_exit();
+    let err = live.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let n: usize = err
+        .split("summary: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no summary:\n{err}"));
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    assert!(
+        n > 0 && n < lines.len(),
+        "stopped after {n} of {} lines",
+        lines.len()
+    );
+    assert!(!err.contains("invalid_json"), "{err}");
+    assert_eq!(live.lines, plain(&[], &lines[..n].concat()));
+    drop(live);
+    let _ = writer.join();
 }
