@@ -40,12 +40,14 @@ pub enum Emit {
 }
 
 /// What [`Engine::restore`] loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
     /// Occupied keys over all tables.
     pub keys: u64,
     /// The stream's watermark when the state was saved (ns).
     pub watermark: Option<i64>,
+    /// The host bytes given to [`Engine::snapshot_with`] (empty for [`Engine::snapshot`]).
+    pub host: Vec<u8>,
 }
 
 /// Engine options that are not detection settings.
@@ -209,12 +211,27 @@ impl Engine {
     /// The window state (tables, suppression, watermark) as a state file's bytes
     /// (`src/persist.rs`). Counters and line numbers are per run and not included.
     pub fn snapshot(&self) -> Vec<u8> {
+        self.snapshot_with(&[])
+    }
+
+    /// [`Engine::snapshot`] carrying `host` bytes of the caller's own (the CLI keeps the
+    /// position in a followed file there), saved and checked with the state, so both are
+    /// written in one atomic step. [`Engine::restore`] gives them back.
+    pub fn snapshot_with(&self, host: &[u8]) -> Vec<u8> {
         let mut w = Writer::for_state();
         for t in self.clock.to_parts() {
             w.i64(t);
         }
+        w.u32(host.len() as u32);
+        w.bytes(host);
         self.windows.save(&mut w);
         w.seal()
+    }
+
+    /// Bytes of a line fed but not finished yet (its newline has not arrived): a host that
+    /// saves its read position saves it this much earlier, at the line's start.
+    pub fn pending_bytes(&self) -> usize {
+        self.carry.len() + self.discarding.unwrap_or(0)
     }
 
     /// Load a state written by [`Engine::snapshot`] with the same table sizes. On error the
@@ -222,11 +239,14 @@ impl Engine {
     pub fn restore(&mut self, file: &[u8]) -> Result<Restored, StateError> {
         let mut r = Reader::new(open_state(file)?);
         let parts = [r.i64()?, r.i64()?];
+        let n = r.u32()? as usize;
+        let host = r.take(n)?.to_vec();
         let keys = self.windows.load(&mut r)?;
         self.clock.set_parts(parts);
         Ok(Restored {
             keys,
             watermark: self.clock.current(),
+            host,
         })
     }
 

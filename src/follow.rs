@@ -14,8 +14,10 @@
 //!   cannot be told from growth.
 //! - A partial line at the end of the data is held (the writer may be in the middle of it)
 //!   until its newline arrives.
-//! - Runs until killed (SIGTERM/SIGINT end the process; everything produced up to the last
-//!   end of data was already flushed) or until stdout is closed (exit 0).
+//! - Runs until SIGTERM/SIGINT (checked after every chunk and every poll) or until stdout is
+//!   closed. With `--state`, the position (file identity and the offset of the first line not
+//!   finished) is saved with the window state, and the next run resumes there, so a restart
+//!   neither reads lines twice nor skips what was written while it was down.
 
 use crate::{now_nanos, Reporter, Sink, Stop, FLUSH_AT};
 use jcdetect::Engine;
@@ -88,25 +90,67 @@ impl Follower {
         })
     }
 
+    /// Resume at a position saved by [`Follower::position`] when it names the same file
+    /// and the file still reaches it; otherwise say why and keep the start chosen by `open`.
+    pub fn resume(&mut self, saved: &serde_json::Value) {
+        let (Some(dev), Some(ino), Some(offset)) = (
+            saved["dev"].as_u64(),
+            saved["ino"].as_u64(),
+            saved["offset"].as_u64(),
+        ) else {
+            return;
+        };
+        let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if self.id != Some((dev, ino)) || saved["path"].as_str() != Some(self.name.as_str()) {
+            tracing::warn!(
+                "{}: not the file the state was saved with (rotated or replaced meanwhile); \
+                 reading it as without a saved position",
+                self.name
+            );
+        } else if len < offset {
+            tracing::warn!(
+                "{}: shorter than the saved position (truncated meanwhile); reading it as \
+                 without a saved position",
+                self.name
+            );
+        } else if self.file.seek(SeekFrom::Start(offset)).is_ok() {
+            self.pos = offset;
+            self.skip_partial = false;
+            tracing::info!("{}: resuming at byte {offset}", self.name);
+        }
+    }
+
+    /// Where a restart should resume: the start of the first line not finished.
+    pub fn position(&self, engine: &Engine) -> serde_json::Value {
+        let (dev, ino) = self.id.unwrap_or((0, 0));
+        let offset = self.pos.saturating_sub(engine.pending_bytes() as u64);
+        serde_json::json!({"path": self.name, "dev": dev, "ino": ino, "offset": offset})
+    }
+
+    /// Follow until stopped. With `keep_partial` (a position will be saved) a line the writer
+    /// has not finished is left for the next run to read whole; without, it is processed
+    /// as at the end of input (reported if cut short).
     pub fn run(
-        mut self,
+        &mut self,
         engine: &mut Engine,
         sink: &mut Sink,
         rep: &mut Reporter,
         chunk: &mut [u8],
         stop: &crate::shutdown::StopFlag,
+        keep_partial: bool,
     ) -> ExitCode {
         let mut diags = Vec::new();
         engine.start_input();
         loop {
             if stop.is_set() {
-                // A line the writer has not finished yet is processed as at the end of input.
-                engine.finish(&mut sink.buf, &mut diags);
-                rep.report(&self.name, &mut diags);
+                if !keep_partial {
+                    engine.finish(&mut sink.buf, &mut diags);
+                    rep.report(&self.name, &mut diags);
+                }
                 tracing::info!("stopped by a signal; alerts flushed");
                 return flush(sink).unwrap_or(ExitCode::SUCCESS);
             }
-            let got = match self.drain(engine, sink, rep, chunk, &mut diags) {
+            let got = match self.drain(engine, sink, rep, chunk, &mut diags, stop) {
                 Pass::Eof(n) => n,
                 Pass::Stop(code) => return code,
             };
@@ -117,7 +161,8 @@ impl Follower {
             if let Ok(meta) = fs::metadata(&self.path) {
                 if identity(&meta) != self.id {
                     // Lines written to the old file before it was renamed come first.
-                    if let Pass::Stop(code) = self.drain(engine, sink, rep, chunk, &mut diags) {
+                    if let Pass::Stop(code) = self.drain(engine, sink, rep, chunk, &mut diags, stop)
+                    {
                         return code;
                     }
                     match File::open(&self.path) {
@@ -173,9 +218,14 @@ impl Follower {
         rep: &mut Reporter,
         chunk: &mut [u8],
         diags: &mut Vec<jcdetect::Diagnostic>,
+        stop: &crate::shutdown::StopFlag,
     ) -> Pass {
         let mut total = 0;
         loop {
+            // A backlog is not read to its end once a stop is asked for.
+            if stop.is_set() {
+                return Pass::Eof(total);
+            }
             let n = match self.file.read(chunk) {
                 Ok(0) => return Pass::Eof(total),
                 Ok(n) => n,

@@ -413,7 +413,7 @@ fn write_stdout(text: &[u8]) -> ExitCode {
 struct Sink {
     out: io::StdoutLock<'static>,
     buf: Vec<u8>,
-    /// Downstream closed the pipe: what was left undelivered is lost.
+    /// A write failed (the pipe closed, a full disk): what was left undelivered is lost.
     broken: bool,
     /// `--errors FILE`, written whenever the output is.
     errors: Option<dead_letter::DeadLetter>,
@@ -436,8 +436,9 @@ impl Sink {
             let r = self.out.write_all(&self.buf).and_then(|_| self.out.flush());
             self.buf.clear();
             r.map_err(|e| {
+                // Whatever the error, alerts were lost: the state must not remember them.
+                self.broken = true;
                 if e.kind() == ErrorKind::BrokenPipe {
-                    self.broken = true;
                     Stop::BrokenPipe
                 } else {
                     Stop::Io(e)
@@ -551,12 +552,18 @@ fn run_filter(args: Args) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fault_exit(e),
     };
+    // What the CLI saved with the state: `{"follow": position}` (src/follow.rs).
+    let mut host = serde_json::Value::Null;
     if let Some(path) = &args.state {
-        if let Err(f) = state_file::load(path, &mut engine) {
-            return match f {
-                wasm_host::Fault::Usage(msg) => usage_error(msg),
-                f => fault_exit(f),
-            };
+        match state_file::load(path, &mut engine) {
+            Ok(bytes) => host = serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(wasm_host::Fault::Usage(msg)) => return usage_error(msg),
+            Err(f) => return fault_exit(f),
+        }
+    }
+    if let Some(Live::Follow(f)) = live.as_mut() {
+        if !host["follow"].is_null() {
+            f.resume(&host["follow"]);
         }
     }
     let mut sink = Sink {
@@ -573,9 +580,21 @@ fn run_filter(args: Args) -> ExitCode {
     let mut chunk = vec![0u8; reader::CHUNK];
     let stop = shutdown::install();
     // --follow and --listen run on the native engine (the parser refuses them with --wasm).
+    let mut saved_host = Vec::new();
     let mut status = match (live, &mut engine) {
-        (Some(Live::Follow(f)), wasm_host::Backend::Native(e)) => {
-            f.run(e, &mut sink, &mut rep, &mut chunk, &stop)
+        (Some(Live::Follow(mut f)), wasm_host::Backend::Native(e)) => {
+            let code = f.run(
+                e,
+                &mut sink,
+                &mut rep,
+                &mut chunk,
+                &stop,
+                args.state.is_some(),
+            );
+            saved_host = serde_json::json!({ "follow": f.position(e) })
+                .to_string()
+                .into_bytes();
+            code
         }
         (Some(Live::Listen(l)), wasm_host::Backend::Native(e)) => {
             l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
@@ -624,11 +643,11 @@ fn run_filter(args: Args) -> ExitCode {
         if sink.broken {
             // Alerts that did not reach downstream would never fire again from saved state.
             tracing::warn!(
-                "output closed before the end: state not saved, {} keeps the previous run's",
+                "output not fully delivered: state not saved, {} keeps the previous run's",
                 path.display()
             );
         } else {
-            let bytes = match engine.snapshot() {
+            let bytes = match engine.snapshot(&saved_host) {
                 Ok(b) => b,
                 Err(f) => return fault_exit(f),
             };

@@ -12,7 +12,7 @@ use std::path::Path;
 /// aside to `FILE.rejected` (it may still be wanted, e.g. after a config change is undone)
 /// and the state starts empty. A file that is not a state file at all is an error: the end
 /// of the run would overwrite it, and it may be a mistyped path to something precious.
-pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<(), Fault> {
+pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> {
     let shown = path.display();
     // A state file is at most about the tables' size: a much bigger file is not one of ours
     // (and is not read into memory).
@@ -21,21 +21,33 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<(), Fault> {
     match fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!("state: {shown} does not exist yet; starting with empty state");
-            return Ok(());
+            return Ok(Vec::new());
         }
         Ok(m) if m.len() == 0 => {
             tracing::warn!("state: {shown} is empty; starting with empty state");
-            return Ok(());
+            return Ok(Vec::new());
         }
         Ok(m) if m.len() > limit => {
-            tracing::warn!(
-                "state: {shown} is {} bytes, too large for a state file of this \
-                 configuration; starting with empty state",
+            // Too big for these tables: a state of a bigger `memory_mb` (then moved aside
+            // like any incompatible one), or not a state file at all (then refused).
+            let mut head = [0u8; 8];
+            let is_state = File::open(path)
+                .and_then(|mut f| io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && &head == b"JCDSTATE";
+            if !is_state {
+                return Err(Fault::Usage(format!(
+                    "--state {shown} exists and is not a jcdetect state file; refusing to \
+                     overwrite it"
+                )));
+            }
+            let why = format!(
+                "{} bytes, more than the tables of this configuration can hold ([state] \
+                 memory_mb was lowered?)",
                 m.len()
             );
-            return Err(Fault::Usage(format!(
-                "--state {shown} is not a jcdetect state file"
-            )));
+            reject(path, &why);
+            return Ok(Vec::new());
         }
         _ => {}
     }
@@ -47,27 +59,39 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<(), Fault> {
                  overwrite it"
             ))),
             StateLoad::Refused(e) => {
-                let aside = path.with_file_name(format!(
-                    "{}.rejected",
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                ));
-                let moved = fs::rename(path, &aside)
-                    .map(|()| format!("moved to {}", aside.display()))
-                    .unwrap_or_else(|e| format!("could not be moved aside: {e}"));
-                tracing::warn!("state: {shown}: {e}; {moved}; starting with empty state");
-                Ok(())
+                reject(path, &e);
+                Ok(Vec::new())
             }
-            StateLoad::Loaded { keys, watermark } => {
+            StateLoad::Loaded {
+                keys,
+                watermark,
+                host,
+            } => {
                 tracing::info!(
                     "state: loaded {keys} keys from {shown} (stream time {})",
                     watermark
                         .map(jcdetect::time::to_rfc3339)
                         .unwrap_or_else(|| "unknown".into())
                 );
-                Ok(())
+                Ok(host)
             }
         },
     }
+}
+
+/// Report a refused state file and move it aside to `FILE.rejected`.
+fn reject(path: &Path, why: &str) {
+    let aside = path.with_file_name(format!(
+        "{}.rejected",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let moved = fs::rename(path, &aside)
+        .map(|()| format!("moved to {}", aside.display()))
+        .unwrap_or_else(|e| format!("could not be moved aside: {e}"));
+    tracing::warn!(
+        "state: {}: {why}; {moved}; starting with empty state",
+        path.display()
+    );
 }
 
 /// Save the engine's state to FILE, atomically.
@@ -77,15 +101,33 @@ pub(crate) fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.as_deref().unwrap_or("jcdetect-state"),
-        std::process::id()
-    ));
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
+    // A name nobody can have planted (pid and clock), created exclusively: an existing file
+    // or symlink there is never written through.
+    let (tmp, mut file) = {
+        let mut tries = 0;
+        loop {
+            let nonce = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let tmp = dir.join(format!(
+                ".{}.{}.{nonce:x}.tmp",
+                name.as_deref().unwrap_or("jcdetect-state"),
+                std::process::id()
+            ));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);

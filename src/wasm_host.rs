@@ -167,10 +167,11 @@ impl Backend {
         }
     }
 
-    /// `Engine::snapshot`: the `--state` file's bytes.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>, Fault> {
+    /// `Engine::snapshot_with`: the `--state` file's bytes, with the CLI's `host` bytes (the
+    /// module keeps none: `--follow`, their only user, runs natively).
+    pub fn snapshot(&mut self, host: &[u8]) -> Result<Vec<u8>, Fault> {
         match self {
-            Backend::Native(e) => Ok(e.snapshot()),
+            Backend::Native(e) => Ok(e.snapshot_with(host)),
             #[cfg(feature = "wasm-host")]
             Backend::Wasm(m) => m.snapshot(),
         }
@@ -183,6 +184,7 @@ impl Backend {
                 Ok(r) => StateLoad::Loaded {
                     keys: r.keys,
                     watermark: r.watermark,
+                    host: r.host,
                 },
                 Err(jcdetect::persist::StateError::NotAStateFile) => StateLoad::NotAStateFile,
                 Err(err) => StateLoad::Refused(err.to_string()),
@@ -194,6 +196,7 @@ impl Backend {
                     StateLoad::Loaded {
                         keys: v["keys"].as_u64().unwrap_or(0),
                         watermark: v["watermark"].as_i64(),
+                        host: Vec::new(),
                     }
                 } else if v["kind"] == "not_a_state_file" {
                     StateLoad::NotAStateFile
@@ -210,6 +213,8 @@ pub enum StateLoad {
     Loaded {
         keys: u64,
         watermark: Option<i64>,
+        /// The CLI's own bytes saved with the state (the `--follow` position).
+        host: Vec<u8>,
     },
     NotAStateFile,
     /// Damaged, from another version, or sized by another configuration: why.
