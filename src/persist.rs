@@ -216,6 +216,10 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.at == self.data.len()
     }
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.at
+    }
 }
 
 #[cfg(test)]

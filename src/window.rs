@@ -337,8 +337,17 @@ fn country_tag(cc: &str) -> [u8; 2] {
     }
 }
 
+/// The same DI event seen again (same fingerprint, time and id): an at-least-once pipeline
+/// redelivered it, and it must not count twice.
+fn redelivered(slots: &[Slot], fp: u64, t: i64, id: CompactId) -> bool {
+    id != CompactId::default() && slots.iter().any(|s| s.fp == fp && s.t == t && s.id == id)
+}
+
 /// Remember `fp` at `t`, keeping the `k` most recently seen distinct fingerprints.
 fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
+    if redelivered(slots, fp, t, id) {
+        return;
+    }
     if let Some(s) = slots.iter_mut().find(|s| s.fp == fp) {
         if t >= s.t {
             s.t_prev = s.t;
@@ -354,6 +363,9 @@ fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
 
 /// Remember an occurrence, keeping the `k` most recent ones.
 fn add_event(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
+    if redelivered(slots, fp, t, id) {
+        return;
+    }
     let victim = match slots.iter().position(|s| s.fp == 0) {
         Some(i) => i,
         None => {
@@ -1425,9 +1437,18 @@ impl<M: KeyMeta> Table<M> {
             )));
         }
         let n = r.u64()?;
-        if n > cap {
+        // Each key takes at least this many bytes: a count the rest of the file cannot hold
+        // is refused before anything is allocated for it.
+        let record = {
+            let (mut meta, mut slot) = (Writer::default(), Writer::default());
+            M::default().put(&mut meta);
+            Slot::default().put(&mut slot);
+            4 + 8 + 8 + meta.buf.len() + self.k * slot.buf.len()
+        };
+        if n > cap || n > (r.remaining() / record) as u64 {
             return Err(StateError::Malformed(format!(
-                "table {name}: {n} keys in {cap} places"
+                "table {name}: {n} keys in {cap} places ({} bytes left)",
+                r.remaining()
             )));
         }
         let mut st = Staged {
@@ -1441,7 +1462,8 @@ impl<M: KeyMeta> Table<M> {
             // Lookups only search the key's own bucket: a key stored elsewhere, or twice,
             // would corrupt the table.
             let b = self.bucket(key);
-            if key == 0 || !(b..b + WAYS).contains(&i) || prev.is_some_and(|p| p >= i) {
+            let twice = st.keys.iter().rev().take(WAYS).any(|e| e.1 == key);
+            if key == 0 || !(b..b + WAYS).contains(&i) || prev.is_some_and(|p| p >= i) || twice {
                 return Err(StateError::Malformed(format!(
                     "table {name}: key at place {i} is out of its bucket or order"
                 )));

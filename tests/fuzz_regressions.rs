@@ -48,3 +48,8 @@ fn config_regressions() {
 fn engine_regressions() {
     replay("engine", checks::engine);
 }
+
+#[test]
+fn state_regressions() {
+    replay("state", checks::state);
+}

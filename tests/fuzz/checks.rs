@@ -328,3 +328,32 @@ fn check_diags(diags: &[Diagnostic], lines: &[&[u8]], stats: &jcdetect::Stats) {
         }
     }
 }
+
+/// A state file (`--state`, `Engine::restore`) is hostile input too. The bytes are tried as
+/// they are and resealed with a valid checksum (so the fuzzer reaches the contents checks
+/// past the checksum). Invariants: no panic; a refused state leaves the engine exactly as
+/// fresh; a loaded one is usable (the example stream runs through it) and saves again
+/// without panicking.
+pub fn state(data: &[u8]) {
+    // A small budget: the tables are sized from it, and the shapes must match to load.
+    let cfg = Config::from_toml_str("[state]\nmemory_mb = 4\n").expect("config");
+    let fresh = Engine::new(&cfg, Options::default()).snapshot();
+    let payload = data.get(28..).unwrap_or_default();
+    for bytes in [data.to_vec(), jcdetect::persist::seal(payload)] {
+        let mut engine = Engine::new(&cfg, Options::default());
+        match engine.restore(&bytes) {
+            Err(_) => assert!(
+                engine.snapshot() == fresh,
+                "a refused state changed the engine"
+            ),
+            Ok(r) => {
+                assert!(r.keys <= 4 << 20, "more keys than the tables hold");
+                let (mut out, mut diags) = (Vec::new(), Vec::new());
+                engine.feed(SAMPLE.as_bytes(), &mut out, &mut diags);
+                engine.finish(&mut out, &mut diags);
+                json_lines(&out, "alerts after a restored state");
+                let _ = engine.snapshot();
+            }
+        }
+    }
+}
