@@ -123,6 +123,14 @@ fn damaged_files_are_refused_and_change_nothing() {
         bad[(x % n as u64) as usize] ^= 1 << (x >> 61);
         check(&bad, "bit flip");
     }
+    // A refused file leaves an engine that already holds state exactly as it was, too.
+    let mut loaded = Engine::new(&cfg, Options::default());
+    loaded.restore(&snap).expect("loads");
+    let mut bad = snap.clone();
+    bad[n / 2] ^= 0x40;
+    assert!(loaded.restore(&bad).is_err());
+    assert!(loaded.restore(&snap[..n - 3]).is_err());
+    assert!(loaded.snapshot() == snap, "a refused file changed a loaded engine");
     assert_eq!(check(b"", "empty"), StateError::NotAStateFile);
     assert_eq!(
         check(b"{\"not\":\"state\"}\n", "json"),
