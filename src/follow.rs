@@ -101,7 +101,8 @@ impl Follower {
             return;
         };
         let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
-        if self.id != Some((dev, ino)) || saved["path"].as_str() != Some(self.name.as_str()) {
+        // The file's identity decides, not the path's spelling (`./f.log`, another cwd).
+        if self.id != Some((dev, ino)) {
             tracing::warn!(
                 "{}: not the file the state was saved with (rotated or replaced meanwhile); \
                  reading it as without a saved position",
@@ -115,7 +116,8 @@ impl Follower {
             );
         } else if self.file.seek(SeekFrom::Start(offset)).is_ok() {
             self.pos = offset;
-            self.skip_partial = false;
+            // Still inside the partial line `--follow-from-end` chose to skip.
+            self.skip_partial = saved["skip_partial"].as_bool().unwrap_or(false);
             tracing::info!("{}: resuming at byte {offset}", self.name);
         }
     }
@@ -124,7 +126,13 @@ impl Follower {
     pub fn position(&self, engine: &Engine) -> serde_json::Value {
         let (dev, ino) = self.id.unwrap_or((0, 0));
         let offset = self.pos.saturating_sub(engine.pending_bytes() as u64);
-        serde_json::json!({"path": self.name, "dev": dev, "ino": ino, "offset": offset})
+        serde_json::json!({
+            "path": self.name,
+            "dev": dev,
+            "ino": ino,
+            "offset": offset,
+            "skip_partial": self.skip_partial,
+        })
     }
 
     /// Follow until stopped. With `keep_partial` (a position will be saved) a line the writer
@@ -156,6 +164,10 @@ impl Follower {
             };
             if let Some(code) = flush(sink) {
                 return code;
+            }
+            if stop.is_set() {
+                // Stopped inside a backlog: not the moment to act on a rotation.
+                continue;
             }
             // Rotation: the path now names another file.
             if let Ok(meta) = fs::metadata(&self.path) {

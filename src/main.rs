@@ -702,13 +702,17 @@ fn read_loop(
     // Once a stop is asked for, wait (bounded: the input may be idle in the middle of a
     // line) for the reader to finish the line it is in and say it stopped.
     let mut deadline: Option<std::time::Instant> = None;
+    let mut stopped_at: Option<std::time::Instant> = None;
     // Whether what was fed of the current input ends with a newline.
     let mut at_line_end = true;
     loop {
-        if deadline.is_none() && stop.is_set() {
-            // At a line boundary only a read already under way can still bring bytes.
+        if stop.is_set() {
+            // At a line boundary only a read already under way can still bring bytes; inside
+            // a line (also one such a read just began) the writer gets 2 s from the stop.
+            let at = *stopped_at.get_or_insert_with(std::time::Instant::now);
             let grace = if at_line_end { 50 } else { 2000 };
-            deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(grace));
+            let d = at + std::time::Duration::from_millis(grace);
+            deadline = Some(deadline.map_or(d, |old| old.max(d)));
         }
         let wait = match deadline {
             Some(d) => d.saturating_duration_since(std::time::Instant::now()),

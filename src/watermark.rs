@@ -62,7 +62,11 @@ impl Watermark {
             // No watermark yet: the first event may be the absurd one, so it is only a
             // candidate until the next event agrees with it (within `max_jump`). Until then
             // nothing is late and every event counts.
-            if self.pending != NONE && t.abs_diff(self.pending) <= self.max_jump as u64 {
+            // The same time again is a repeat, not agreement (see below).
+            if self.pending != NONE
+                && t != self.pending
+                && t.abs_diff(self.pending) <= self.max_jump as u64
+            {
                 self.newest = self.pending.max(t);
                 self.pending = NONE;
                 return Verdict::InTime { now: self.newest };
@@ -198,28 +202,28 @@ mod tests {
     fn a_tentative_event_is_windowed_at_the_confirmed_time() {
         let mut w = Watermark::new(300, 3600, 86_400);
         w.observe(H);
-        w.observe(H);
-        assert_eq!(w.observe(11 * H), Verdict::InTime { now: H });
+        w.observe(H + 1);
+        assert_eq!(w.observe(11 * H), Verdict::InTime { now: H + 1 });
         assert_eq!(w.observe(11 * H + 1), Verdict::InTime { now: 11 * H + 1 });
     }
 
     #[test]
     fn late_events_stay_late() {
-        run(&[(0, 'T'), (10, 'T'), (10, 'T'), (5, 'L'), (10, 'T')]);
+        run(&[(0, 'T'), (10, 'T'), (11, 'T'), (5, 'L'), (11, 'T')]);
     }
 
     #[test]
     fn extreme_times_do_not_overflow() {
         let mut w = Watermark::new(300, 3600, 86_400);
-        for t in [i64::MIN + 1, i64::MIN + 1, i64::MAX, i64::MIN + 1] {
+        for t in [i64::MIN + 1, i64::MIN + 2, i64::MAX, i64::MIN + 1] {
             w.observe(t);
         }
-        assert_eq!(w.current(), Some(i64::MIN + 1));
+        assert_eq!(w.current(), Some(i64::MIN + 2));
         let mut w = Watermark::new(300, 3600, 86_400);
-        for t in [i64::MAX, i64::MIN + 1, i64::MAX, 0, 0] {
+        for t in [i64::MAX, i64::MIN + 1, i64::MAX, 0, 1] {
             w.observe(t);
         }
-        assert_eq!(w.current(), Some(0));
+        assert_eq!(w.current(), Some(1));
     }
 
     #[test]
@@ -227,6 +231,14 @@ mod tests {
         // The stream's first line is from 2200, or from 1678: the next two agree and win.
         run(&[(1_000_000, 'T'), (1, 'T'), (1, 'T'), (2, 'T'), (0, 'L')]);
         run(&[(-1_000_000, 'T'), (1, 'T'), (1, 'T'), (2, 'T'), (0, 'L')]);
+        // Delivered twice, it still does not agree with itself.
+        run(&[
+            (1_000_000, 'T'),
+            (1_000_000, 'T'),
+            (1, 'T'),
+            (2, 'T'),
+            (0, 'L'),
+        ]);
     }
 
     #[test]

@@ -526,8 +526,8 @@ fn check_records(records: &[u8], input: &Path, lib: &Run) {
 }
 
 /// Far-future lines where the corpus test does not put them: as the very first line of the
-/// stream (nothing to judge it against yet), and the same line twice in a row (a retried
-/// delivery), in the example stream with its stateful alerts. Neither makes a good event late
+/// stream (nothing to judge it against yet), twice, and the same line twice in a row in the
+/// middle (a retried delivery), in the example stream with its stateful alerts. Neither makes a good event late
 /// nor changes an alert the good events raise.
 #[test]
 fn far_future_first_and_repeated_lines_change_no_alert() {
@@ -540,7 +540,8 @@ fn far_future_first_and_repeated_lines_change_no_alert() {
         v["initiated_by"]["username"] = format!("{id}@example.invalid").into();
         format!("{v}\n").into_bytes()
     };
-    let mut mixed = bad("adv-first", "2261-12-31T23:59:59Z");
+    // The first line twice: a retry at the very start must not set the watermark either.
+    let mut mixed = bad("adv-first", "2261-12-31T23:59:59Z").repeat(2);
     for (i, l) in lines.iter().enumerate() {
         mixed.extend_from_slice(l);
         if i == lines.len() / 2 {

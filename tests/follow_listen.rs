@@ -427,3 +427,35 @@ fn a_closed_output_pipe_leaves_the_state_file_alone() {
     assert!(err.contains("state not saved"), "{err}");
     assert!(!state.exists());
 }
+
+/// `--follow-from-end` stopped while still skipping the partial line it started in: the
+/// resumed run keeps skipping it instead of reading its tail as a line.
+#[cfg(unix)]
+#[test]
+fn follow_from_end_resumes_inside_the_skipped_line() {
+    let lines = example_lines();
+    let dir = TempDir::new("stop-from-end");
+    let (path, state) = (dir.join("di.ndjson"), dir.join("s.bin"));
+    let (a, b) = lines[5].split_at(lines[5].len() / 2);
+    fs::write(&path, [concat(&lines[..5]), a.to_vec()].concat()).unwrap();
+    let args = [
+        "--follow",
+        s(&path),
+        "--follow-from-end",
+        "--state",
+        s(&state),
+    ];
+    let mut jc = Live::spawn(BIN, &args);
+    std::thread::sleep(Duration::from_millis(500));
+    jc.signal("TERM");
+    assert_eq!(jc.wait_exit().code(), Some(0), "{}", jc.stderr());
+    append(&path, &[b, &concat(&lines[6..9])[..]].concat());
+    let mut jc = Live::spawn(BIN, &args);
+    jc.wait_stderr("resuming at byte", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    jc.signal("TERM");
+    assert_eq!(jc.wait_exit().code(), Some(0));
+    let err = jc.stderr();
+    assert!(!err.contains("invalid_json"), "{err}");
+    assert!(err.contains("summary: 3 lines"), "{err}");
+}

@@ -130,7 +130,10 @@ fn damaged_files_are_refused_and_change_nothing() {
     bad[n / 2] ^= 0x40;
     assert!(loaded.restore(&bad).is_err());
     assert!(loaded.restore(&snap[..n - 3]).is_err());
-    assert!(loaded.snapshot() == snap, "a refused file changed a loaded engine");
+    assert!(
+        loaded.snapshot() == snap,
+        "a refused file changed a loaded engine"
+    );
     assert_eq!(check(b"", "empty"), StateError::NotAStateFile);
     assert_eq!(
         check(b"{\"not\":\"state\"}\n", "json"),
