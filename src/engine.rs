@@ -561,7 +561,7 @@ impl Engine {
         };
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
-        let alert_time = time.or(self.clock.current()).or(self.fallback_time);
+        let alert_time = time.or(self.clock.stream_time()).or(self.fallback_time);
         let silenced = !self.allowlist.is_empty() && allowlisted(&self.allowlist, ev);
         let mut hits: smallvec::SmallVec<[(usize, &'static [Cond]); 4]> = smallvec::SmallVec::new();
         self.rules.matches(ev, |i, branch| hits.push((i, branch)));

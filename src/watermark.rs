@@ -56,6 +56,13 @@ impl Watermark {
         (self.newest != NONE).then_some(self.newest)
     }
 
+    /// The stream's time for stamping alerts of events without one: the watermark, or before
+    /// it is set the first event's time.
+    pub fn stream_time(&self) -> Option<i64> {
+        self.current()
+            .or((self.pending != NONE).then_some(self.pending))
+    }
+
     /// Judge an event at `t` and move the watermark accordingly.
     pub fn observe(&mut self, t: i64) -> Verdict {
         if self.newest == NONE {
