@@ -16,7 +16,8 @@
 use crate::hash::hash64;
 use std::fmt;
 
-const MAGIC: &[u8; 8] = b"JCDSTATE";
+/// The first bytes of every state file.
+pub const MAGIC: &[u8; 8] = b"JCDSTATE";
 /// Bump when the payload layout, the key derivation or `hash64` changes: stored keys are
 /// hash fingerprints, so a file from another version cannot be read as this one's.
 pub const FORMAT_VERSION: u32 = 2;
@@ -56,6 +57,18 @@ impl fmt::Display for StateError {
                 write!(f, "written with a different configuration: {why}")
             }
             StateError::Malformed(why) => write!(f, "malformed: {why}"),
+        }
+    }
+}
+
+impl StateError {
+    /// A short machine-readable class, for hosts that report refusals as data (the WASM
+    /// module's JSON status, the JS `Error`): `not_a_state_file`, `incompatible` or `damaged`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StateError::NotAStateFile => "not_a_state_file",
+            StateError::Incompatible(_) => "incompatible",
+            _ => "damaged",
         }
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
             let is_state = File::open(path)
                 .and_then(|mut f| io::Read::read_exact(&mut f, &mut head))
                 .is_ok()
-                && &head == b"JCDSTATE";
+                && &head == jcdetect::persist::MAGIC;
             if !is_state {
                 return Err(Fault::Usage(format!(
                     "--state {shown} exists and is not a jcdetect state file; refusing to \

@@ -25,6 +25,16 @@ fn config(text: &str) -> Config {
     Config::from_toml_str(text).expect("valid config")
 }
 
+/// An engine that has processed `lines`.
+fn fed(cfg: &Config, lines: &[Vec<u8>]) -> Engine {
+    let mut e = Engine::new(cfg, Options::default());
+    let (mut out, mut diags) = (Vec::new(), Vec::new());
+    for l in lines {
+        e.process_line(l, &mut out, &mut diags);
+    }
+    e
+}
+
 /// Alerts of `lines` through one engine per segment (cut before each index in `cuts`),
 /// each restarted from the previous one's snapshot.
 fn run_with_restarts(cfg: &Config, lines: &[Vec<u8>], cuts: &[usize]) -> Vec<u8> {
@@ -72,11 +82,7 @@ fn restarts_mid_attack_change_no_alert() {
 fn snapshot_of_a_restored_engine_is_the_same_bytes() {
     let lines = replay(5_000, 3);
     let cfg = Config::default();
-    let mut a = Engine::new(&cfg, Options::default());
-    let (mut out, mut diags) = (Vec::new(), Vec::new());
-    for l in &lines {
-        a.process_line(l, &mut out, &mut diags);
-    }
+    let a = fed(&cfg, &lines);
     let snap = a.snapshot();
     let mut b = Engine::new(&cfg, Options::default());
     let loaded = b.restore(&snap).expect("loads");
@@ -94,11 +100,7 @@ fn fresh(cfg: &Config) -> Vec<u8> {
 fn damaged_files_are_refused_and_change_nothing() {
     let lines = replay(3_000, 5);
     let cfg = Config::default();
-    let mut a = Engine::new(&cfg, Options::default());
-    let (mut out, mut diags) = (Vec::new(), Vec::new());
-    for l in &lines {
-        a.process_line(l, &mut out, &mut diags);
-    }
+    let a = fed(&cfg, &lines);
     let snap = a.snapshot();
     let empty = fresh(&cfg);
     let check = |bytes: &[u8], what: &str| {
@@ -146,11 +148,7 @@ fn garbage_with_a_valid_checksum_is_refused_without_panicking() {
     // A crafted (or buggy) file passes the checksum: the contents are still checked.
     let lines = replay(2_000, 9);
     let cfg = Config::default();
-    let mut a = Engine::new(&cfg, Options::default());
-    let (mut out, mut diags) = (Vec::new(), Vec::new());
-    for l in &lines {
-        a.process_line(l, &mut out, &mut diags);
-    }
+    let a = fed(&cfg, &lines);
     let snap = a.snapshot();
     let payload = &snap[28..];
     let empty = fresh(&cfg);
@@ -183,14 +181,7 @@ fn garbage_with_a_valid_checksum_is_refused_without_panicking() {
 
 #[test]
 fn a_state_from_another_configuration_is_refused() {
-    let snap = {
-        let mut a = Engine::new(&Config::default(), Options::default());
-        let (mut out, mut diags) = (Vec::new(), Vec::new());
-        for l in &replay(1_000, 1) {
-            a.process_line(l, &mut out, &mut diags);
-        }
-        a.snapshot()
-    };
+    let snap = fed(&Config::default(), &replay(1_000, 1)).snapshot();
     for (text, want) in [
         ("[state]\nmemory_mb = 64\n", "memory_mb"),
         (

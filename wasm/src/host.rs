@@ -308,14 +308,9 @@ impl Host {
         let result = file
             .map_err(|bad| ("bad_input", format!("state buffer: {}", bad.detail())))
             .and_then(|f| {
-                self.engine.restore(f).map_err(|e| {
-                    let kind = match e {
-                        jcdetect::persist::StateError::NotAStateFile => "not_a_state_file",
-                        jcdetect::persist::StateError::Incompatible(_) => "incompatible",
-                        _ => "damaged",
-                    };
-                    (kind, e.to_string())
-                })
+                self.engine
+                    .restore(f)
+                    .map_err(|e| (e.kind(), e.to_string()))
             });
         self.out.clear();
         let mut o = Obj::new(&mut self.out);

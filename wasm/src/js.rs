@@ -170,17 +170,10 @@ impl Detector {
     /// (`{"error":"state","kind":"damaged"|"incompatible"|"not_a_state_file","message":...}`)
     /// when the state is refused; the detector is then unchanged.
     pub fn restore(&mut self, state: &[u8]) -> Result<f64, JsValue> {
-        use jcdetect::persist::StateError;
         match self.engine.restore(state) {
             Ok(r) => Ok(r.keys as f64),
             Err(e) => {
-                let kind = match e {
-                    StateError::NotAStateFile => "not_a_state_file",
-                    StateError::Incompatible(_) => "incompatible",
-                    _ => "damaged",
-                };
-                let msg =
-                    serde_json::json!({"error": "state", "kind": kind, "message": e.to_string()});
+                let msg = serde_json::json!({"error": "state", "kind": e.kind(), "message": e.to_string()});
                 Err(js_sys::Error::new(&msg.to_string()).into())
             }
         }
