@@ -66,9 +66,18 @@ pub struct Alert<'a, 'e> {
     pub evidence: Option<Evidence>,
 }
 
+/// The event's source as an address (`source.ip`, `related.ip`, `src_endpoint.ip`) or, when it
+/// is not one, as text. Read from [`Event::source_ip_key`], so every spelling of one address
+/// is written in its one canonical form (RFC 5952 IPv6, IPv4-mapped as IPv4).
 fn ecs_ip(s: Option<&str>) -> (Option<IpAddr>, Option<&str>) {
     match s {
         Some(s) => match s.trim().parse::<IpAddr>() {
+            // `source_ip_key` maps IPv4-mapped addresses already; a padded one (` ::ffff:…`)
+            // only parses here, so map it here too.
+            Ok(IpAddr::V6(v6)) => (
+                Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+                None,
+            ),
             Ok(ip) => (Some(ip), None),
             Err(_) => (None, Some(s)),
         },
@@ -181,7 +190,8 @@ impl Alert<'_, '_> {
         let ev = self.event;
         let actor = ev.actor();
         let target = ev.target();
-        let (ip, non_ip) = ecs_ip(ev.source_ip());
+        let src = ev.source_ip_key();
+        let (ip, non_ip) = ecs_ip(src.as_deref());
         let mut o = Obj::new(out);
         if let Some(t) = self.time {
             o.str("@timestamp", &rfc3339(t));
@@ -307,7 +317,8 @@ impl Alert<'_, '_> {
         let ev = self.event;
         let actor = ev.actor();
         let target = ev.target();
-        let (ip, non_ip) = ecs_ip(ev.source_ip());
+        let src = ev.source_ip_key();
+        let (ip, non_ip) = ecs_ip(src.as_deref());
         let sev = self.severity;
         let sev_name = match sev {
             Severity::Informational => "Informational",
@@ -440,5 +451,77 @@ impl Alert<'_, '_> {
             });
         });
         o.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::event::decode;
+    use crate::rules::Rules;
+
+    fn encode(line: &str, format: Format) -> serde_json::Value {
+        let rules = Rules::compile(&Config::default());
+        let rule = &rules.rules[rules.index_of("admin_login_without_mfa").unwrap()];
+        let ev = decode(line).unwrap();
+        let a = Alert {
+            rule,
+            severity: rule.severity,
+            time: None,
+            event: &ev,
+            category: rules.category(&ev),
+            uid: "0".repeat(32),
+            message: String::new(),
+            reason: String::new(),
+            evidence: None,
+        };
+        let mut out = Vec::new();
+        a.encode(format, &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    fn line(ip: &str, ty: &str) -> String {
+        format!(
+            r#"{{"id":"1","event_type":"admin_login_attempt","service":"directory","success":true,"mfa":false,"client_ip":"{ip}","initiated_by":{{"type":"{ty}","username":"ann"}}}}"#
+        )
+    }
+
+    #[test]
+    fn source_ip_is_written_canonical() {
+        for (given, want) in [
+            ("2001:DB8::7", "2001:db8::7"),
+            ("2001:db8:0:0:0:0:0:7", "2001:db8::7"),
+            ("2001:db8::7", "2001:db8::7"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("192.0.2.1", "192.0.2.1"),
+        ] {
+            let v = encode(&line(given, "admin"), Format::Ecs);
+            assert_eq!(v["source"]["ip"], want, "{given}");
+            assert_eq!(v["related"]["ip"], serde_json::json!([want]), "{given}");
+            assert!(v["source"].get("address").is_none(), "{given}");
+            let v = encode(&line(given, "admin"), Format::Ocsf);
+            let src = &v["evidences"][0]["src_endpoint"];
+            assert_eq!(src["ip"], want, "{given}");
+        }
+        // Not an address: kept as written, as text.
+        let v = encode(&line("fe80::1%eth0", "admin"), Format::Ecs);
+        assert!(v["source"].get("ip").is_none());
+        assert_eq!(v["source"]["address"], "fe80::1%eth0");
+        assert!(v["related"].get("ip").is_none());
+        let v = encode(&line("fe80::1%eth0", "admin"), Format::Ocsf);
+        assert_eq!(
+            v["evidences"][0]["src_endpoint"]["hostname"],
+            "fe80::1%eth0"
+        );
+    }
+
+    #[test]
+    fn admin_event_type_marks_the_actor_admin() {
+        // admin_login_attempt with initiated_by.type "user": still an admin (catalog).
+        let v = encode(&line("192.0.2.1", "user"), Format::Ecs);
+        assert_eq!(v["source"]["user"]["roles"], serde_json::json!(["admin"]));
+        let v = encode(&line("192.0.2.1", "user"), Format::Ocsf);
+        assert_eq!(v["evidences"][0]["actor"]["user"]["type"], "Admin");
     }
 }

@@ -414,12 +414,14 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
 /// that fits.
 fn state_fits(cfg: &Config, p: &mut Vec<String>) {
     let rules = crate::rules::Rules::compile(cfg);
-    let fits = |mb: u64| crate::window::planned_bytes(&rules, mb) as u64 <= mb << 20;
+    let fits = |mb: u64| {
+        crate::window::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb) as u64 <= mb << 20
+    };
     let mb = cfg.state.memory_mb;
     if fits(mb) {
         return;
     }
-    let need = crate::window::planned_bytes(&rules, mb);
+    let need = crate::window::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb);
     let least = match (mb..=4096).find(|&m| fits(m)) {
         Some(m) => format!("at least {m}"),
         None => "more".into(),

@@ -712,7 +712,12 @@ fn allowlisted(a: &Allowlist, ev: &Event<'_>) -> bool {
             return true;
         }
     }
-    if let Some(ip) = ev.source_ip().and_then(|s| s.trim().parse::<IpAddr>().ok()) {
+    // The canonical form (as windows and alerts key it), so an allowlisted address is
+    // matched whichever way the event spells it.
+    if let Some(ip) = ev
+        .source_ip_key()
+        .and_then(|s| s.trim().parse::<IpAddr>().ok())
+    {
         if a.ips.iter().any(|c| c.contains(ip)) {
             return true;
         }
@@ -761,9 +766,9 @@ fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
             m.push_str(t);
         }
     }
-    if let Some(ip) = ev.source_ip() {
+    if let Some(ip) = ev.source_ip_key() {
         m.push_str(" from ");
-        m.push_str(ip);
+        m.push_str(&ip);
     }
     if let Some(cc) = ev.country() {
         m.push_str(" [");

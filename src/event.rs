@@ -782,14 +782,17 @@ impl<'a> Event<'a> {
             })
     }
 
-    /// Whether the actor is a JumpCloud administrator.
+    /// Whether the actor is a JumpCloud administrator, per the catalog: `initiated_by.type`
+    /// is `admin`, or the event type is an `admin_*` one (whatever `initiated_by.type` says).
     pub fn actor_is_admin(&self) -> bool {
-        let ty = self.initiated_by.as_ref().and_then(|a| a.kind.as_deref());
-        if ty == Some("admin") {
-            return true;
-        }
-        let et = self.event_type.as_deref().unwrap_or("");
-        et.starts_with("admin_") && ty.is_none()
+        self.initiated_by
+            .as_ref()
+            .and_then(|a| a.kind.as_deref())
+            .is_some_and(|ty| ty == "admin")
+            || self
+                .event_type
+                .as_deref()
+                .is_some_and(|et| et.starts_with("admin_"))
     }
 
     /// The target of the action (what `resource` names).
@@ -818,6 +821,14 @@ impl<'a> Event<'a> {
         nonempty(self.client_ip.as_deref()).or_else(|| nonempty(self.src_ip.as_deref()))
     }
 
+    /// The source ip in canonical form, for window keys and alerts: IPv6 as RFC 5952 writes
+    /// it (lower case, zeros compressed), an IPv4-mapped IPv6 address as its IPv4 address, so
+    /// every spelling of one address is one key. Anything that is not an address (a hostname,
+    /// an address with a zone) is kept as written. Borrowed when already canonical.
+    pub fn source_ip_key(&self) -> Option<Cow<'_, str>> {
+        self.source_ip().map(canonical_ip)
+    }
+
     /// Login outcome: `success`, else `sso_token_success`. `None` = unknown (never a failure).
     pub fn outcome(&self) -> Option<bool> {
         self.success.or(self.sso_token_success)
@@ -826,6 +837,28 @@ impl<'a> Event<'a> {
     /// Country code of the event's own geoip, if any.
     pub fn country(&self) -> Option<&str> {
         nonempty(self.geoip.as_ref().and_then(|g| g.country_code.as_deref()))
+    }
+}
+
+/// See [`Event::source_ip_key`]. IPv4 text is already canonical when it parses (std refuses
+/// leading zeros), so only strings with a `:` are parsed and re-written.
+pub fn canonical_ip(s: &str) -> Cow<'_, str> {
+    if !s.contains(':') {
+        return Cow::Borrowed(s);
+    }
+    match s.parse::<std::net::Ipv6Addr>() {
+        Ok(a) => {
+            let c = match a.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => a.to_string(),
+            };
+            if c == s {
+                Cow::Borrowed(s)
+            } else {
+                Cow::Owned(c)
+            }
+        }
+        Err(_) => Cow::Borrowed(s),
     }
 }
 
@@ -907,6 +940,83 @@ mod tests {
             assert!(decode(bad).is_err(), "{bad}");
             assert!(decode_with_serde(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn admin_is_the_initiator_type_or_an_admin_event_type() {
+        let admin = |line: &str| decode(line).unwrap().actor_is_admin();
+        // initiated_by.type admin, whatever the event type
+        assert!(admin(
+            r#"{"event_type":"user_update","initiated_by":{"type":"admin","email":"a@x.io"}}"#
+        ));
+        // an admin_* event type, whatever initiated_by.type says (the catalog's "or")
+        assert!(admin(
+            r#"{"event_type":"admin_login_attempt","initiated_by":{"type":"user","username":"a"}}"#
+        ));
+        assert!(admin(
+            r#"{"event_type":"admin_login_attempt","initiated_by":{"type":"api_key"}}"#
+        ));
+        assert!(admin(r#"{"event_type":"admin_create","initiated_by":{}}"#));
+        assert!(admin(r#"{"event_type":"admin_login_attempt"}"#));
+        // neither
+        assert!(!admin(
+            r#"{"event_type":"user_login_attempt","initiated_by":{"type":"user","username":"a"}}"#
+        ));
+        assert!(!admin(r#"{"event_type":"sso_auth"}"#));
+        assert!(!admin(r#"{"initiated_by":{"type":"Admin"}}"#));
+        assert!(!admin(
+            r#"{"event_type":"user_admin_granted","initiated_by":{"type":"user"}}"#
+        ));
+    }
+
+    #[test]
+    fn canonical_ip_forms() {
+        // IPv6: one RFC 5952 spelling (lower case, longest zero run compressed)
+        for s in [
+            "2001:DB8::7",
+            "2001:db8:0:0:0:0:0:7",
+            "2001:0DB8:0000::0007",
+        ] {
+            let c = canonical_ip(s);
+            assert_eq!(c, "2001:db8::7", "{s}");
+            assert!(matches!(c, Cow::Owned(_)), "{s}");
+        }
+        assert!(matches!(
+            canonical_ip("2001:db8::7"),
+            Cow::Borrowed("2001:db8::7")
+        ));
+        assert_eq!(canonical_ip("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+        assert_eq!(canonical_ip("0:0:0:0:0:0:0:1"), "::1");
+        // IPv4-mapped IPv6 is its IPv4 address
+        assert_eq!(canonical_ip("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(canonical_ip("::FFFF:c000:0201"), "192.0.2.1");
+        // IPv4 is already canonical: borrowed, unchanged
+        assert!(matches!(
+            canonical_ip("192.0.2.1"),
+            Cow::Borrowed("192.0.2.1")
+        ));
+        // not an address (a zone, a hostname, junk): kept as written, borrowed
+        for s in [
+            "fe80::1%eth0",
+            "not-an-ip",
+            "host.example.com",
+            "1.2.3",
+            ":::",
+            "",
+        ] {
+            assert!(matches!(canonical_ip(s), Cow::Borrowed(x) if x == s), "{s}");
+        }
+    }
+
+    #[test]
+    fn source_ip_key_is_canonical() {
+        let e = decode(r#"{"client_ip":"2001:DB8:0:0:0:0:0:7"}"#).unwrap();
+        assert_eq!(e.source_ip(), Some("2001:DB8:0:0:0:0:0:7"));
+        assert_eq!(e.source_ip_key().as_deref(), Some("2001:db8::7"));
+        let e = decode(r#"{"service":"systems","src_ip":"::ffff:192.0.2.1"}"#).unwrap();
+        assert_eq!(e.source_ip_key().as_deref(), Some("192.0.2.1"));
+        let e = decode(r#"{"client_ip":""}"#).unwrap();
+        assert_eq!(e.source_ip_key(), None);
     }
 
     #[test]

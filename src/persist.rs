@@ -20,7 +20,7 @@ use std::fmt;
 pub const MAGIC: &[u8; 8] = b"JCDSTATE";
 /// Bump when the payload layout, the key derivation or `hash64` changes: stored keys are
 /// hash fingerprints, so a file from another version cannot be read as this one's.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 8;
 const CHECKSUM_SEED: u64 = 0x6a63_6473_7461_7465;
 

@@ -150,7 +150,29 @@ struct TypeEntry {
     /// Indices into `Rules::rules`, in catalog order (event-type rules merged with the
     /// rules that apply to every event type).
     rules: Vec<u16>,
-    login: bool,
+    login: Login,
+}
+
+/// Whether events of one type are logins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Login {
+    #[default]
+    No,
+    Yes,
+    /// Only under service `systems` (`login_attempt`, the device login: the catalog does not
+    /// count it as a login under any other service).
+    UnderSystems,
+}
+
+impl Login {
+    #[inline]
+    fn holds(self, ev: &Event<'_>) -> bool {
+        match self {
+            Login::No => false,
+            Login::Yes => true,
+            Login::UnderSystems => ev.service.as_deref() == Some("systems"),
+        }
+    }
 }
 
 /// The compiled catalog.
@@ -162,9 +184,31 @@ pub struct Rules {
     any_type: TypeEntry,
 }
 
-/// The event types that are logins (for category and stateful rules).
+/// The event types that can be logins (for category and stateful rules). `login_attempt` is
+/// one only under service `systems`: see [`is_login_event`].
 pub fn is_login_type(t: &str) -> bool {
     crate::catalog::LOGIN_EVENT_TYPES.contains(&t)
+}
+
+/// Event types that are logins only under service `systems` (the catalog's device login).
+const SYSTEMS_ONLY_LOGIN_TYPES: &[&str] = &["login_attempt"];
+
+fn login_kind(t: &str) -> Login {
+    if !is_login_type(t) {
+        Login::No
+    } else if SYSTEMS_ONLY_LOGIN_TYPES.contains(&t) {
+        Login::UnderSystems
+    } else {
+        Login::Yes
+    }
+}
+
+/// Whether the event is a login per the catalog: a login event type, and for `login_attempt`
+/// service `systems`. The slow path (no index); [`Rules::is_login`] is the indexed one.
+pub fn is_login_event(ev: &Event<'_>) -> bool {
+    ev.event_type
+        .as_deref()
+        .is_some_and(|t| login_kind(t).holds(ev))
 }
 
 impl Rules {
@@ -178,7 +222,7 @@ impl Rules {
             HashMap::default();
         let mut any_type = TypeEntry::default();
         for t in crate::catalog::LOGIN_EVENT_TYPES {
-            by_type.entry(t).or_default().login = true;
+            by_type.entry(t).or_default().login = login_kind(t);
         }
         for (i, r) in rules.iter().enumerate() {
             if !r.enabled || r.def.kind != RuleKind::Single {
@@ -244,12 +288,13 @@ impl Rules {
         }
     }
 
-    /// Whether the event is a login of any kind.
+    /// Whether the event is a login of any kind (`login_attempt` only under service
+    /// `systems`).
     pub fn is_login(&self, ev: &Event<'_>) -> bool {
         ev.event_type
             .as_deref()
             .and_then(|t| self.by_type.get(t))
-            .is_some_and(|e| e.login)
+            .is_some_and(|e| e.login.holds(ev))
     }
 
     /// The event's normalized category.
@@ -337,7 +382,7 @@ fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
     match *c {
         Cond::EventType(ts) => ev.event_type.as_deref().is_some_and(|t| ts.contains(&t)),
         Cond::Service(s) => ev.service.as_deref() == Some(s),
-        Cond::Login => ev.event_type.as_deref().is_some_and(is_login_type),
+        Cond::Login => is_login_event(ev),
         Cond::Outcome(b) => ev.outcome() == Some(b),
         Cond::Mfa(b) => ev.mfa == Some(b),
         Cond::ResourceType(t) => ev.resource.as_ref().and_then(|r| r.kind.as_deref()) == Some(t),
@@ -351,5 +396,97 @@ fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
         Cond::CountryInParam(p) => ev
             .country()
             .is_some_and(|cc| r.list(p).iter().any(|l| l.eq_ignore_ascii_case(cc))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::decode;
+
+    fn rules() -> Rules {
+        Rules::compile(&Config::default())
+    }
+
+    #[test]
+    fn login_attempt_is_a_login_only_under_systems() {
+        let r = rules();
+        fn ev(line: &str) -> Event<'_> {
+            decode(line).unwrap()
+        }
+        let systems = ev(
+            r#"{"event_type":"login_attempt","service":"systems","success":false,"username":"a"}"#,
+        );
+        assert!(r.is_login(&systems));
+        assert!(is_login_event(&systems));
+        assert_eq!(r.category(&systems), Category::LoginFailure);
+        for other in [
+            r#"{"event_type":"login_attempt","service":"directory","success":false}"#,
+            r#"{"event_type":"login_attempt","service":"sso","success":true}"#,
+            r#"{"event_type":"login_attempt","success":true}"#,
+        ] {
+            let e = ev(other);
+            assert!(!r.is_login(&e), "{other}");
+            assert!(!is_login_event(&e), "{other}");
+            assert_eq!(r.category(&e), Category::Other, "{other}");
+        }
+        // every other login type is a login under any service (or none)
+        for t in LOGIN_TYPES_ANY_SERVICE {
+            for svc in ["directory", "systems", "sso", "radius", "ldap", "alerts"] {
+                let line = format!(r#"{{"event_type":"{t}","service":"{svc}","success":true}}"#);
+                let e = ev(&line);
+                assert!(r.is_login(&e), "{t} {svc}");
+                assert_eq!(r.category(&e), Category::LoginSuccess, "{t} {svc}");
+            }
+            let line = format!(r#"{{"event_type":"{t}","success":true}}"#);
+            let e = ev(&line);
+            assert!(r.is_login(&e), "{t}");
+        }
+        assert!(!r.is_login(&ev(r#"{"event_type":"user_update","success":true}"#)));
+        assert!(!r.is_login(&ev(r#"{"success":true}"#)));
+    }
+
+    const LOGIN_TYPES_ANY_SERVICE: &[&str] = &[
+        "admin_login_attempt",
+        "user_login_attempt",
+        "sso_auth",
+        "radius_auth_attempt",
+        "radius_auth",
+        "ldap_bind",
+    ];
+
+    #[test]
+    fn login_types_partition_the_catalog_list() {
+        let mut all: Vec<&str> = LOGIN_TYPES_ANY_SERVICE.to_vec();
+        all.extend_from_slice(SYSTEMS_ONLY_LOGIN_TYPES);
+        all.sort_unstable();
+        let mut cat = crate::catalog::LOGIN_EVENT_TYPES.to_vec();
+        cat.sort_unstable();
+        assert_eq!(all, cat);
+    }
+
+    #[test]
+    fn cond_login_follows_the_service() {
+        // `login_success` (off by default) matches on Cond::Login.
+        let cfg = Config::from_toml_str("[rules.login_success]\nenabled = true\n").unwrap();
+        let r = Rules::compile(&cfg);
+        let hits = |line: &str| {
+            let e = decode(line).unwrap();
+            let mut ids = Vec::new();
+            r.matches(&e, |i, _| ids.push(r.rules[i].def.id));
+            ids
+        };
+        assert_eq!(
+            hits(r#"{"event_type":"login_attempt","service":"systems","success":true}"#),
+            ["login_success"]
+        );
+        assert!(
+            hits(r#"{"event_type":"login_attempt","service":"directory","success":true}"#)
+                .is_empty()
+        );
+        assert_eq!(
+            hits(r#"{"event_type":"sso_auth","service":"sso","sso_token_success":true}"#),
+            ["login_success"]
+        );
     }
 }

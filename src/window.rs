@@ -135,37 +135,38 @@ impl CompactId {
     }
 }
 
-/// One remembered occurrence: a fingerprint (actor, account, country; 0 = empty) and time.
-#[derive(Clone, Copy, Debug)]
+/// One remembered record of a key: an identity (actor, account, country; `fp`, 0 = empty) and
+/// when it was seen. In a *distinct* table a record is a run: the occurrences of one identity
+/// that lie no more than the table's merge gap apart, kept as the first and the newest time;
+/// with gaps no longer than a window, the identity is inside the window `[a, a + W]` exactly
+/// when that window overlaps `[first, t]`. In a *counting* table each event is a record
+/// (`first == t`). The last slots of a key may be a ring of recent successes instead.
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     fp: u64,
+    /// Newest occurrence.
     t: i64,
-    /// The occurrence before `t` (distinct slots only; `NONE` otherwise), so a late event
-    /// still finds an actor whose newest occurrence has moved past its window.
-    t_prev: i64,
+    /// First occurrence of the run (`t` in a counting table).
+    first: i64,
+    /// DI id of the newest occurrence.
     id: CompactId,
-    /// A two-letter tag (the country of a country slot); fits in the struct's padding.
+    /// A two-letter tag (the country of a country record); fits in the struct's padding.
     tag: [u8; 2],
 }
 
+/// `fp` of a used ring slot (ring slots hold a time and an id, no identity).
+const RING: u64 = 1;
+
 const NONE: i64 = i64::MIN;
 
-impl Default for Slot {
-    fn default() -> Self {
-        Slot {
-            fp: 0,
-            t: 0,
-            t_prev: NONE,
-            id: CompactId::default(),
-            tag: [0; 2],
-        }
-    }
-}
-
 /// A per-key record. `pinned` keys (holding a pending decision, like an ip armed by a
-/// credential-stuffing wave) are evicted only when a whole bucket is pinned.
+/// credential-stuffing wave) are evicted only when a whole bucket is pinned; `short_lived`
+/// keys hold nothing that outlives the lateness (a recent login waiting for a late event).
 trait KeyMeta: Copy + Default + Codec {
     fn pinned(&self, _now: i64) -> bool {
+        false
+    }
+    fn short_lived(&self) -> bool {
         false
     }
 }
@@ -231,6 +232,39 @@ impl<T: Clone + Default> std::ops::IndexMut<usize> for Lazy<T> {
     }
 }
 
+/// The shape of one table, fixed at start-up by [`plan`] (times in ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Spec {
+    /// Share of the memory budget.
+    bytes: usize,
+    /// Record slots per key.
+    recs: usize,
+    /// Ring slots per key (recent successes), after the records.
+    ring: usize,
+    /// Merge gap of a distinct table's runs (its shortest window); `None`: a counting table.
+    merge: Option<i64>,
+    /// A counting table whose rules ask "at least N within W" of any window, not only of the
+    /// windows through the newest event (a success looks back over the failures before it):
+    /// its full keys give up only records no such window needs, `(N, W)` for each window
+    /// length. Empty: a full key gives up its oldest record.
+    keep: [(usize, i64); 2],
+    /// Longest window of the table's rules (the eviction weight's window).
+    window: i64,
+    /// A record whose newest time is this far behind the newest event can no longer share a
+    /// window with an event still in time (longest window + lateness): it is dead.
+    span: i64,
+    /// A key idle this long holds nothing any rule still needs.
+    idle: i64,
+    /// The same for keys whose record is `short_lived`.
+    short_idle: i64,
+}
+
+impl Spec {
+    fn k(&self) -> usize {
+        self.recs + self.ring
+    }
+}
+
 /// Fixed-capacity key table. `M` is the per-key record of the rules sharing the table.
 struct Table<M: KeyMeta> {
     keys: Vec<u64>,
@@ -239,28 +273,25 @@ struct Table<M: KeyMeta> {
     last: Vec<i64>,
     meta: Lazy<M>,
     slots: Lazy<Slot>,
+    spec: Spec,
     k: usize,
     buckets: usize,
-    /// Weight window (the longest window of the table's rules), ns.
-    window: i64,
-    /// A key idle this long holds nothing any rule still needs, ns.
-    idle: i64,
     evictions: u64,
 }
 
 impl<M: KeyMeta> Table<M> {
-    fn new(bytes: usize, k: usize, window: i64, idle: i64) -> Table<M> {
-        let (buckets, _) = table_layout(bytes, k, std::mem::size_of::<M>());
+    fn new(spec: Spec) -> Table<M> {
+        let k = spec.k();
+        let (buckets, _) = table_layout(spec.bytes, k, std::mem::size_of::<M>());
         let cap = buckets * WAYS;
         Table {
             keys: vec![0; cap],
             last: vec![0; cap],
             meta: Lazy::new(cap, CHUNK_KEYS),
             slots: Lazy::new(cap * k, CHUNK_KEYS * k),
+            spec,
             k,
             buckets,
-            window,
-            idle,
             evictions: 0,
         }
     }
@@ -291,11 +322,39 @@ impl<M: KeyMeta> Table<M> {
         self.slots.range_mut(i * self.k, self.k)
     }
 
+    /// The key's records.
+    fn recs(&self, i: usize) -> &[Slot] {
+        &self.slots(i)[..self.spec.recs]
+    }
+
+    /// The key's records and its ring.
+    fn parts_mut(&mut self, i: usize) -> (&mut [Slot], &mut [Slot]) {
+        let recs = self.spec.recs;
+        self.slots_mut(i).split_at_mut(recs)
+    }
+
+    /// Remember an occurrence in the key's records: the record that holds it, `None` when it
+    /// was not counted (a redelivery, or dropped from a full key).
+    fn add(&mut self, i: usize, fp: u64, t: i64, id: CompactId, now: i64) -> Option<usize> {
+        let (merge, keep) = (self.spec.merge, self.spec.keep);
+        let dead = now.saturating_sub(self.spec.span);
+        add_record(self.parts_mut(i).0, fp, t, id, merge, &keep, dead)
+    }
+
     fn weight(&self, i: usize, now: i64) -> usize {
         self.slots(i)
             .iter()
-            .filter(|s| s.fp != 0 && s.t >= now.saturating_sub(self.window))
+            .filter(|s| s.fp != 0 && s.t >= now.saturating_sub(self.spec.window))
             .count()
+    }
+
+    fn idle_past(&self, i: usize, now: i64) -> bool {
+        let idle = if self.meta[i].short_lived() {
+            self.spec.short_idle
+        } else {
+            self.spec.idle
+        };
+        self.last[i] < now.saturating_sub(idle)
     }
 
     /// The key's index, inserting (and possibly evicting) when absent. `now` is the stream's
@@ -310,7 +369,7 @@ impl<M: KeyMeta> Table<M> {
             .find(|&i| self.keys[i] == 0)
             .or_else(|| {
                 (b..b + WAYS)
-                    .filter(|&i| self.last[i] < now.saturating_sub(self.idle))
+                    .filter(|&i| self.idle_past(i, now))
                     .min_by_key(|&i| self.last[i])
             })
             .unwrap_or_else(|| {
@@ -337,60 +396,162 @@ fn country_tag(cc: &str) -> [u8; 2] {
     }
 }
 
-/// The same DI event seen again (same fingerprint, time and id): an at-least-once pipeline
-/// redelivered it, and it must not count twice.
-fn redelivered(slots: &[Slot], fp: u64, t: i64, id: CompactId) -> bool {
-    id != CompactId::default() && slots.iter().any(|s| s.fp == fp && s.t == t && s.id == id)
-}
-
-/// Remember `fp` at `t`, keeping the `k` most recently seen distinct fingerprints.
-fn add_distinct(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
-    if redelivered(slots, fp, t, id) {
-        return;
+/// Add an occurrence of `fp` at `t` to a key's records; the index of the record that holds
+/// it, `None` when nothing changed. With `merge`, occurrences of one identity no more than
+/// `merge` apart share one run (a time that bridges two runs joins them); without it every
+/// event is its own record and an at-least-once redelivery of one (same identity, time and
+/// DI id) is not counted twice. A full key gives up a dead record first (newest time before
+/// `dead`), else one that `keep` shows no window needs (see [`redundant`]), else its oldest;
+/// an occurrence older than every record of a full key is dropped.
+///
+/// Sizing (see [`records_needed`]) makes a full key one that has already fired: until then
+/// the records are every occurrence that can still share a window with an event in time.
+fn add_record(
+    rec: &mut [Slot],
+    fp: u64,
+    t: i64,
+    id: CompactId,
+    merge: Option<i64>,
+    keep: &[(usize, i64)],
+    dead: i64,
+) -> Option<usize> {
+    if rec.is_empty() {
+        return None;
     }
-    if let Some(s) = slots.iter_mut().find(|s| s.fp == fp) {
-        if t >= s.t {
-            s.t_prev = s.t;
-            s.t = t;
-            s.id = id;
-        } else if t > s.t_prev {
-            s.t_prev = t;
-        }
-        return;
-    }
-    add_event(slots, fp, t, id);
-}
-
-/// Remember an occurrence, keeping the `k` most recent ones.
-fn add_event(slots: &mut [Slot], fp: u64, t: i64, id: CompactId) {
-    if redelivered(slots, fp, t, id) {
-        return;
-    }
-    let victim = match slots.iter().position(|s| s.fp == 0) {
-        Some(i) => i,
-        None => {
-            let (i, oldest) = slots
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.t)
-                .map(|(i, s)| (i, s.t))
-                .unwrap_or((0, i64::MIN));
-            if t < oldest {
-                return; // older than everything kept: cannot change a decision
+    match merge {
+        Some(gap) => {
+            let mut held: Option<usize> = None;
+            for j in 0..rec.len() {
+                let s = rec[j];
+                if s.fp != fp || t < s.first.saturating_sub(gap) || t > s.t.saturating_add(gap) {
+                    continue;
+                }
+                match held {
+                    None => {
+                        let r = &mut rec[j];
+                        r.first = r.first.min(t);
+                        if t >= r.t {
+                            r.t = t;
+                            r.id = id;
+                        }
+                        held = Some(j);
+                    }
+                    Some(h) => {
+                        // `t` closes the gap between two runs: one run now.
+                        rec[h].first = rec[h].first.min(s.first);
+                        if s.t > rec[h].t {
+                            rec[h].t = s.t;
+                            rec[h].id = s.id;
+                        }
+                        rec[j] = Slot::default();
+                    }
+                }
             }
-            i
+            if held.is_some() {
+                return held;
+            }
+        }
+        None => {
+            let again = id != CompactId::default()
+                && rec.iter().any(|s| s.fp == fp && s.t == t && s.id == id);
+            if again {
+                return None;
+            }
+        }
+    }
+    let (oldest, oldest_t) = rec
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| s.t)
+        .map(|(j, s)| (j, s.t))
+        .unwrap_or((0, i64::MIN));
+    let victim = match rec.iter().position(|s| s.fp == 0) {
+        Some(j) => j,
+        None if oldest_t < dead => oldest,
+        None if keep.iter().any(|k| k.0 > 0) => match redundant(rec, t, keep, dead) {
+            Some(j) if j < rec.len() => j,
+            Some(_) => return None, // the newcomer itself changes no decision
+            None => oldest,
+        },
+        None => {
+            if t < oldest_t {
+                return None; // a full key of live records, all newer: it has fired already
+            }
+            oldest
         }
     };
-    slots[victim] = Slot {
+    rec[victim] = Slot {
         fp,
         t,
-        t_prev: NONE,
+        first: t,
+        id,
+        tag: [0; 2],
+    };
+    Some(victim)
+}
+
+/// The oldest record of a full counting key (`rec.len()` for the newcomer at `t`) whose loss
+/// changes no answer to "at least N within W" for any window still open, i.e. starting at
+/// `open` or later: every such window through it holds N others. Sizing guarantees one in a
+/// key of more than 2·N records per window-long piece of the open span: in such a piece, a
+/// record whose lightest window holds at most N must be among the piece's first N or last N
+/// (that window covers the piece's start or its end).
+fn redundant(rec: &[Slot], t: i64, keep: &[(usize, i64)], open: i64) -> Option<usize> {
+    let mut times: SmallVec<[(i64, usize); 64]> = rec
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.fp != 0)
+        .map(|(j, s)| (s.t, j))
+        .collect();
+    times.push((t, rec.len()));
+    times.sort_unstable();
+    let count = |a: i64, w: i64| {
+        let hi = a.saturating_add(w);
+        times.iter().filter(|&&(x, _)| x >= a && x <= hi).count()
+    };
+    let spare = |p: i64| {
+        keep.iter().filter(|k| k.0 > 0).all(|&(need, w)| {
+            let lo = p.saturating_sub(w).max(open);
+            if lo > p {
+                return true; // no open window reaches it
+            }
+            // The lightest window through `p` starts at `lo` or just after a record leaves.
+            std::iter::once(lo)
+                .chain(
+                    times
+                        .iter()
+                        .filter(|&&(x, _)| x >= lo && x < p)
+                        .map(|&(x, _)| x + 1),
+                )
+                .all(|a| count(a, w) > need)
+        })
+    };
+    times.iter().find(|&&(x, _)| spare(x)).map(|&(_, j)| j)
+}
+
+/// Remember a recent success (time and id) in a ring; an occurrence already there is not
+/// added twice. A full ring gives up its oldest entry, or drops `t` when it is older.
+fn ring_push(ring: &mut [Slot], t: i64, id: CompactId) {
+    if ring.is_empty() || ring.iter().any(|s| s.fp == RING && s.t == t && s.id == id) {
+        return;
+    }
+    let j = match ring.iter().position(|s| s.fp == 0) {
+        Some(j) => j,
+        None => match ring.iter().enumerate().min_by_key(|(_, s)| s.t) {
+            Some((j, s)) if s.t <= t => j,
+            _ => return,
+        },
+    };
+    ring[j] = Slot {
+        fp: RING,
+        t,
+        first: t,
         id,
         tag: [0; 2],
     };
 }
 
-/// The fullest window of length `w` that contains time `t`, over the remembered slots.
+/// The fullest window of length `w` that contains time `t`, over a key's records.
 #[derive(Default)]
 struct Hit {
     count: usize,
@@ -399,41 +560,86 @@ struct Hit {
     members: SmallVec<[usize; 32]>,
 }
 
-fn best_window(slots: &[Slot], t: i64, w: i64) -> Hit {
-    let (lo, hi) = (t.saturating_sub(w), t.saturating_add(w));
-    let mut points: SmallVec<[(i64, usize); 64]> = SmallVec::new();
-    for (i, s) in slots.iter().enumerate().filter(|(_, s)| s.fp != 0) {
-        for ts in [s.t, s.t_prev] {
-            if ts != NONE && ts >= lo && ts <= hi {
-                points.push((ts, i));
+/// Whether a record has an occurrence inside `[a, a + w]`.
+fn present(s: &Slot, a: i64, w: i64) -> bool {
+    s.fp != 0 && s.first <= a.saturating_add(w) && s.t >= a
+}
+
+fn best_window(rec: &[Slot], t: i64, w: i64) -> Hit {
+    // The count of a window `[a, a + w]` only drops just after `a` passes a record's newest
+    // time, so the fullest window starting in `[t - w, t]` starts at `t` or at a record time.
+    let lo = t.saturating_sub(w);
+    let mut starts: SmallVec<[i64; 64]> = SmallVec::new();
+    starts.push(t);
+    for s in rec.iter().filter(|s| s.fp != 0) {
+        for x in [s.first, s.t] {
+            if x >= lo && x < t {
+                starts.push(x);
             }
         }
     }
-    points.sort_unstable();
+    starts.sort_unstable();
+    starts.dedup();
     let mut best = Hit::default();
-    let mut members: SmallVec<[usize; 32]> = SmallVec::new();
-    for a in 0..points.len() {
-        let start = points[a].0;
-        if start > t {
-            break;
-        }
-        let end_limit = start.saturating_add(w);
-        members.clear();
-        let mut end = start;
-        for &(ts, i) in points[a..].iter().take_while(|(ts, _)| *ts <= end_limit) {
-            end = ts;
-            if !members.contains(&i) {
-                members.push(i);
-            }
-        }
-        if members.len() > best.count {
-            best.count = members.len();
-            best.start = start;
-            best.end = end.max(t);
-            best.members = members.clone();
+    for &a in &starts {
+        let n = rec.iter().filter(|s| present(s, a, w)).count();
+        if n > best.count {
+            best.count = n;
+            best.start = a;
         }
     }
+    if best.count == 0 {
+        return best;
+    }
+    let a = best.start;
+    let (mut start, mut end) = (i64::MAX, t);
+    for (j, s) in rec.iter().enumerate().filter(|(_, s)| present(s, a, w)) {
+        best.members.push(j);
+        start = start.min(s.first.max(a));
+        end = end.max(s.t.min(a.saturating_add(w)));
+    }
+    best.start = start;
+    best.end = end;
     best
+}
+
+/// The records of a counting key with a time in `[from, to]`.
+fn count_between(rec: &[Slot], from: i64, to: i64) -> Hit {
+    let mut hit = Hit {
+        start: to,
+        end: to,
+        ..Hit::default()
+    };
+    for (j, s) in rec.iter().enumerate() {
+        if s.fp != 0 && s.t >= from && s.t <= to {
+            hit.count += 1;
+            hit.members.push(j);
+            hit.start = hit.start.min(s.t);
+        }
+    }
+    hit
+}
+
+/// The earliest and the latest record time `T` in `[t, t + w]` at which the window
+/// `[T - w, T]` holds at least `need` records: when a wave of failures through `t` was
+/// complete. Record times are failure times, and a window only gains records at one.
+fn completions(rec: &[Slot], t: i64, w: i64, need: usize) -> Option<(i64, i64)> {
+    let hi = t.saturating_add(w);
+    let mut ends: SmallVec<[i64; 64]> = SmallVec::new();
+    ends.push(t);
+    for s in rec.iter().filter(|s| s.fp != 0) {
+        for x in [s.first, s.t] {
+            if x > t && x <= hi {
+                ends.push(x);
+            }
+        }
+    }
+    ends.sort_unstable();
+    ends.dedup();
+    let full = |e: i64| rec.iter().filter(|s| present(s, e - w, w)).count() >= need;
+    let first = ends.iter().copied().find(|&e| full(e))?;
+    let last = ends.iter().copied().rev().find(|&e| full(e))?;
+    Some((first, last))
 }
 
 /// Suppression state of one (rule, key).
@@ -461,24 +667,65 @@ impl Gate {
     }
 }
 
-#[derive(Clone, Copy, Default)]
+/// An empty interval.
+const NO_SPAN: (i64, i64) = (i64::MAX, i64::MIN);
+
+#[derive(Clone, Copy)]
 struct IpMeta {
     spray: Gate,
     stuffing: Gate,
-    /// Credential stuffing: a success from this ip in [armed_from, armed_until] fires.
-    armed_from: i64,
-    armed_until: i64,
-    armed_distinct: u32,
+    /// Credential stuffing: a success from this ip inside one of these `(from, until)` spans
+    /// (a completed failure wave, then its success window) fires. Two spans cover every
+    /// success still in time: spans are at least the success window long.
+    armed: [(i64, i64); 2],
+}
+
+impl Default for IpMeta {
+    fn default() -> Self {
+        IpMeta {
+            spray: Gate::default(),
+            stuffing: Gate::default(),
+            armed: [NO_SPAN; 2],
+        }
+    }
+}
+
+impl IpMeta {
+    fn armed_at(&self, t: i64) -> bool {
+        self.armed.iter().any(|&(a, b)| a <= t && t <= b)
+    }
+
+    fn arm(&mut self, from: i64, until: i64) {
+        let (mut from, mut until) = (from, until);
+        // Absorb every overlapping span, then take a free place or the oldest span's.
+        for s in self.armed.iter_mut() {
+            if s.0 <= until && from <= s.1 {
+                from = from.min(s.0);
+                until = until.max(s.1);
+                *s = NO_SPAN;
+            }
+        }
+        let j = (0..2).min_by_key(|&j| self.armed[j].1).unwrap_or(0);
+        self.armed[j] = (from, until);
+    }
 }
 
 impl KeyMeta for IpMeta {
     fn pinned(&self, now: i64) -> bool {
-        self.armed_until >= now
+        self.armed.iter().any(|s| s.1 >= now)
     }
 }
 impl KeyMeta for TwoGates {}
 impl KeyMeta for TravelMeta {}
-impl KeyMeta for MfaMeta {}
+impl KeyMeta for MfaMeta {
+    /// Keys with an MFA login remembered outlive the others in a full bucket.
+    fn pinned(&self, _now: i64) -> bool {
+        !self.short_lived()
+    }
+    fn short_lived(&self) -> bool {
+        self.runs.iter().all(|r| r.last == NONE)
+    }
+}
 
 #[derive(Clone, Copy, Default)]
 struct TwoGates {
@@ -496,11 +743,76 @@ struct TravelMeta {
     id: CompactId,
 }
 
+/// MFA logins no more than the horizon apart, as the first and the newest.
+#[derive(Clone, Copy, Debug)]
+struct MfaRun {
+    first: i64,
+    last: i64,
+    /// DI ids of those two logins, for the evidence.
+    first_id: CompactId,
+    last_id: CompactId,
+}
+
+impl Default for MfaRun {
+    fn default() -> Self {
+        MfaRun {
+            first: NONE,
+            last: NONE,
+            first_id: CompactId::default(),
+            last_id: CompactId::default(),
+        }
+    }
+}
+
+/// Successful MFA logins of one actor and event type. Whether one lies in the horizon before
+/// a login is whether a run starts before it and ends less than the horizon before it; two
+/// runs cover every login still in time, as runs are more than the horizon apart.
 #[derive(Clone, Copy, Default)]
 struct MfaMeta {
-    last_mfa: Option<i64>,
-    /// DI id of that MFA login, for the evidence.
-    last_mfa_id: CompactId,
+    runs: [MfaRun; 2],
+}
+
+impl MfaMeta {
+    fn add(&mut self, t: i64, id: CompactId, horizon: i64) {
+        let mut run = MfaRun {
+            first: t,
+            last: t,
+            first_id: id,
+            last_id: id,
+        };
+        for r in self.runs.iter_mut() {
+            let near = r.last != NONE
+                && t >= r.first.saturating_sub(horizon)
+                && t <= r.last.saturating_add(horizon);
+            if near {
+                if r.first < run.first {
+                    (run.first, run.first_id) = (r.first, r.first_id);
+                }
+                if r.last > run.last {
+                    (run.last, run.last_id) = (r.last, r.last_id);
+                }
+                *r = MfaRun::default();
+            }
+        }
+        let j = (0..2).min_by_key(|&j| self.runs[j].last).unwrap_or(0);
+        self.runs[j] = run;
+    }
+
+    /// The MFA login to cite for a login at `t` without MFA: time and id of one inside
+    /// `[t - horizon, t]`, if any (the newest when it is known to be inside).
+    fn before(&self, t: i64, horizon: i64) -> Option<(i64, CompactId)> {
+        self.runs
+            .iter()
+            .filter(|r| r.last != NONE && r.first <= t && t <= r.last.saturating_add(horizon))
+            .map(|r| {
+                if r.last <= t {
+                    (r.last, r.last_id)
+                } else {
+                    (r.first, r.first_id)
+                }
+            })
+            .max_by_key(|&(m, _)| m)
+    }
 }
 
 /// Resolved settings of one stateful rule (times in ns).
@@ -536,6 +848,8 @@ struct Obs<'a, 'e> {
     et: &'a str,
     /// Lower-cased actor.
     actor: Option<&'a str>,
+    /// Source ip in canonical form.
+    ip: Option<&'a str>,
     t: i64,
     /// Newest event time of the stream.
     now: i64,
@@ -575,6 +889,8 @@ pub struct Windows {
     sso: Knobs,
     mfa: Knobs,
     mfa_horizon: i64,
+    /// `[state] allowed_lateness_secs`, ns.
+    lateness: i64,
     ip: Option<Table<IpMeta>>,
     brute: Option<Table<TwoGates>>,
     sso_t: Option<Table<TwoGates>>,
@@ -583,7 +899,7 @@ pub struct Windows {
     travel_t: Option<Table<TravelMeta>>,
     mfa_t: Option<Table<MfaMeta>>,
     suppressed: u64,
-    /// The latest `armed_until` of any ip (0 when none was ever armed).
+    /// The latest end of any ip's credential-stuffing span (0 when none was ever armed).
     armed_until_max: i64,
 }
 
@@ -595,8 +911,9 @@ fn key_of(parts: &[&[u8]]) -> u64 {
         .max(1)
 }
 
+/// Fingerprint of an identity; never 0 (empty) or [`RING`].
 fn fp_of(s: &str) -> u64 {
-    hash64(s.as_bytes(), 0).max(1)
+    hash64(s.as_bytes(), 0).max(2)
 }
 
 /// Lower-cased identity; borrowed when it already is (the common case), so no allocation.
@@ -625,10 +942,37 @@ fn table_layout(bytes: usize, k: usize, meta: usize) -> (usize, usize) {
     ((bytes / per_key / WAYS).max(1), per_key)
 }
 
-/// Share of the budget (bytes) and slots per key of each table, in the order source ip,
-/// actor+service, SSO actor, organization, countries, travel, MFA; `None` for a table that
-/// no enabled rule uses.
-fn plan(rules: &Rules, budget: usize) -> [Option<(usize, usize)>; 7] {
+/// Most slots a key gets, whatever the thresholds, windows and lateness ask.
+const MAX_SLOTS: usize = 4096;
+
+/// Record slots per key of a table shared by `rules` (each with its fire count: the
+/// threshold for "at least", one more for "more than"), and its shortest and longest window.
+///
+/// Why this is exact: an event in time is at most `lateness` behind the newest, so only the
+/// occurrences within `w_max + lateness` of the newest can still share a window with one.
+/// Cut that span into m = ⌈(w_max + lateness) / w_min⌉ pieces, none longer than a window.
+/// Until a rule fires, no window holds its fire count, so each piece holds at most
+/// (fire count − 1) records: events in a counting table, identities in a distinct one (two
+/// runs of one identity are more than `w_min` apart, so never in one piece). A key whose
+/// live records outgrow m·(fire count − 1) has therefore fired every rule of the table; one
+/// more slot lets the record that proves it in.
+fn records_needed(rules: &[(Knobs, u64)], lateness: i64) -> (usize, i64, i64) {
+    let on: SmallVec<[(Knobs, u64); 2]> = rules.iter().copied().filter(|r| r.0.on).collect();
+    let w_min = on.iter().map(|r| r.0.window).min().unwrap_or(1).max(1);
+    let w_max = on.iter().map(|r| r.0.window).max().unwrap_or(1).max(1);
+    let pieces = (w_max.saturating_add(lateness) as u64).div_ceil(w_min as u64);
+    let below = on.iter().map(|r| r.1.saturating_sub(1)).max().unwrap_or(0);
+    let recs = pieces.saturating_mul(below).saturating_add(1);
+    ((recs as usize).clamp(1, MAX_SLOTS), w_min, w_max)
+}
+
+/// Logins without MFA kept per actor and event type while a late MFA login could still
+/// precede them (see the README's exact semantics).
+const MFA_RING: usize = 2;
+
+/// The shape of each table, in the order source ip, actor+service, SSO actor, organization,
+/// countries, travel, MFA; `None` for a table that no enabled rule uses.
+fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; 7] {
     let spray = Knobs::of(rules, "password_spray_from_ip");
     let stuffing = Knobs::of(rules, "credential_stuffing_success");
     let bf_success = Knobs::of(rules, "brute_force_then_success");
@@ -639,6 +983,15 @@ fn plan(rules: &Rules, budget: usize) -> [Option<(usize, usize)>; 7] {
     let travel = Knobs::of(rules, "impossible_travel");
     let sso = Knobs::of(rules, "sso_failure_burst");
     let mfa = Knobs::of(rules, "mfa_bypass_suspected");
+    let param = |k: &Knobs, name: &str| {
+        rules
+            .rules
+            .get(k.rule)
+            .map_or(0, |r| r.int(name) as i64 * NANOS)
+    };
+    let success_window = param(&stuffing, "success_window_secs");
+    let horizon = param(&mfa, "horizon_secs");
+    let lateness = lateness_secs as i64 * NANOS;
     // Shares of the budget, normalized over the tables actually in use.
     let want = [
         (spray.on || stuffing.on, 30u64),
@@ -650,29 +1003,113 @@ fn plan(rules: &Rules, budget: usize) -> [Option<(usize, usize)>; 7] {
         (mfa.on, 15),
     ];
     let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
-    let k_of = |n: u64| (n as usize).clamp(1, 4096);
-    // Travel and MFA keep one record per key and no slots: k = 0.
-    let k = [
-        k_of((spray.threshold + 1).max(stuffing.threshold)),
-        k_of(bf_success.threshold.max(bf_attempts.threshold)),
-        k_of(sso.threshold + 1),
-        k_of(locked.threshold),
-        k_of(admin_cc.threshold.max(user_cc.threshold) + 1),
+    let share = |i: usize| budget / total as usize * want[i].1 as usize;
+    let windowed = |i: usize, rs: &[(Knobs, u64)], distinct: bool, ring: usize, extra: i64| {
+        let (recs, w_min, w_max) = records_needed(rs, lateness);
+        let span = w_max.saturating_add(lateness);
+        Spec {
+            bytes: share(i),
+            recs,
+            ring,
+            merge: distinct.then_some(w_min),
+            keep: [(0, 0); 2],
+            window: w_max,
+            span,
+            idle: span.saturating_add(extra),
+            short_idle: span,
+        }
+    };
+    let more = |k: Knobs| (k, k.threshold + 1);
+    let least = |k: Knobs| (k, k.threshold);
+    // The brute-force table also answers successes that look back over the failures before
+    // them, so its full keys drop only records no open window needs (`redundant`): then
+    // each window-long piece of the open span needs at most 2·N records.
+    let mut brute = windowed(
+        1,
+        &[least(bf_attempts), least(bf_success)],
+        false,
+        if bf_success.on {
+            (bf_success.threshold as usize + 1).min(MAX_SLOTS)
+        } else {
+            0
+        },
         0,
-        0,
+    );
+    if bf_success.on {
+        let on: SmallVec<[Knobs; 2]> = [bf_attempts, bf_success]
+            .into_iter()
+            .filter(|k| k.on)
+            .collect();
+        let w_max = on.iter().map(|k| k.window).max().unwrap_or(1).max(1);
+        let mut keep = [(0usize, 0i64); 2];
+        for k in &on {
+            let need = k.threshold as usize;
+            match keep.iter_mut().find(|e| e.0 > 0 && e.1 == k.window) {
+                Some(e) => e.0 = e.0.max(need),
+                None => {
+                    if let Some(e) = keep.iter_mut().find(|e| e.0 == 0) {
+                        *e = (need, k.window);
+                    }
+                }
+            }
+        }
+        let recs: u64 = keep
+            .iter()
+            .filter(|e| e.0 > 0)
+            .map(|&(need, w)| {
+                let pieces = (w_max.saturating_add(lateness) as u64).div_ceil(w.max(1) as u64);
+                2 * need as u64 * pieces
+            })
+            .sum::<u64>()
+            + 1;
+        brute.keep = keep;
+        brute.recs = (recs as usize).clamp(1, MAX_SLOTS);
+    }
+    let specs = [
+        windowed(
+            0,
+            &[more(spray), least(stuffing)],
+            true,
+            usize::from(stuffing.on),
+            success_window,
+        ),
+        brute,
+        windowed(2, &[more(sso)], false, 0, 0),
+        windowed(3, &[least(locked)], true, 0, 0),
+        windowed(4, &[more(admin_cc), more(user_cc)], true, 0, 0),
+        // Travel keeps one record per key and no slots.
+        Spec {
+            bytes: share(5),
+            recs: 0,
+            ring: 0,
+            merge: None,
+            keep: [(0, 0); 2],
+            window: 0,
+            span: 0,
+            idle: 86_400 * NANOS,
+            short_idle: 86_400 * NANOS,
+        },
+        // MFA keeps its logins in the key's record and a ring of recent logins without MFA.
+        Spec {
+            bytes: share(6),
+            recs: 0,
+            ring: MFA_RING,
+            merge: None,
+            keep: [(0, 0); 2],
+            window: 0,
+            span: 0,
+            idle: horizon.saturating_add(lateness),
+            short_idle: lateness,
+        },
     ];
-    std::array::from_fn(|i| {
-        want[i]
-            .0
-            .then(|| (budget / total as usize * want[i].1 as usize, k[i]))
-    })
+    std::array::from_fn(|i| want[i].0.then_some(specs[i]))
 }
 
 /// The bytes the window tables take with a budget of `memory_mb` (what
 /// [`WindowStats::bytes`] reports once built), computed without building them. Over the
 /// budget only when a table's share cannot hold one bucket of its keys (large thresholds in
 /// a tiny budget).
-pub fn planned_bytes(rules: &Rules, memory_mb: u64) -> usize {
+pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize {
     use std::mem::size_of;
     let meta = [
         size_of::<IpMeta>(),
@@ -683,16 +1120,90 @@ pub fn planned_bytes(rules: &Rules, memory_mb: u64) -> usize {
         size_of::<TravelMeta>(),
         size_of::<MfaMeta>(),
     ];
-    plan(rules, memory_mb as usize * (1 << 20))
+    plan(rules, lateness_secs, memory_mb as usize * (1 << 20))
         .iter()
         .zip(meta)
         .filter_map(|(p, m)| {
-            p.map(|(bytes, k)| {
-                let (buckets, per_key) = table_layout(bytes, k, m);
+            p.map(|s| {
+                let (buckets, per_key) = table_layout(s.bytes, s.k(), m);
                 buckets * WAYS * per_key
             })
         })
         .sum()
+}
+
+/// The evidence of a `…_then_success` alert: the failures counted before the success.
+#[allow(clippy::too_many_arguments)]
+fn success_evidence(
+    k: &Knobs,
+    group_by: &'static str,
+    key: &str,
+    hit: &Hit,
+    recs: &[Slot],
+    held: u64,
+    success_t: i64,
+    success_id: CompactId,
+    distinct: bool,
+) -> Fired {
+    let mut f = fired(k, group_by, key, hit, recs, held, "at least", distinct);
+    f.evidence.window_end = success_t;
+    push_id(&mut f.evidence, success_id);
+    f
+}
+
+/// Keep in a ring of successes only those a late failure could still make fire first: in
+/// time (from `dead` on), and not outdone by a later success with as many failures before it
+/// (a late failure that counts before the earlier one counts before the later one too, while
+/// the lateness is at most the window).
+fn prune_successes(ring: &mut [Slot], recs: &[Slot], w: i64, dead: i64) {
+    let c: SmallVec<[usize; 16]> = ring
+        .iter()
+        .map(|s| count_between(recs, s.t.saturating_sub(w), s.t).count)
+        .collect();
+    for b in 0..ring.len() {
+        if ring[b].fp != RING {
+            continue;
+        }
+        let outdone = (0..ring.len()).any(|a| {
+            a != b
+                && ring[a].fp == RING
+                && (ring[a].t > ring[b].t || (ring[a].t == ring[b].t && a > b))
+                && c[a] >= c[b]
+        });
+        if ring[b].t < dead || outdone {
+            ring[b] = Slot::default();
+        }
+    }
+}
+
+fn mfa_evidence(
+    rule: usize,
+    key: String,
+    mfa_t: i64,
+    mfa_id: CompactId,
+    t: i64,
+    id: CompactId,
+) -> Fired {
+    let mut e = Evidence {
+        group_by: "user+event_type",
+        group_key: key,
+        window_start: mfa_t,
+        window_end: t,
+        count: 1,
+        distinct_count: None,
+        threshold: 1,
+        comparison: "at least",
+        suppressed: 0,
+        event_ids: Vec::new(),
+        event_ids_total: 0,
+        extra: vec![(
+            "last_mfa_login_secs_ago",
+            Extra::Int((t.abs_diff(mfa_t) / NANOS as u64) as i64),
+        )],
+    };
+    push_id(&mut e, mfa_id);
+    push_id(&mut e, id);
+    Fired { rule, evidence: e }
 }
 
 impl Windows {
@@ -711,29 +1222,14 @@ impl Windows {
         let rule = |k: &Knobs| &rules.rules[k.rule];
         let stuffing_success_window = rule(&stuffing).int("success_window_secs") as i64 * NANOS;
         let mfa_horizon = rule(&mfa).int("horizon_secs") as i64 * NANOS;
-        let lateness = cfg.state.allowed_lateness_secs as i64 * NANOS;
+        let lateness_secs = cfg.state.allowed_lateness_secs;
 
-        // The sizes come from `plan`, which `planned_bytes` (config validation) shares.
-        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t] =
-            plan(rules, cfg.state.memory_mb as usize * (1 << 20));
-        let maxw = |a: &Knobs, b: &Knobs| a.window.max(b.window);
-        let ip = ip.map(|(bytes, k)| {
-            let w = maxw(&spray, &stuffing);
-            Table::new(bytes, k, w, w + stuffing_success_window + lateness)
-        });
-        let brute = brute.map(|(bytes, k)| {
-            let w = maxw(&bf_success, &bf_attempts);
-            Table::new(bytes, k, w, w + lateness)
-        });
-        let sso_t = sso_t.map(|(bytes, k)| Table::new(bytes, k, sso.window, sso.window + lateness));
-        let lock_t =
-            lock_t.map(|(bytes, k)| Table::new(bytes, k, locked.window, locked.window + lateness));
-        let country_t = country_t.map(|(bytes, k)| {
-            let w = maxw(&admin_cc, &user_cc);
-            Table::new(bytes, k, w, w + lateness)
-        });
-        let travel_t = travel_t.map(|(bytes, k)| Table::new(bytes, k, 0, 86_400 * NANOS));
-        let mfa_t = mfa_t.map(|(bytes, k)| Table::new(bytes, k, 0, mfa_horizon));
+        // The shapes come from `plan`, which `planned_bytes` (config validation) shares.
+        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t] = plan(
+            rules,
+            lateness_secs,
+            cfg.state.memory_mb as usize * (1 << 20),
+        );
         Windows {
             spray,
             stuffing,
@@ -749,13 +1245,14 @@ impl Windows {
             sso,
             mfa,
             mfa_horizon,
-            ip,
-            brute,
-            sso_t,
-            lock_t,
-            country_t,
-            travel_t,
-            mfa_t,
+            lateness: lateness_secs as i64 * NANOS,
+            ip: ip.map(Table::new),
+            brute: brute.map(Table::new),
+            sso_t: sso_t.map(Table::new),
+            lock_t: lock_t.map(Table::new),
+            country_t: country_t.map(Table::new),
+            travel_t: travel_t.map(Table::new),
+            mfa_t: mfa_t.map(Table::new),
             suppressed: 0,
             armed_until_max: 0,
         }
@@ -819,10 +1316,12 @@ impl Windows {
             return;
         }
         let actor = ev.actor().map(lower);
+        let ip = ev.source_ip_key();
         let o = Obs {
             ev,
             et,
             actor: actor.as_deref(),
+            ip: ip.as_deref(),
             t,
             now,
             id,
@@ -839,6 +1338,7 @@ impl Windows {
             ev,
             et,
             actor,
+            ip,
             t,
             now,
             id,
@@ -846,11 +1346,11 @@ impl Windows {
 
         let Some(actor) = actor else { return };
         let afp = fp_of(actor);
-        if let (Some(tab), Some(ip)) = (self.ip.as_mut(), ev.source_ip()) {
+        if let (Some(tab), Some(ip)) = (self.ip.as_mut(), ip) {
             let i = tab.upsert(key_of(&[ip.as_bytes()]), t, now);
-            add_distinct(tab.slots_mut(i), afp, t, id);
+            let counted = tab.add(i, afp, t, id, now).is_some();
             if self.spray.on {
-                let hit = best_window(tab.slots(i), t, self.spray.window);
+                let hit = best_window(tab.recs(i), t, self.spray.window);
                 if hit.count as u64 > self.spray.threshold {
                     if let Some(held) =
                         tab.meta[i]
@@ -862,7 +1362,7 @@ impl Windows {
                             "source.ip",
                             ip,
                             &hit,
-                            tab.slots(i),
+                            tab.recs(i),
                             held,
                             "more than",
                             true,
@@ -870,31 +1370,50 @@ impl Windows {
                     }
                 }
             }
-            if self.stuffing.on {
-                let hit = best_window(tab.slots(i), t, self.stuffing.window);
-                if hit.count as u64 >= self.stuffing.threshold {
-                    let m = &mut tab.meta[i];
-                    if m.armed_until < hit.end {
-                        m.armed_from = if m.armed_until >= hit.end {
-                            m.armed_from
-                        } else {
-                            hit.end
-                        };
+            let need = self.stuffing.threshold as usize;
+            let wave = (self.stuffing.on && counted)
+                .then(|| completions(tab.recs(i), t, self.stuffing.window, need))
+                .flatten();
+            if let Some((from, to)) = wave {
+                let until = to.saturating_add(self.stuffing_success_window);
+                // The newest success from this ip, if this wave is the first to arm it (an
+                // earlier success that arrived before a late wave).
+                let recs = tab.spec.recs;
+                let newest = tab.slots(i)[recs..]
+                    .iter()
+                    .find(|s| s.fp == RING)
+                    .copied()
+                    .filter(|s| from <= s.t && s.t <= until && !tab.meta[i].armed_at(s.t));
+                tab.meta[i].arm(from, until);
+                self.armed_until_max = self.armed_until_max.max(until);
+                if let Some(s) = newest {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .stuffing
+                            .pass(s.t, self.stuffing.suppress, &mut self.suppressed)
+                    {
+                        let hit = best_window(tab.recs(i), from, self.stuffing.window);
+                        out.push(success_evidence(
+                            &self.stuffing,
+                            "source.ip",
+                            ip,
+                            &hit,
+                            tab.recs(i),
+                            held,
+                            s.t,
+                            s.id,
+                            true,
+                        ));
                     }
-                    m.armed_until = m
-                        .armed_until
-                        .max(hit.end.saturating_add(self.stuffing_success_window));
-                    m.armed_distinct = m.armed_distinct.max(hit.count as u32);
-                    self.armed_until_max = self.armed_until_max.max(m.armed_until);
                 }
             }
         }
         let service = ev.service.as_deref().unwrap_or("");
         if let Some(tab) = self.brute.as_mut() {
             let i = tab.upsert(key_of(&[actor.as_bytes(), service.as_bytes()]), t, now);
-            add_event(tab.slots_mut(i), afp, t, id);
+            let counted = tab.add(i, afp, t, id, now).is_some();
             if self.bf_attempts.on {
-                let hit = best_window(tab.slots(i), t, self.bf_attempts.window);
+                let hit = best_window(tab.recs(i), t, self.bf_attempts.window);
                 if hit.count as u64 >= self.bf_attempts.threshold {
                     if let Some(held) =
                         tab.meta[i]
@@ -907,9 +1426,43 @@ impl Windows {
                             "user+service",
                             &key,
                             &hit,
-                            tab.slots(i),
+                            tab.recs(i),
                             held,
                             "at least",
+                            false,
+                        ));
+                    }
+                }
+            }
+            if self.bf_success.on && counted {
+                // A success already seen that this (late) failure completes: the earliest
+                // one at or after it that now has exactly `threshold` failures before it.
+                let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
+                let (recs, ring) = tab.slots(i).split_at(tab.spec.recs);
+                let crossed = ring
+                    .iter()
+                    .filter(|s| s.fp == RING && s.t >= t && s.t <= t.saturating_add(w))
+                    .filter(|s| count_between(recs, s.t.saturating_sub(w), s.t).count == n)
+                    .min_by_key(|s| s.t)
+                    .copied();
+                if let Some(s) = crossed {
+                    if let Some(held) =
+                        tab.meta[i]
+                            .b
+                            .pass(s.t, self.bf_success.suppress, &mut self.suppressed)
+                    {
+                        let recs = tab.recs(i);
+                        let hit = count_between(recs, s.t.saturating_sub(w), s.t);
+                        let key = format!("{actor}|{service}");
+                        out.push(success_evidence(
+                            &self.bf_success,
+                            "user+service",
+                            &key,
+                            &hit,
+                            recs,
+                            held,
+                            s.t,
+                            s.id,
                             false,
                         ));
                     }
@@ -919,8 +1472,8 @@ impl Windows {
         if et == "sso_auth" {
             if let Some(tab) = self.sso_t.as_mut() {
                 let i = tab.upsert(key_of(&[actor.as_bytes()]), t, now);
-                add_event(tab.slots_mut(i), afp, t, id);
-                let hit = best_window(tab.slots(i), t, self.sso.window);
+                tab.add(i, afp, t, id, now);
+                let hit = best_window(tab.recs(i), t, self.sso.window);
                 if hit.count as u64 > self.sso.threshold {
                     if let Some(held) =
                         tab.meta[i]
@@ -932,7 +1485,7 @@ impl Windows {
                             "user",
                             actor,
                             &hit,
-                            tab.slots(i),
+                            tab.recs(i),
                             held,
                             "more than",
                             false,
@@ -948,87 +1501,73 @@ impl Windows {
             ev,
             et,
             actor,
+            ip,
             t,
             now,
             id,
         } = *o;
 
-        // Credential stuffing: a success from an ip armed by a failure wave. Almost always no
-        // ip is armed, and then the (cache-missing) lookup is skipped.
-        let any_armed = t <= self.armed_until_max;
-        if let (true, true, Some(tab), Some(ip)) = (
-            any_armed,
-            self.stuffing.on,
-            self.ip.as_mut(),
-            ev.source_ip(),
-        ) {
-            if let Some(i) = tab.find(key_of(&[ip.as_bytes()])) {
-                let m = tab.meta[i];
-                if m.armed_until != 0 && t >= m.armed_from && t <= m.armed_until {
-                    if let Some(held) =
-                        tab.meta[i]
-                            .stuffing
-                            .pass(t, self.stuffing.suppress, &mut self.suppressed)
-                    {
-                        let hit = best_window(tab.slots(i), m.armed_from, self.stuffing.window);
-                        let mut f = fired(
-                            &self.stuffing,
-                            "source.ip",
-                            ip,
-                            &hit,
-                            tab.slots(i),
-                            held,
-                            "at least",
-                            true,
-                        );
-                        f.evidence.window_end = t;
-                        push_id(&mut f.evidence, id);
-                        out.push(f);
-                    }
+        // Credential stuffing: a success from an ip armed by a failure wave. The success is
+        // also kept (the newest per ip) for a wave whose failures arrive after it.
+        if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ip) {
+            let i = tab.upsert(key_of(&[ip.as_bytes()]), t, now);
+            let recs = tab.spec.recs;
+            ring_push(&mut tab.slots_mut(i)[recs..], t, id);
+            let m = tab.meta[i];
+            let span = m.armed.iter().find(|&&(a, b)| a <= t && t <= b).copied();
+            if let (true, Some((from, _))) = (t <= self.armed_until_max, span) {
+                if let Some(held) =
+                    tab.meta[i]
+                        .stuffing
+                        .pass(t, self.stuffing.suppress, &mut self.suppressed)
+                {
+                    let hit = best_window(tab.recs(i), from, self.stuffing.window);
+                    out.push(success_evidence(
+                        &self.stuffing,
+                        "source.ip",
+                        ip,
+                        &hit,
+                        tab.recs(i),
+                        held,
+                        t,
+                        id,
+                        true,
+                    ));
                 }
             }
         }
         let Some(actor) = actor else { return };
         let service = ev.service.as_deref().unwrap_or("");
         if let (true, Some(tab)) = (self.bf_success.on, self.brute.as_mut()) {
-            if let Some(i) = tab.find(key_of(&[actor.as_bytes(), service.as_bytes()])) {
-                // Failures before (or at) the success, inside the window ending at it.
-                let w = self.bf_success.window;
-                let mut hit = Hit::default();
-                for (j, s) in tab.slots(i).iter().enumerate() {
-                    if s.fp != 0 && s.t <= t && s.t >= t.saturating_sub(w) {
-                        hit.count += 1;
-                        hit.members.push(j);
-                        hit.start = if hit.count == 1 {
-                            s.t
-                        } else {
-                            hit.start.min(s.t)
-                        };
-                    }
-                }
-                hit.end = t;
-                if hit.count as u64 >= self.bf_success.threshold {
-                    if let Some(held) =
-                        tab.meta[i]
-                            .b
-                            .pass(t, self.bf_success.suppress, &mut self.suppressed)
-                    {
-                        let key = format!("{actor}|{service}");
-                        let mut f = fired(
-                            &self.bf_success,
-                            "user+service",
-                            &key,
-                            &hit,
-                            tab.slots(i),
-                            held,
-                            "at least",
-                            false,
-                        );
-                        push_id(&mut f.evidence, id);
-                        out.push(f);
-                    }
+            let i = tab.upsert(key_of(&[actor.as_bytes(), service.as_bytes()]), t, now);
+            // Failures before (or at) the success, inside the window ending at it.
+            let w = self.bf_success.window;
+            let hit = count_between(tab.recs(i), t.saturating_sub(w), t);
+            if hit.count as u64 >= self.bf_success.threshold {
+                if let Some(held) =
+                    tab.meta[i]
+                        .b
+                        .pass(t, self.bf_success.suppress, &mut self.suppressed)
+                {
+                    let key = format!("{actor}|{service}");
+                    out.push(success_evidence(
+                        &self.bf_success,
+                        "user+service",
+                        &key,
+                        &hit,
+                        tab.recs(i),
+                        held,
+                        t,
+                        id,
+                        false,
+                    ));
                 }
             }
+            // Kept for failures that arrive after it.
+            let dead = now.saturating_sub(self.lateness);
+            let (recs, ring) = tab.parts_mut(i);
+            ring_push(ring, t, id);
+            prune_successes(ring, recs, w, dead);
         }
         let admin = ev.actor_is_admin();
         let cc_rule = if admin { self.admin_cc } else { self.user_cc };
@@ -1036,17 +1575,15 @@ impl Windows {
             let cc2 = country_tag(cc);
             // Two-letter codes (all real ones) hash from the tag without allocating.
             let cfp = if cc.len() == 2 {
-                hash64(&cc2, 0).max(1)
+                hash64(&cc2, 0).max(2)
             } else {
                 fp_of(&cc.to_ascii_uppercase())
             };
             let i = tab.upsert(key_of(&[actor.as_bytes(), &[u8::from(admin)]]), t, now);
-            let slots = tab.slots_mut(i);
-            add_distinct(slots, cfp, t, id);
-            if let Some(s) = slots.iter_mut().find(|s| s.fp == cfp) {
-                s.tag = cc2;
+            if let Some(j) = tab.add(i, cfp, t, id, now) {
+                tab.slots_mut(i)[j].tag = cc2;
             }
-            let hit = best_window(tab.slots(i), t, cc_rule.window);
+            let hit = best_window(tab.recs(i), t, cc_rule.window);
             if hit.count as u64 > cc_rule.threshold {
                 let gate = if admin {
                     &mut tab.meta[i].a
@@ -1057,7 +1594,7 @@ impl Windows {
                     let mut countries: Vec<String> = hit
                         .members
                         .iter()
-                        .map(|&j| String::from_utf8_lossy(&tab.slots(i)[j].tag).into_owned())
+                        .map(|&j| String::from_utf8_lossy(&tab.recs(i)[j].tag).into_owned())
                         .collect();
                     countries.sort();
                     let mut f = fired(
@@ -1065,7 +1602,7 @@ impl Windows {
                         "user",
                         actor,
                         &hit,
-                        tab.slots(i),
+                        tab.recs(i),
                         held,
                         "more than",
                         true,
@@ -1145,44 +1682,39 @@ impl Windows {
         }
         if let (true, Some(tab)) = (self.mfa.on, self.mfa_t.as_mut()) {
             let key = key_of(&[actor.as_bytes(), et.as_bytes()]);
+            let h = self.mfa_horizon;
             match ev.mfa {
                 Some(true) => {
                     let i = tab.upsert(key, t, now);
-                    let m = &mut tab.meta[i];
-                    if m.last_mfa.is_none_or(|x| t >= x) {
-                        m.last_mfa = Some(t);
-                        m.last_mfa_id = id;
+                    tab.meta[i].add(t, id, h);
+                    // Logins without MFA that arrived before this one but happened after
+                    // it: each is an alert now.
+                    let mut due: SmallVec<[Slot; MFA_RING]> = SmallVec::new();
+                    for s in tab.slots_mut(i).iter_mut() {
+                        if s.fp == RING && t <= s.t && s.t <= t.saturating_add(h) {
+                            due.push(*s);
+                            *s = Slot::default();
+                        }
+                    }
+                    due.sort_by_key(|s| s.t);
+                    for s in due {
+                        let key = format!("{actor}|{et}");
+                        out.push(mfa_evidence(self.mfa.rule, key, t, id, s.t, s.id));
                     }
                 }
                 Some(false) => {
-                    if let Some(i) = tab.find(key) {
-                        if let Some(last) = tab.meta[i].last_mfa {
-                            if last <= t && t.abs_diff(last) <= self.mfa_horizon as u64 {
-                                let mut e = Evidence {
-                                    group_by: "user+event_type",
-                                    group_key: format!("{actor}|{et}"),
-                                    window_start: last,
-                                    window_end: t,
-                                    count: 1,
-                                    distinct_count: None,
-                                    threshold: 1,
-                                    comparison: "at least",
-                                    suppressed: 0,
-                                    event_ids: Vec::new(),
-                                    event_ids_total: 0,
-                                    extra: vec![(
-                                        "last_mfa_login_secs_ago",
-                                        Extra::Int((t.abs_diff(last) / NANOS as u64) as i64),
-                                    )],
-                                };
-                                push_id(&mut e, tab.meta[i].last_mfa_id);
-                                push_id(&mut e, id);
-                                out.push(Fired {
-                                    rule: self.mfa.rule,
-                                    evidence: e,
-                                });
-                            }
+                    let i = tab.upsert(key, t, now);
+                    if let Some((m, mid)) = tab.meta[i].before(t, h) {
+                        let key = format!("{actor}|{et}");
+                        out.push(mfa_evidence(self.mfa.rule, key, m, mid, t, id));
+                    } else {
+                        // Kept while an MFA login delivered late could still precede it.
+                        let dead = now.saturating_sub(self.lateness);
+                        let ring = tab.slots_mut(i);
+                        for s in ring.iter_mut().filter(|s| s.fp == RING && s.t < dead) {
+                            *s = Slot::default();
                         }
+                        ring_push(ring, t, id);
                     }
                 }
                 None => {}
@@ -1199,8 +1731,8 @@ impl Windows {
         };
         let org = ev.organization.as_deref().unwrap_or("");
         let i = tab.upsert(key_of(&[org.as_bytes()]), t, now);
-        add_distinct(tab.slots_mut(i), fp_of(&account), t, id);
-        let hit = best_window(tab.slots(i), t, self.locked.window);
+        tab.add(i, fp_of(&account), t, id, now);
+        let hit = best_window(tab.recs(i), t, self.locked.window);
         if hit.count as u64 >= self.locked.threshold {
             if let Some(held) = tab.meta[i]
                 .a
@@ -1211,7 +1743,7 @@ impl Windows {
                     "organization.id",
                     org,
                     &hit,
-                    tab.slots(i),
+                    tab.recs(i),
                     held,
                     "at least",
                     true,
@@ -1295,7 +1827,7 @@ impl Codec for Slot {
     fn put(&self, w: &mut Writer) {
         w.u64(self.fp);
         w.i64(self.t);
-        w.i64(self.t_prev);
+        w.i64(self.first);
         self.id.put(w);
         w.bytes(&self.tag);
     }
@@ -1303,7 +1835,7 @@ impl Codec for Slot {
         Ok(Slot {
             fp: r.u64()?,
             t: r.i64()?,
-            t_prev: r.i64()?,
+            first: r.i64()?,
             id: CompactId::get(r)?,
             tag: [r.u8()?, r.u8()?],
         })
@@ -1329,17 +1861,21 @@ impl Codec for IpMeta {
     fn put(&self, w: &mut Writer) {
         self.spray.put(w);
         self.stuffing.put(w);
-        w.i64(self.armed_from);
-        w.i64(self.armed_until);
-        w.u32(self.armed_distinct);
+        for &(from, until) in &self.armed {
+            w.i64(from);
+            w.i64(until);
+        }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let (spray, stuffing) = (Gate::get(r)?, Gate::get(r)?);
+        let mut armed = [NO_SPAN; 2];
+        for s in armed.iter_mut() {
+            *s = (r.i64()?, r.i64()?);
+        }
         Ok(IpMeta {
-            spray: Gate::get(r)?,
-            stuffing: Gate::get(r)?,
-            armed_from: r.i64()?,
-            armed_until: r.i64()?,
-            armed_distinct: r.u32()?,
+            spray,
+            stuffing,
+            armed,
         })
     }
 }
@@ -1380,17 +1916,24 @@ impl Codec for TravelMeta {
 
 impl Codec for MfaMeta {
     fn put(&self, w: &mut Writer) {
-        w.u8(u8::from(self.last_mfa.is_some()));
-        w.i64(self.last_mfa.unwrap_or(0));
-        self.last_mfa_id.put(w);
+        for r in &self.runs {
+            w.i64(r.first);
+            w.i64(r.last);
+            r.first_id.put(w);
+            r.last_id.put(w);
+        }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
-        let has = r.bool()?;
-        let t = r.i64()?;
-        Ok(MfaMeta {
-            last_mfa: has.then_some(t),
-            last_mfa_id: CompactId::get(r)?,
-        })
+        let mut m = MfaMeta::default();
+        for run in m.runs.iter_mut() {
+            *run = MfaRun {
+                first: r.i64()?,
+                last: r.i64()?,
+                first_id: CompactId::get(r)?,
+                last_id: CompactId::get(r)?,
+            };
+        }
+        Ok(m)
     }
 }
 
@@ -1403,14 +1946,15 @@ struct Staged<M> {
 
 impl<M: KeyMeta> Table<M> {
     /// The table's shape, which a state file must match to be loaded.
-    fn shape(&self) -> (u64, u32) {
-        (self.capacity() as u64, self.k as u32)
+    fn shape(&self) -> (u64, u32, u32) {
+        (self.capacity() as u64, self.k as u32, self.spec.recs as u32)
     }
 
     fn save(&self, w: &mut Writer) {
-        let (cap, k) = self.shape();
+        let (cap, k, recs) = self.shape();
         w.u64(cap);
         w.u32(k);
+        w.u32(recs);
         let used: Vec<usize> = (0..self.capacity())
             .filter(|&i| self.keys[i] != 0)
             .collect();
@@ -1427,13 +1971,15 @@ impl<M: KeyMeta> Table<M> {
     }
 
     fn stage(&self, name: &str, r: &mut Reader<'_>) -> Result<Staged<M>, StateError> {
-        let (cap, k) = (r.u64()?, r.u32()?);
-        if (cap, k) != self.shape() {
+        let (cap, k, recs) = (r.u64()?, r.u32()?, r.u32()?);
+        if (cap, k, recs) != self.shape() {
             return Err(StateError::Incompatible(format!(
-                "table {name} holds {cap} keys of {k} slots in the file, {} of {} now \
-                 ([state] memory_mb, a rule threshold or the set of enabled rules changed)",
+                "table {name} holds {cap} keys of {k} slots ({recs} records) in the file, {} \
+                 of {} ({}) now ([state] memory_mb, allowed_lateness_secs, a rule threshold or \
+                 window, or the set of enabled rules changed)",
                 self.capacity(),
-                self.k
+                self.k,
+                self.spec.recs
             )));
         }
         let n = r.u64()?;
@@ -1617,20 +2163,163 @@ mod tests {
         assert_eq!(std::mem::size_of::<Slot>(), 48);
     }
 
-    #[test]
-    fn distinct_slots_keep_most_recent() {
-        let mut s = vec![Slot::default(); 3];
-        for (fp, t) in [(1, 10), (2, 20), (3, 30), (1, 40), (4, 50)] {
-            add_distinct(&mut s, fp, t, CompactId::default());
+    const S: i64 = NANOS;
+
+    fn run(fp: u64, first: i64, t: i64) -> Slot {
+        Slot {
+            fp,
+            t,
+            first,
+            ..Slot::default()
         }
-        let mut fps: Vec<u64> = s.iter().map(|s| s.fp).collect();
-        fps.sort();
-        assert_eq!(fps, vec![1, 3, 4]);
-        let hit = best_window(&s, 50, 20);
-        assert_eq!(hit.count, 3);
-        assert_eq!((hit.start, hit.end), (30, 50));
-        // inclusive edges: t and t + W are in one window
-        let hit = best_window(&s, 50, 19);
+    }
+
+    fn fps(rec: &[Slot]) -> Vec<(u64, i64, i64)> {
+        let mut v: Vec<_> = rec
+            .iter()
+            .filter(|s| s.fp != 0)
+            .map(|s| (s.fp, s.first, s.t))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn distinct_records_are_runs() {
+        let mut rec = vec![Slot::default(); 4];
+        let id = CompactId::default();
+        // Occurrences of identity 2 within 10 s of each other form one run; 30 s later a
+        // second run starts; a time between them within 10 s of both joins them.
+        for t in [0, 5, 12, 42, 50] {
+            add_record(&mut rec, 2, t * S, id, Some(10 * S), &[], i64::MIN);
+        }
+        assert_eq!(fps(&rec), vec![(2, 0, 12 * S), (2, 42 * S, 50 * S)]);
+        add_record(&mut rec, 2, 27 * S, id, Some(15 * S), &[], i64::MIN);
+        assert_eq!(fps(&rec), vec![(2, 0, 50 * S)]);
+        // A late occurrence inside a run changes nothing; one before extends it.
+        add_record(&mut rec, 2, 20 * S, id, Some(15 * S), &[], i64::MIN);
+        add_record(&mut rec, 2, -10 * S, id, Some(15 * S), &[], i64::MIN);
+        assert_eq!(fps(&rec), vec![(2, -10 * S, 50 * S)]);
+    }
+
+    #[test]
+    fn full_key_gives_up_dead_then_oldest_records() {
+        let id = CompactId::default();
+        let mut rec = vec![run(2, 0, 0), run(3, 50, 50), run(4, 100, 100)];
+        // A dead record goes first, even when the new one is older than the live ones.
+        add_record(&mut rec, 5, 40, id, None, &[], 10);
+        assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (5, 40, 40)]);
+        // All live: the oldest goes for a newer record; an older one is dropped.
+        assert!(add_record(&mut rec, 6, 30, id, None, &[], 10).is_none());
+        add_record(&mut rec, 7, 60, id, None, &[], 10);
+        assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (7, 60, 60)]);
+        // A redelivered event (same identity, time and id) is not counted twice.
+        let id = CompactId::encode(Some("648c6c758c2ac07fa1fdee94"));
+        let mut rec = vec![Slot::default(); 3];
+        assert!(add_record(&mut rec, 2, 5, id, None, &[], 0).is_some());
+        assert!(add_record(&mut rec, 2, 5, id, None, &[], 0).is_none());
+    }
+
+    #[test]
+    fn redundant_records_change_no_open_window() {
+        // Failures at 0..3 and a newcomer at 4, all in one 10-long window; need 2 others.
+        let rec: Vec<Slot> = (0..4).map(|t| run(2, t, t)).collect();
+        // 0 and 1 each have a window that holds only one or two records (one ending at
+        // them); 2 is the oldest whose every window holds 2 others.
+        assert_eq!(redundant(&rec, 4, &[(2, 10)], -100), Some(2));
+        // Once windows starting before 0 can no longer take an event in time, 0 is spare.
+        assert_eq!(redundant(&rec, 4, &[(2, 10)], 0), Some(0));
+        // Nothing is spare when every window must hold 5 others; a later newcomer can be.
+        assert_eq!(redundant(&rec, 4, &[(5, 10)], -100), None);
+        // Records no open window reaches are spare whatever they hold.
+        let rec: Vec<Slot> = [20, 0, 20, 20].iter().map(|&t| run(2, t, t)).collect();
+        assert_eq!(redundant(&rec, 20, &[(5, 10)], 20), Some(1));
+    }
+
+    #[test]
+    fn best_window_counts_runs_in_any_window_through_t() {
+        // Identities 2..4: runs [0, 5], [8, 20], [30, 31]; window length 10.
+        let rec = [run(2, 0, 5), run(3, 8, 20), run(4, 30, 31)];
+        // Windows through 12 start in [2, 12]: the first full one, [5, 15], holds 2 and 3
+        // (its end is where run 3 may still have an occurrence).
+        let hit = best_window(&rec, 12, 10);
         assert_eq!(hit.count, 2);
+        assert_eq!((hit.start, hit.end), (5, 15));
+        // Windows through 25 start in [15, 25]: [20, 30] holds 3 and 4.
+        let hit = best_window(&rec, 25, 10);
+        assert_eq!(hit.count, 2);
+        // Inclusive edges: [20, 30] touches both ends.
+        assert_eq!(best_window(&rec, 30, 10).count, 2);
+        assert_eq!(best_window(&rec, 30, 9).count, 1);
+    }
+
+    #[test]
+    fn completions_find_when_a_wave_was_complete() {
+        // Three identities, need 3 within 10: complete at 8 (window [-2, 8]); at 12 (window
+        // [2, 12]) identity 2 has left.
+        let rec = [run(2, 0, 0), run(3, 4, 4), run(4, 8, 12)];
+        assert_eq!(completions(&rec, 0, 10, 3), Some((8, 8)));
+        assert_eq!(completions(&rec, 4, 10, 3), Some((8, 8)));
+        let rec = [run(2, 0, 0), run(3, 4, 4), run(4, 8, 9)];
+        assert_eq!(completions(&rec, 0, 10, 3), Some((8, 9)));
+        assert_eq!(completions(&rec, 0, 10, 4), None);
+    }
+
+    #[test]
+    fn successes_outdone_by_later_ones_are_dropped() {
+        // Failures at 0, 1, 2 and 12 (window 10): successes at 5, 11, 12 and 13 have 3, 2, 2
+        // and 1 before them.
+        let recs = [run(2, 0, 0), run(2, 1, 1), run(2, 2, 2), run(2, 12, 12)];
+        let mut ring = vec![Slot::default(); 4];
+        for t in [13, 5, 11] {
+            ring_push(&mut ring, t, CompactId::default());
+        }
+        ring_push(&mut ring, 12, CompactId::default());
+        prune_successes(&mut ring, &recs, 10, 0);
+        // 11 is outdone by 12 (both 2 before them); 5 (3) and 13 (1) stay.
+        let mut left: Vec<i64> = ring.iter().filter(|s| s.fp == RING).map(|s| s.t).collect();
+        left.sort();
+        assert_eq!(left, vec![5, 12, 13]);
+        prune_successes(&mut ring, &recs, 10, 6);
+        assert_eq!(ring.iter().filter(|s| s.fp == RING).count(), 2);
+    }
+
+    #[test]
+    fn mfa_runs_answer_every_login_in_time() {
+        let h = 100;
+        let id = CompactId::default();
+        let mut m = MfaMeta::default();
+        for t in [0, 50, 400] {
+            m.add(t, id, h);
+        }
+        // Runs [0, 50] and [400, 400].
+        assert_eq!(m.before(-1, h), None);
+        assert_eq!(m.before(30, h).map(|x| x.0), Some(0));
+        assert_eq!(m.before(150, h).map(|x| x.0), Some(50));
+        assert_eq!(m.before(151, h), None);
+        assert_eq!(m.before(450, h).map(|x| x.0), Some(400));
+        // A login between the runs joins them.
+        m.add(140, id, h);
+        assert_eq!(m.before(200, h).map(|x| x.0), Some(140));
+        assert_eq!(m.runs.iter().filter(|r| r.last != NONE).count(), 2);
+    }
+
+    #[test]
+    fn records_needed_follow_the_bound() {
+        let k = |threshold, window| Knobs {
+            on: true,
+            threshold,
+            window: window * S,
+            ..Knobs::default()
+        };
+        // More than 15 in 600 s with 300 s lateness: 2 pieces of at most 15, plus one.
+        assert_eq!(records_needed(&[(k(15, 600), 16)], 300 * S).0, 31);
+        assert_eq!(records_needed(&[(k(5, 600), 5)], 0).0, 5);
+        // A 60 s window under 300 s lateness: 6 pieces.
+        assert_eq!(records_needed(&[(k(5, 60), 5)], 300 * S).0, 25);
+        assert_eq!(
+            records_needed(&[(k(1000, 1), 1000)], 86_400 * S).0,
+            MAX_SLOTS
+        );
     }
 }
