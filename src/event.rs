@@ -843,22 +843,98 @@ impl<'a> Event<'a> {
 /// See [`Event::source_ip_key`]. IPv4 text is already canonical when it parses (std refuses
 /// leading zeros), so only strings with a `:` are parsed and re-written.
 pub fn canonical_ip(s: &str) -> Cow<'_, str> {
-    if !s.contains(':') {
-        return Cow::Borrowed(s);
+    match IpText::rewrite(s) {
+        Some(t) => Cow::Owned(t.as_str().to_string()),
+        None => Cow::Borrowed(s),
     }
-    match s.parse::<std::net::Ipv6Addr>() {
-        Ok(a) => {
-            let c = match a.to_ipv4_mapped() {
-                Some(v4) => v4.to_string(),
-                None => a.to_string(),
-            };
-            if c == s {
-                Cow::Borrowed(s)
-            } else {
-                Cow::Owned(c)
+}
+
+/// The canonical text of an IPv6 address, written on the stack (the window keys take one per
+/// login, so no allocation and no `fmt`).
+pub struct IpText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl IpText {
+    /// `None` when `s` is already canonical or is no IPv6 address (it is then used as is).
+    pub fn rewrite(s: &str) -> Option<IpText> {
+        if !s.contains(':') {
+            return None;
+        }
+        let a = s.parse::<std::net::Ipv6Addr>().ok()?;
+        let mut t = IpText {
+            buf: [0; 40],
+            len: 0,
+        };
+        match a.to_ipv4_mapped() {
+            Some(v4) => {
+                for (n, o) in v4.octets().iter().enumerate() {
+                    if n > 0 {
+                        t.push(b'.');
+                    }
+                    t.dec(*o);
+                }
+            }
+            None => t.rfc5952(&a.segments()),
+        }
+        (t.as_str() != s).then_some(t)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, hex letters, ':' and '.' are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn dec(&mut self, o: u8) {
+        if o >= 100 {
+            self.push(b'0' + o / 100);
+        }
+        if o >= 10 {
+            self.push(b'0' + o / 10 % 10);
+        }
+        self.push(b'0' + o % 10);
+    }
+
+    /// RFC 5952: lower-case hex without leading zeros; the longest run of two or more zero
+    /// groups (the first of equal runs) written as `::`.
+    fn rfc5952(&mut self, g: &[u16; 8]) {
+        let (mut best, mut best_len, mut run) = (8, 1, 0);
+        for (i, &v) in g.iter().enumerate() {
+            run = if v == 0 { run + 1 } else { 0 };
+            if run > best_len {
+                (best, best_len) = (i + 1 - run, run);
             }
         }
-        Err(_) => Cow::Borrowed(s),
+        let mut i = 0;
+        while i < 8 {
+            if i == best {
+                self.push(b':');
+                if i == 0 {
+                    self.push(b':');
+                }
+                i += best_len;
+                continue;
+            }
+            let v = g[i];
+            let mut started = false;
+            for shift in [12, 8, 4, 0] {
+                let d = (v >> shift) & 0xf;
+                if d != 0 || started || shift == 0 {
+                    started = true;
+                    self.push(b"0123456789abcdef"[d as usize]);
+                }
+            }
+            if i < 7 {
+                self.push(b':');
+            }
+            i += 1;
+        }
     }
 }
 
@@ -1017,6 +1093,31 @@ mod tests {
         assert_eq!(e.source_ip_key().as_deref(), Some("192.0.2.1"));
         let e = decode(r#"{"client_ip":""}"#).unwrap();
         assert_eq!(e.source_ip_key(), None);
+    }
+
+    #[test]
+    fn canonical_text_agrees_with_std() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly zero groups, so every run shape comes up.
+            let mut seg = [0u16; 8];
+            for (i, s) in seg.iter_mut().enumerate() {
+                if (x >> (i * 3)) & 3 == 0 {
+                    *s = (x >> (i * 5 + 16)) as u16 & [0xf, 0xfff, 0xffff][n as usize % 3];
+                }
+            }
+            let a = std::net::Ipv6Addr::from(seg);
+            let want = match a.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => a.to_string(),
+            };
+            let long = seg.map(|g| format!("{g:X}")).join(":");
+            assert_eq!(canonical_ip(&long), want.as_str(), "{long}");
+            assert_eq!(canonical_ip(&want), want.as_str());
+        }
     }
 
     #[test]

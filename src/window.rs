@@ -9,7 +9,7 @@
 
 use crate::alert::{Evidence, Extra};
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{Event, IpText};
 use crate::hash::hash64;
 use crate::persist::{Reader, StateError, Writer};
 use crate::rules::Rules;
@@ -273,6 +273,9 @@ struct Table<M: KeyMeta> {
     last: Vec<i64>,
     meta: Lazy<M>,
     slots: Lazy<Slot>,
+    /// Record slots in use per key: slots past it are stale, so a new key starts empty
+    /// without clearing its slots, and scans stop there.
+    used: Vec<u16>,
     spec: Spec,
     k: usize,
     buckets: usize,
@@ -289,6 +292,7 @@ impl<M: KeyMeta> Table<M> {
             last: vec![0; cap],
             meta: Lazy::new(cap, CHUNK_KEYS),
             slots: Lazy::new(cap * k, CHUNK_KEYS * k),
+            used: vec![0; cap],
             spec,
             k,
             buckets,
@@ -301,7 +305,7 @@ impl<M: KeyMeta> Table<M> {
     }
 
     fn bytes(&self) -> usize {
-        self.capacity() * (16 + std::mem::size_of::<M>() + self.k * std::mem::size_of::<Slot>())
+        self.capacity() * (18 + std::mem::size_of::<M>() + self.k * std::mem::size_of::<Slot>())
     }
 
     fn bucket(&self, key: u64) -> usize {
@@ -322,30 +326,48 @@ impl<M: KeyMeta> Table<M> {
         self.slots.range_mut(i * self.k, self.k)
     }
 
-    /// The key's records.
+    /// The key's records in use.
     fn recs(&self, i: usize) -> &[Slot] {
-        &self.slots(i)[..self.spec.recs]
+        &self.slots(i)[..usize::from(self.used[i])]
     }
 
-    /// The key's records and its ring.
-    fn parts_mut(&mut self, i: usize) -> (&mut [Slot], &mut [Slot]) {
+    /// The key's ring of recent successes.
+    fn ring(&self, i: usize) -> &[Slot] {
+        &self.slots(i)[self.spec.recs..]
+    }
+
+    fn ring_mut(&mut self, i: usize) -> &mut [Slot] {
         let recs = self.spec.recs;
-        self.slots_mut(i).split_at_mut(recs)
+        &mut self.slots_mut(i)[recs..]
+    }
+
+    /// The key's records in use and its ring.
+    fn parts_mut(&mut self, i: usize) -> (&mut [Slot], &mut [Slot]) {
+        let (recs, used) = (self.spec.recs, usize::from(self.used[i]));
+        let (rec, ring) = self.slots_mut(i).split_at_mut(recs);
+        (&mut rec[..used], ring)
     }
 
     /// Remember an occurrence in the key's records: the record that holds it, `None` when it
     /// was not counted (a redelivery, or dropped from a full key).
     fn add(&mut self, i: usize, fp: u64, t: i64, id: CompactId, now: i64) -> Option<usize> {
-        let (merge, keep) = (self.spec.merge, self.spec.keep);
+        let (merge, keep, recs) = (self.spec.merge, self.spec.keep, self.spec.recs);
         let dead = now.saturating_sub(self.spec.span);
-        add_record(self.parts_mut(i).0, fp, t, id, merge, &keep, dead)
+        let mut used = usize::from(self.used[i]);
+        let rec = &mut self.slots.range_mut(i * self.k, self.k)[..recs];
+        let at = add_record(rec, &mut used, fp, t, id, merge, &keep, dead);
+        self.used[i] = used as u16;
+        at
     }
 
+    /// In-window weight for eviction, from the key's newest time and records in use (no
+    /// slot is read: a victim is chosen among eight keys on every insert).
     fn weight(&self, i: usize, now: i64) -> usize {
-        self.slots(i)
-            .iter()
-            .filter(|s| s.fp != 0 && s.t >= now.saturating_sub(self.spec.window))
-            .count()
+        if self.last[i] >= now.saturating_sub(self.spec.window) {
+            usize::from(self.used[i]).max(1)
+        } else {
+            0
+        }
     }
 
     fn idle_past(&self, i: usize, now: i64) -> bool {
@@ -383,7 +405,8 @@ impl<M: KeyMeta> Table<M> {
         self.keys[victim] = key;
         self.last[victim] = t;
         self.meta[victim] = M::default();
-        self.slots_mut(victim).fill(Slot::default());
+        self.used[victim] = 0;
+        self.ring_mut(victim).fill(Slot::default());
         victim
     }
 }
@@ -406,8 +429,10 @@ fn country_tag(cc: &str) -> [u8; 2] {
 ///
 /// Sizing (see [`records_needed`]) makes a full key one that has already fired: until then
 /// the records are every occurrence that can still share a window with an event in time.
+#[allow(clippy::too_many_arguments)]
 fn add_record(
-    rec: &mut [Slot],
+    slots: &mut [Slot],
+    used: &mut usize,
     fp: u64,
     t: i64,
     id: CompactId,
@@ -415,9 +440,11 @@ fn add_record(
     keep: &[(usize, i64)],
     dead: i64,
 ) -> Option<usize> {
-    if rec.is_empty() {
+    let cap = slots.len();
+    if cap == 0 {
         return None;
     }
+    let rec = &mut slots[..*used];
     match merge {
         Some(gap) => {
             let mut held: Option<usize> = None;
@@ -467,6 +494,10 @@ fn add_record(
         .unwrap_or((0, i64::MIN));
     let victim = match rec.iter().position(|s| s.fp == 0) {
         Some(j) => j,
+        None if *used < cap => {
+            *used += 1;
+            *used - 1
+        }
         None if oldest_t < dead => oldest,
         None if keep.iter().any(|k| k.0 > 0) => match redundant(rec, t, keep, dead) {
             Some(j) if j < rec.len() => j,
@@ -480,7 +511,7 @@ fn add_record(
             oldest
         }
     };
-    rec[victim] = Slot {
+    slots[victim] = Slot {
         fp,
         t,
         first: t,
@@ -601,6 +632,13 @@ fn best_window(rec: &[Slot], t: i64, w: i64) -> Hit {
     best.start = start;
     best.end = end;
     best
+}
+
+/// How many records of a counting key have a time in `[from, to]`.
+fn count_in(rec: &[Slot], from: i64, to: i64) -> usize {
+    rec.iter()
+        .filter(|s| s.fp != 0 && s.t >= from && s.t <= to)
+        .count()
 }
 
 /// The records of a counting key with a time in `[from, to]`.
@@ -1158,7 +1196,13 @@ fn success_evidence(
 fn prune_successes(ring: &mut [Slot], recs: &[Slot], w: i64, dead: i64) {
     let c: SmallVec<[usize; 16]> = ring
         .iter()
-        .map(|s| count_between(recs, s.t.saturating_sub(w), s.t).count)
+        .map(|s| {
+            if s.fp == RING && !recs.is_empty() {
+                count_in(recs, s.t.saturating_sub(w), s.t)
+            } else {
+                0
+            }
+        })
         .collect();
     for b in 0..ring.len() {
         if ring[b].fp != RING {
@@ -1316,12 +1360,15 @@ impl Windows {
             return;
         }
         let actor = ev.actor().map(lower);
-        let ip = ev.source_ip_key();
+        // The canonical ip text, on the stack when it differs from the event's.
+        let raw_ip = ev.source_ip();
+        let rewritten = raw_ip.and_then(IpText::rewrite);
+        let ip = rewritten.as_ref().map(IpText::as_str).or(raw_ip);
         let o = Obs {
             ev,
             et,
             actor: actor.as_deref(),
-            ip: ip.as_deref(),
+            ip,
             t,
             now,
             id,
@@ -1378,8 +1425,8 @@ impl Windows {
                 let until = to.saturating_add(self.stuffing_success_window);
                 // The newest success from this ip, if this wave is the first to arm it (an
                 // earlier success that arrived before a late wave).
-                let recs = tab.spec.recs;
-                let newest = tab.slots(i)[recs..]
+                let newest = tab
+                    .ring(i)
                     .iter()
                     .find(|s| s.fp == RING)
                     .copied()
@@ -1438,11 +1485,11 @@ impl Windows {
                 // A success already seen that this (late) failure completes: the earliest
                 // one at or after it that now has exactly `threshold` failures before it.
                 let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
-                let (recs, ring) = tab.slots(i).split_at(tab.spec.recs);
+                let (recs, ring) = (tab.recs(i), tab.ring(i));
                 let crossed = ring
                     .iter()
                     .filter(|s| s.fp == RING && s.t >= t && s.t <= t.saturating_add(w))
-                    .filter(|s| count_between(recs, s.t.saturating_sub(w), s.t).count == n)
+                    .filter(|s| count_in(recs, s.t.saturating_sub(w), s.t) == n)
                     .min_by_key(|s| s.t)
                     .copied();
                 if let Some(s) = crossed {
@@ -1511,8 +1558,7 @@ impl Windows {
         // also kept (the newest per ip) for a wave whose failures arrive after it.
         if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ip) {
             let i = tab.upsert(key_of(&[ip.as_bytes()]), t, now);
-            let recs = tab.spec.recs;
-            ring_push(&mut tab.slots_mut(i)[recs..], t, id);
+            ring_push(tab.ring_mut(i), t, id);
             let m = tab.meta[i];
             let span = m.armed.iter().find(|&&(a, b)| a <= t && t <= b).copied();
             if let (true, Some((from, _))) = (t <= self.armed_until_max, span) {
@@ -1690,7 +1736,7 @@ impl Windows {
                     // Logins without MFA that arrived before this one but happened after
                     // it: each is an alert now.
                     let mut due: SmallVec<[Slot; MFA_RING]> = SmallVec::new();
-                    for s in tab.slots_mut(i).iter_mut() {
+                    for s in tab.ring_mut(i).iter_mut() {
                         if s.fp == RING && t <= s.t && s.t <= t.saturating_add(h) {
                             due.push(*s);
                             *s = Slot::default();
@@ -1710,7 +1756,7 @@ impl Windows {
                     } else {
                         // Kept while an MFA login delivered late could still precede it.
                         let dead = now.saturating_sub(self.lateness);
-                        let ring = tab.slots_mut(i);
+                        let ring = tab.ring_mut(i);
                         for s in ring.iter_mut().filter(|s| s.fp == RING && s.t < dead) {
                             *s = Slot::default();
                         }
@@ -1939,8 +1985,9 @@ impl Codec for MfaMeta {
 
 /// One table's occupied keys, read from a state file and checked, not yet applied.
 struct Staged<M> {
-    /// (index, key, last, meta); slots of entry `n` are `slots[n * k..(n + 1) * k]`.
-    keys: Vec<(usize, u64, i64, M)>,
+    /// (index, key, last, meta, records in use); slots of entry `n` are
+    /// `slots[n * k..(n + 1) * k]`.
+    keys: Vec<(usize, u64, i64, M, u16)>,
     slots: Vec<Slot>,
 }
 
@@ -1964,7 +2011,8 @@ impl<M: KeyMeta> Table<M> {
             w.u64(self.keys[i]);
             w.i64(self.last[i]);
             self.meta[i].put(w);
-            for s in self.slots(i) {
+            w.u32(u32::from(self.used[i]));
+            for s in self.recs(i).iter().chain(self.ring(i)) {
                 s.put(w);
             }
         }
@@ -1989,7 +2037,7 @@ impl<M: KeyMeta> Table<M> {
             let (mut meta, mut slot) = (Writer::default(), Writer::default());
             M::default().put(&mut meta);
             Slot::default().put(&mut slot);
-            4 + 8 + 8 + meta.buf.len() + self.k * slot.buf.len()
+            4 + 8 + 8 + meta.buf.len() + 4 + self.spec.ring * slot.buf.len()
         };
         if n > cap || n > (r.remaining() / record) as u64 {
             return Err(StateError::Malformed(format!(
@@ -2017,9 +2065,21 @@ impl<M: KeyMeta> Table<M> {
             prev = Some(i);
             let last = r.i64()?;
             let meta = M::get(r)?;
-            st.keys.push((i, key, last, meta));
-            for _ in 0..self.k {
-                st.slots.push(Slot::get(r)?);
+            let used = r.u32()? as usize;
+            if used > self.spec.recs {
+                return Err(StateError::Malformed(format!(
+                    "table {name}: {used} records in use at place {i}, {} fit",
+                    self.spec.recs
+                )));
+            }
+            st.keys.push((i, key, last, meta, used as u16));
+            for j in 0..self.k {
+                let stale = j >= used && j < self.spec.recs;
+                st.slots.push(if stale {
+                    Slot::default()
+                } else {
+                    Slot::get(r)?
+                });
             }
         }
         Ok(st)
@@ -2030,10 +2090,12 @@ impl<M: KeyMeta> Table<M> {
         self.last.fill(0);
         self.meta = Lazy::new(self.capacity(), CHUNK_KEYS);
         self.slots = Lazy::new(self.capacity() * self.k, CHUNK_KEYS * self.k);
-        for (n, &(i, key, last, meta)) in st.keys.iter().enumerate() {
+        self.used.fill(0);
+        for (n, &(i, key, last, meta, used)) in st.keys.iter().enumerate() {
             self.keys[i] = key;
             self.last[i] = last;
             self.meta[i] = meta;
+            self.used[i] = used;
             let k = self.k;
             self.slots_mut(i)
                 .copy_from_slice(&st.slots[n * k..(n + 1) * k]);
@@ -2187,18 +2249,55 @@ mod tests {
     #[test]
     fn distinct_records_are_runs() {
         let mut rec = vec![Slot::default(); 4];
+        let mut used = 0;
         let id = CompactId::default();
         // Occurrences of identity 2 within 10 s of each other form one run; 30 s later a
         // second run starts; a time between them within 10 s of both joins them.
         for t in [0, 5, 12, 42, 50] {
-            add_record(&mut rec, 2, t * S, id, Some(10 * S), &[], i64::MIN);
+            add_record(
+                &mut rec,
+                &mut used,
+                2,
+                t * S,
+                id,
+                Some(10 * S),
+                &[],
+                i64::MIN,
+            );
         }
         assert_eq!(fps(&rec), vec![(2, 0, 12 * S), (2, 42 * S, 50 * S)]);
-        add_record(&mut rec, 2, 27 * S, id, Some(15 * S), &[], i64::MIN);
+        add_record(
+            &mut rec,
+            &mut used,
+            2,
+            27 * S,
+            id,
+            Some(15 * S),
+            &[],
+            i64::MIN,
+        );
         assert_eq!(fps(&rec), vec![(2, 0, 50 * S)]);
         // A late occurrence inside a run changes nothing; one before extends it.
-        add_record(&mut rec, 2, 20 * S, id, Some(15 * S), &[], i64::MIN);
-        add_record(&mut rec, 2, -10 * S, id, Some(15 * S), &[], i64::MIN);
+        add_record(
+            &mut rec,
+            &mut used,
+            2,
+            20 * S,
+            id,
+            Some(15 * S),
+            &[],
+            i64::MIN,
+        );
+        add_record(
+            &mut rec,
+            &mut used,
+            2,
+            -10 * S,
+            id,
+            Some(15 * S),
+            &[],
+            i64::MIN,
+        );
         assert_eq!(fps(&rec), vec![(2, -10 * S, 50 * S)]);
     }
 
@@ -2206,18 +2305,20 @@ mod tests {
     fn full_key_gives_up_dead_then_oldest_records() {
         let id = CompactId::default();
         let mut rec = vec![run(2, 0, 0), run(3, 50, 50), run(4, 100, 100)];
+        let mut used = 3;
         // A dead record goes first, even when the new one is older than the live ones.
-        add_record(&mut rec, 5, 40, id, None, &[], 10);
+        add_record(&mut rec, &mut used, 5, 40, id, None, &[], 10);
         assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (5, 40, 40)]);
         // All live: the oldest goes for a newer record; an older one is dropped.
-        assert!(add_record(&mut rec, 6, 30, id, None, &[], 10).is_none());
-        add_record(&mut rec, 7, 60, id, None, &[], 10);
+        assert!(add_record(&mut rec, &mut used, 6, 30, id, None, &[], 10).is_none());
+        add_record(&mut rec, &mut used, 7, 60, id, None, &[], 10);
         assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (7, 60, 60)]);
         // A redelivered event (same identity, time and id) is not counted twice.
         let id = CompactId::encode(Some("648c6c758c2ac07fa1fdee94"));
         let mut rec = vec![Slot::default(); 3];
-        assert!(add_record(&mut rec, 2, 5, id, None, &[], 0).is_some());
-        assert!(add_record(&mut rec, 2, 5, id, None, &[], 0).is_none());
+        let mut used = 0;
+        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], 0).is_some());
+        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], 0).is_none());
     }
 
     #[test]
