@@ -140,7 +140,7 @@ impl CompactId {
 /// that lie no more than the table's merge gap apart, kept as the first and the newest time;
 /// with gaps no longer than a window, the identity is inside the window `[a, a + W]` exactly
 /// when that window overlaps `[first, t]`. In a *counting* table each event is a record
-/// (`first == t`). The last slots of a key may be a ring of recent successes instead.
+/// (`first == t`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     fp: u64,
@@ -154,19 +154,12 @@ struct Slot {
     tag: [u8; 2],
 }
 
-/// `fp` of a used ring slot (ring slots hold a time and an id, no identity).
-const RING: u64 = 1;
-
 const NONE: i64 = i64::MIN;
 
 /// A per-key record. `pinned` keys (holding a pending decision, like an ip armed by a
-/// credential-stuffing wave) are evicted only when a whole bucket is pinned; `short_lived`
-/// keys hold nothing that outlives the lateness (a recent login waiting for a late event).
+/// credential-stuffing wave) are evicted only when a whole bucket is pinned.
 trait KeyMeta: Copy + Default + Codec {
     fn pinned(&self, _now: i64) -> bool {
-        false
-    }
-    fn short_lived(&self) -> bool {
         false
     }
 }
@@ -239,8 +232,6 @@ struct Spec {
     bytes: usize,
     /// Record slots per key.
     recs: usize,
-    /// Ring slots per key (recent successes), after the records.
-    ring: usize,
     /// Merge gap of a distinct table's runs (its shortest window); `None`: a counting table.
     merge: Option<i64>,
     /// A counting table whose rules ask "at least N within W" of any window, not only of the
@@ -255,13 +246,11 @@ struct Spec {
     span: i64,
     /// A key idle this long holds nothing any rule still needs.
     idle: i64,
-    /// The same for keys whose record is `short_lived`.
-    short_idle: i64,
 }
 
 impl Spec {
     fn k(&self) -> usize {
-        self.recs + self.ring
+        self.recs
     }
 }
 
@@ -331,30 +320,13 @@ impl<M: KeyMeta> Table<M> {
         &self.slots(i)[..usize::from(self.used[i])]
     }
 
-    /// The key's ring of recent successes.
-    fn ring(&self, i: usize) -> &[Slot] {
-        &self.slots(i)[self.spec.recs..]
-    }
-
-    fn ring_mut(&mut self, i: usize) -> &mut [Slot] {
-        let recs = self.spec.recs;
-        &mut self.slots_mut(i)[recs..]
-    }
-
-    /// The key's records in use and its ring.
-    fn parts_mut(&mut self, i: usize) -> (&mut [Slot], &mut [Slot]) {
-        let (recs, used) = (self.spec.recs, usize::from(self.used[i]));
-        let (rec, ring) = self.slots_mut(i).split_at_mut(recs);
-        (&mut rec[..used], ring)
-    }
-
     /// Remember an occurrence in the key's records: the record that holds it, `None` when it
     /// was not counted (a redelivery, or dropped from a full key).
     fn add(&mut self, i: usize, fp: u64, t: i64, id: CompactId, now: i64) -> Option<usize> {
-        let (merge, keep, recs) = (self.spec.merge, self.spec.keep, self.spec.recs);
+        let (merge, keep) = (self.spec.merge, self.spec.keep);
         let dead = now.saturating_sub(self.spec.span);
         let mut used = usize::from(self.used[i]);
-        let rec = &mut self.slots.range_mut(i * self.k, self.k)[..recs];
+        let rec = self.slots.range_mut(i * self.k, self.k);
         let at = add_record(rec, &mut used, fp, t, id, merge, &keep, dead);
         self.used[i] = used as u16;
         at
@@ -371,12 +343,7 @@ impl<M: KeyMeta> Table<M> {
     }
 
     fn idle_past(&self, i: usize, now: i64) -> bool {
-        let idle = if self.meta[i].short_lived() {
-            self.spec.short_idle
-        } else {
-            self.spec.idle
-        };
-        self.last[i] < now.saturating_sub(idle)
+        self.last[i] < now.saturating_sub(self.spec.idle)
     }
 
     /// The key's index, inserting (and possibly evicting) when absent. `now` is the stream's
@@ -406,7 +373,6 @@ impl<M: KeyMeta> Table<M> {
         self.last[victim] = t;
         self.meta[victim] = M::default();
         self.used[victim] = 0;
-        self.ring_mut(victim).fill(Slot::default());
         victim
     }
 }
@@ -558,28 +524,6 @@ fn redundant(rec: &[Slot], t: i64, keep: &[(usize, i64)], open: i64) -> Option<u
         })
     };
     times.iter().find(|&&(x, _)| spare(x)).map(|&(_, j)| j)
-}
-
-/// Remember a recent success (time and id) in a ring; an occurrence already there is not
-/// added twice. A full ring gives up its oldest entry, or drops `t` when it is older.
-fn ring_push(ring: &mut [Slot], t: i64, id: CompactId) {
-    if ring.is_empty() || ring.iter().any(|s| s.fp == RING && s.t == t && s.id == id) {
-        return;
-    }
-    let j = match ring.iter().position(|s| s.fp == 0) {
-        Some(j) => j,
-        None => match ring.iter().enumerate().min_by_key(|(_, s)| s.t) {
-            Some((j, s)) if s.t <= t => j,
-            _ => return,
-        },
-    };
-    ring[j] = Slot {
-        fp: RING,
-        t,
-        first: t,
-        id,
-        tag: [0; 2],
-    };
 }
 
 /// The fullest window of length `w` that contains time `t`, over a key's records.
@@ -755,15 +699,98 @@ impl KeyMeta for IpMeta {
 }
 impl KeyMeta for TwoGates {}
 impl KeyMeta for TravelMeta {}
-impl KeyMeta for MfaMeta {
-    /// Keys with an MFA login remembered outlive the others in a full bucket.
-    fn pinned(&self, _now: i64) -> bool {
-        !self.short_lived()
+impl KeyMeta for MfaMeta {}
+impl KeyMeta for RecentMeta {}
+
+/// Entries per key of the recent-success table.
+const RECENT: usize = 6;
+const USED: u8 = 1;
+/// A login without MFA that has not alerted: an MFA login delivered late may still precede it.
+const AWAITS_MFA: u8 = 2;
+
+/// A successful login, kept while an event that happened before it (a failure, an MFA login)
+/// may still arrive: for the lateness.
+#[derive(Clone, Copy, Default, Debug)]
+struct Recent {
+    t: i64,
+    id: CompactId,
+    /// Tags (fingerprints) of its service and event type.
+    service: u16,
+    event_type: u16,
+    flags: u8,
+}
+
+/// The latest successful logins of one actor, or from one ip.
+#[derive(Clone, Copy, Default)]
+struct RecentMeta {
+    e: [Recent; RECENT],
+}
+
+impl RecentMeta {
+    fn used(&self) -> impl Iterator<Item = &Recent> {
+        self.e.iter().filter(|r| r.flags & USED != 0)
     }
-    fn short_lived(&self) -> bool {
-        self.runs.iter().all(|r| r.last == NONE)
+
+    /// Keep a success. Entries that no longer matter make room first: dead ones (before
+    /// `dead`), and those `outdoes(a, b)` says a later one makes redundant (a late failure
+    /// that would count before the earlier success counts before the later one too, and
+    /// the later one has at least as many failures before it already), unless they still
+    /// await an MFA login. A full record then gives up, oldest first: a login awaiting MFA
+    /// with a later one of its event type awaiting too (that one alerts first), one that
+    /// awaits none, any. A newcomer older than all of them is dropped. A redelivery is kept
+    /// once.
+    fn push(&mut self, r: Recent, dead: i64, outdoes: impl Fn(&Recent, &Recent) -> bool) {
+        if self.used().any(|x| x.t == r.t && x.id == r.id) {
+            return;
+        }
+        if r.flags & AWAITS_MFA == 0 && self.used().any(|x| x.t >= r.t && outdoes(x, &r)) {
+            return;
+        }
+        for x in self.e.iter_mut().filter(|x| x.flags & USED != 0) {
+            if x.t < dead || (x.flags & AWAITS_MFA == 0 && x.t <= r.t && outdoes(&r, x)) {
+                *x = Recent::default();
+            }
+        }
+        let e = self.e;
+        let awaits = |x: &Recent| x.flags & AWAITS_MFA != 0;
+        let oldest = |pick: &dyn Fn(&Recent) -> bool| {
+            e.iter()
+                .enumerate()
+                .filter(|(_, x)| pick(x))
+                .min_by_key(|(_, x)| x.t)
+                .filter(|(_, x)| x.t <= r.t)
+                .map(|(j, _)| j)
+        };
+        let shadowed = |x: &Recent| {
+            awaits(x)
+                && e.iter()
+                    .chain([&r])
+                    .any(|y| awaits(y) && y.event_type == x.event_type && y.t > x.t)
+        };
+        let free = e.iter().position(|x| x.flags & USED == 0);
+        let j = free
+            .or_else(|| oldest(&shadowed))
+            .or_else(|| oldest(&|x| !awaits(x)))
+            .or_else(|| oldest(&|_| true));
+        if let Some(j) = j {
+            self.e[j] = r;
+        }
     }
 }
+
+/// A 16-bit tag of a short string (service, event type) for [`Recent`]: there are a handful
+/// of each, and a clash only joins two of them.
+fn tag_of(s: &str) -> u16 {
+    hash64(s.as_bytes(), 0x7461_67) as u16
+}
+
+/// The newest success from one ip.
+#[derive(Clone, Copy, Default)]
+struct RecentIp {
+    t: i64,
+    id: CompactId,
+}
+impl KeyMeta for RecentIp {}
 
 #[derive(Clone, Copy, Default)]
 struct TwoGates {
@@ -936,6 +963,13 @@ pub struct Windows {
     country_t: Option<Table<TwoGates>>,
     travel_t: Option<Table<TravelMeta>>,
     mfa_t: Option<Table<MfaMeta>>,
+    /// Recent successful logins per actor and per ip, for events that preceded them and
+    /// arrive late (a failure, an MFA login).
+    recent: Option<Table<RecentMeta>>,
+    recent_ip: Option<Table<RecentIp>>,
+    /// The newest success time kept there (`NONE` before any): an event later than it has
+    /// no success to complete, and looks nothing up.
+    recent_max: i64,
     suppressed: u64,
     /// The latest end of any ip's credential-stuffing span (0 when none was ever armed).
     armed_until_max: i64,
@@ -976,7 +1010,7 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 /// per-key record of `meta` bytes. At least one bucket, so a share smaller than one bucket
 /// of keys takes more than the share (`Config` validation refuses such budgets).
 fn table_layout(bytes: usize, k: usize, meta: usize) -> (usize, usize) {
-    let per_key = 16 + meta + k * std::mem::size_of::<Slot>();
+    let per_key = 18 + meta + k * std::mem::size_of::<Slot>();
     ((bytes / per_key / WAYS).max(1), per_key)
 }
 
@@ -1004,13 +1038,13 @@ fn records_needed(rules: &[(Knobs, u64)], lateness: i64) -> (usize, i64, i64) {
     ((recs as usize).clamp(1, MAX_SLOTS), w_min, w_max)
 }
 
-/// Logins without MFA kept per actor and event type while a late MFA login could still
-/// precede them (see the README's exact semantics).
-const MFA_RING: usize = 2;
+/// The tables, in the order of [`plan`]'s shapes.
+const TABLES: usize = 9;
 
 /// The shape of each table, in the order source ip, actor+service, SSO actor, organization,
-/// countries, travel, MFA; `None` for a table that no enabled rule uses.
-fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; 7] {
+/// countries, travel, MFA, recent successes per actor and per ip; `None` for a table that no
+/// enabled rule uses.
+fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABLES] {
     let spray = Knobs::of(rules, "password_spray_from_ip");
     let stuffing = Knobs::of(rules, "credential_stuffing_success");
     let bf_success = Knobs::of(rules, "brute_force_then_success");
@@ -1039,40 +1073,41 @@ fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; 7] {
         (admin_cc.on || user_cc.on, 10),
         (travel.on, 10),
         (mfa.on, 15),
+        // Recent successes live for the lateness only: small tables (so mostly in cache).
+        (bf_success.on || mfa.on, 3),
+        (stuffing.on, 1),
     ];
     let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
     let share = |i: usize| budget / total as usize * want[i].1 as usize;
-    let windowed = |i: usize, rs: &[(Knobs, u64)], distinct: bool, ring: usize, extra: i64| {
+    let windowed = |i: usize, rs: &[(Knobs, u64)], distinct: bool, extra: i64| {
         let (recs, w_min, w_max) = records_needed(rs, lateness);
         let span = w_max.saturating_add(lateness);
         Spec {
             bytes: share(i),
             recs,
-            ring,
             merge: distinct.then_some(w_min),
             keep: [(0, 0); 2],
             window: w_max,
             span,
             idle: span.saturating_add(extra),
-            short_idle: span,
         }
+    };
+    // Tables of one record per key and no slots.
+    let single = |i: usize, idle: i64| Spec {
+        bytes: share(i),
+        recs: 0,
+        merge: None,
+        keep: [(0, 0); 2],
+        window: 0,
+        span: 0,
+        idle,
     };
     let more = |k: Knobs| (k, k.threshold + 1);
     let least = |k: Knobs| (k, k.threshold);
     // The brute-force table also answers successes that look back over the failures before
     // them, so its full keys drop only records no open window needs (`redundant`): then
     // each window-long piece of the open span needs at most 2·N records.
-    let mut brute = windowed(
-        1,
-        &[least(bf_attempts), least(bf_success)],
-        false,
-        if bf_success.on {
-            (bf_success.threshold as usize + 1).min(MAX_SLOTS)
-        } else {
-            0
-        },
-        0,
-    );
+    let mut brute = windowed(1, &[least(bf_attempts), least(bf_success)], false, 0);
     if bf_success.on {
         let on: SmallVec<[Knobs; 2]> = [bf_attempts, bf_success]
             .into_iter()
@@ -1104,40 +1139,21 @@ fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; 7] {
         brute.recs = (recs as usize).clamp(1, MAX_SLOTS);
     }
     let specs = [
-        windowed(
-            0,
-            &[more(spray), least(stuffing)],
-            true,
-            usize::from(stuffing.on),
-            success_window,
-        ),
+        windowed(0, &[more(spray), least(stuffing)], true, success_window),
         brute,
-        windowed(2, &[more(sso)], false, 0, 0),
-        windowed(3, &[least(locked)], true, 0, 0),
-        windowed(4, &[more(admin_cc), more(user_cc)], true, 0, 0),
-        // Travel keeps one record per key and no slots.
+        windowed(2, &[more(sso)], false, 0),
+        windowed(3, &[least(locked)], true, 0),
+        windowed(4, &[more(admin_cc), more(user_cc)], true, 0),
+        single(5, 86_400 * NANOS),
+        single(6, horizon.saturating_add(lateness)),
+        // Successes are kept only while a late event can still precede them.
         Spec {
-            bytes: share(5),
-            recs: 0,
-            ring: 0,
-            merge: None,
-            keep: [(0, 0); 2],
-            window: 0,
-            span: 0,
-            idle: 86_400 * NANOS,
-            short_idle: 86_400 * NANOS,
+            window: lateness,
+            ..single(7, lateness)
         },
-        // MFA keeps its logins in the key's record and a ring of recent logins without MFA.
         Spec {
-            bytes: share(6),
-            recs: 0,
-            ring: MFA_RING,
-            merge: None,
-            keep: [(0, 0); 2],
-            window: 0,
-            span: 0,
-            idle: horizon.saturating_add(lateness),
-            short_idle: lateness,
+            window: lateness,
+            ..single(8, lateness)
         },
     ];
     std::array::from_fn(|i| want[i].0.then_some(specs[i]))
@@ -1157,6 +1173,8 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
         size_of::<TwoGates>(),
         size_of::<TravelMeta>(),
         size_of::<MfaMeta>(),
+        size_of::<RecentMeta>(),
+        size_of::<RecentIp>(),
     ];
     plan(rules, lateness_secs, memory_mb as usize * (1 << 20))
         .iter()
@@ -1189,35 +1207,19 @@ fn success_evidence(
     f
 }
 
-/// Keep in a ring of successes only those a late failure could still make fire first: in
-/// time (from `dead` on), and not outdone by a later success with as many failures before it
-/// (a late failure that counts before the earlier one counts before the later one too, while
-/// the lateness is at most the window).
-fn prune_successes(ring: &mut [Slot], recs: &[Slot], w: i64, dead: i64) {
-    let c: SmallVec<[usize; 16]> = ring
-        .iter()
-        .map(|s| {
-            if s.fp == RING && !recs.is_empty() {
-                count_in(recs, s.t.saturating_sub(w), s.t)
-            } else {
-                0
-            }
-        })
-        .collect();
-    for b in 0..ring.len() {
-        if ring[b].fp != RING {
-            continue;
-        }
-        let outdone = (0..ring.len()).any(|a| {
-            a != b
-                && ring[a].fp == RING
-                && (ring[a].t > ring[b].t || (ring[a].t == ring[b].t && a > b))
-                && c[a] >= c[b]
-        });
-        if ring[b].t < dead || outdone {
-            ring[b] = Slot::default();
-        }
-    }
+/// Key of an actor's, and of an ip's, recent successes.
+fn recent_actor_key(actor: &str) -> u64 {
+    key_of(&[b"actor", actor.as_bytes()])
+}
+
+fn recent_ip_key(ip: &str) -> u64 {
+    key_of(&[b"ip", ip.as_bytes()])
+}
+
+/// The recent successes under `key`, if any are kept.
+fn recent_of(recent: &Option<Table<RecentMeta>>, key: u64) -> Option<RecentMeta> {
+    let tab = recent.as_ref()?;
+    tab.find(key).map(|i| tab.meta[i])
 }
 
 fn mfa_evidence(
@@ -1269,7 +1271,7 @@ impl Windows {
         let lateness_secs = cfg.state.allowed_lateness_secs;
 
         // The shapes come from `plan`, which `planned_bytes` (config validation) shares.
-        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t] = plan(
+        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent, recent_ip] = plan(
             rules,
             lateness_secs,
             cfg.state.memory_mb as usize * (1 << 20),
@@ -1297,6 +1299,9 @@ impl Windows {
             country_t: country_t.map(Table::new),
             travel_t: travel_t.map(Table::new),
             mfa_t: mfa_t.map(Table::new),
+            recent: recent.map(Table::new),
+            recent_ip: recent_ip.map(Table::new),
+            recent_max: NONE,
             suppressed: 0,
             armed_until_max: 0,
         }
@@ -1319,6 +1324,8 @@ impl Windows {
             info("actor_country", &self.country_t),
             info("actor_travel", &self.travel_t),
             info("actor_mfa", &self.mfa_t),
+            info("recent_success", &self.recent),
+            info("recent_success_ip", &self.recent_ip),
         ]
         .into_iter()
         .flatten()
@@ -1423,14 +1430,14 @@ impl Windows {
                 .flatten();
             if let Some((from, to)) = wave {
                 let until = to.saturating_add(self.stuffing_success_window);
-                // The newest success from this ip, if this wave is the first to arm it (an
-                // earlier success that arrived before a late wave).
-                let newest = tab
-                    .ring(i)
-                    .iter()
-                    .find(|s| s.fp == RING)
-                    .copied()
-                    .filter(|s| from <= s.t && s.t <= until && !tab.meta[i].armed_at(s.t));
+                // The earliest success from this ip already seen that this (late) wave is the
+                // first to arm.
+                let m = tab.meta[i];
+                let newest = (from <= self.recent_max)
+                    .then_some(self.recent_ip.as_ref())
+                    .flatten()
+                    .and_then(|r| r.find(recent_ip_key(ip)).map(|j| r.meta[j]))
+                    .filter(|s| from <= s.t && s.t <= until && !m.armed_at(s.t));
                 tab.meta[i].arm(from, until);
                 self.armed_until_max = self.armed_until_max.max(until);
                 if let Some(s) = newest {
@@ -1485,13 +1492,18 @@ impl Windows {
                 // A success already seen that this (late) failure completes: the earliest
                 // one at or after it that now has exactly `threshold` failures before it.
                 let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
-                let (recs, ring) = (tab.recs(i), tab.ring(i));
-                let crossed = ring
-                    .iter()
-                    .filter(|s| s.fp == RING && s.t >= t && s.t <= t.saturating_add(w))
-                    .filter(|s| count_in(recs, s.t.saturating_sub(w), s.t) == n)
-                    .min_by_key(|s| s.t)
-                    .copied();
+                let recs = tab.recs(i);
+                let svc = tag_of(service);
+                let crossed = (t <= self.recent_max)
+                    .then(|| recent_of(&self.recent, recent_actor_key(actor)))
+                    .flatten()
+                    .and_then(|r| {
+                        r.used()
+                            .filter(|s| s.service == svc && s.t >= t && s.t <= t.saturating_add(w))
+                            .filter(|s| count_in(recs, s.t.saturating_sub(w), s.t) == n)
+                            .min_by_key(|s| s.t)
+                            .copied()
+                    });
                 if let Some(s) = crossed {
                     if let Some(held) =
                         tab.meta[i]
@@ -1554,14 +1566,15 @@ impl Windows {
             id,
         } = *o;
 
-        // Credential stuffing: a success from an ip armed by a failure wave. The success is
-        // also kept (the newest per ip) for a wave whose failures arrive after it.
-        if let (true, Some(tab), Some(ip)) = (self.stuffing.on, self.ip.as_mut(), ip) {
-            let i = tab.upsert(key_of(&[ip.as_bytes()]), t, now);
-            ring_push(tab.ring_mut(i), t, id);
-            let m = tab.meta[i];
-            let span = m.armed.iter().find(|&&(a, b)| a <= t && t <= b).copied();
-            if let (true, Some((from, _))) = (t <= self.armed_until_max, span) {
+        // Credential stuffing: a success from an ip armed by a failure wave. Almost always no
+        // ip is armed, and then the (cache-missing) lookup is skipped.
+        let armed = (self.stuffing.on && t <= self.armed_until_max)
+            .then_some(())
+            .and(ip.zip(self.ip.as_mut()))
+            .and_then(|(ip, tab)| tab.find(key_of(&[ip.as_bytes()])).map(|i| (ip, tab, i)));
+        if let Some((ip, tab, i)) = armed {
+            let span = tab.meta[i].armed.iter().find(|&&(a, b)| a <= t && t <= b).copied();
+            if let Some((from, _)) = span {
                 if let Some(held) =
                     tab.meta[i]
                         .stuffing
@@ -1582,12 +1595,28 @@ impl Windows {
                 }
             }
         }
+        // Kept for a wave whose failures arrive after it.
+        let dead = now.saturating_sub(self.lateness);
+        if let (Some(tab), Some(ip)) = (self.recent_ip.as_mut(), ip) {
+            // A late wave arms every success after its completion: the newest says it.
+            let i = tab.upsert(recent_ip_key(ip), t, now);
+            if tab.last[i] == t {
+                tab.meta[i] = RecentIp { t, id };
+            }
+            self.recent_max = self.recent_max.max(t);
+        }
         let Some(actor) = actor else { return };
         let service = ev.service.as_deref().unwrap_or("");
-        if let (true, Some(tab)) = (self.bf_success.on, self.brute.as_mut()) {
-            let i = tab.upsert(key_of(&[actor.as_bytes(), service.as_bytes()]), t, now);
+        let brute = (self.bf_success.on)
+            .then_some(())
+            .and(self.brute.as_mut())
+            .and_then(|tab| {
+                tab.find(key_of(&[actor.as_bytes(), service.as_bytes()]))
+                    .map(|i| (tab, i))
+            });
+        let w = self.bf_success.window;
+        if let Some((tab, i)) = brute {
             // Failures before (or at) the success, inside the window ending at it.
-            let w = self.bf_success.window;
             let hit = count_between(tab.recs(i), t.saturating_sub(w), t);
             if hit.count as u64 >= self.bf_success.threshold {
                 if let Some(held) =
@@ -1609,11 +1638,6 @@ impl Windows {
                     ));
                 }
             }
-            // Kept for failures that arrive after it.
-            let dead = now.saturating_sub(self.lateness);
-            let (recs, ring) = tab.parts_mut(i);
-            ring_push(ring, t, id);
-            prune_successes(ring, recs, w, dead);
         }
         let admin = ev.actor_is_admin();
         let cc_rule = if admin { self.admin_cc } else { self.user_cc };
@@ -1726,6 +1750,7 @@ impl Windows {
                 }
             }
         }
+        let mut awaits_mfa = false;
         if let (true, Some(tab)) = (self.mfa.on, self.mfa_t.as_mut()) {
             let key = key_of(&[actor.as_bytes(), et.as_bytes()]);
             let h = self.mfa_horizon;
@@ -1735,36 +1760,58 @@ impl Windows {
                     tab.meta[i].add(t, id, h);
                     // Logins without MFA that arrived before this one but happened after
                     // it: each is an alert now.
-                    let mut due: SmallVec<[Slot; MFA_RING]> = SmallVec::new();
-                    for s in tab.ring_mut(i).iter_mut() {
-                        if s.fp == RING && t <= s.t && s.t <= t.saturating_add(h) {
-                            due.push(*s);
-                            *s = Slot::default();
+                    let recent = (t <= self.recent_max)
+                        .then_some(())
+                        .and(self.recent.as_mut())
+                        .and_then(|r| r.find(recent_actor_key(actor)).map(|j| (r, j)));
+                    if let Some((r, j)) = recent {
+                        let etag = tag_of(et);
+                        let mut due: SmallVec<[Recent; RECENT]> = SmallVec::new();
+                        for e in r.meta[j].e.iter_mut() {
+                            let pending = e.flags & AWAITS_MFA != 0 && e.event_type == etag;
+                            if pending && t <= e.t && e.t <= t.saturating_add(h) {
+                                e.flags &= !AWAITS_MFA;
+                                due.push(*e);
+                            }
+                        }
+                        due.sort_by_key(|e| e.t);
+                        for e in due {
+                            let key = format!("{actor}|{et}");
+                            out.push(mfa_evidence(self.mfa.rule, key, t, id, e.t, e.id));
                         }
                     }
-                    due.sort_by_key(|s| s.t);
-                    for s in due {
-                        let key = format!("{actor}|{et}");
-                        out.push(mfa_evidence(self.mfa.rule, key, t, id, s.t, s.id));
-                    }
                 }
-                Some(false) => {
-                    let i = tab.upsert(key, t, now);
-                    if let Some((m, mid)) = tab.meta[i].before(t, h) {
+                Some(false) => match tab.find(key).and_then(|i| tab.meta[i].before(t, h)) {
+                    Some((m, mid)) => {
                         let key = format!("{actor}|{et}");
                         out.push(mfa_evidence(self.mfa.rule, key, m, mid, t, id));
-                    } else {
-                        // Kept while an MFA login delivered late could still precede it.
-                        let dead = now.saturating_sub(self.lateness);
-                        let ring = tab.ring_mut(i);
-                        for s in ring.iter_mut().filter(|s| s.fp == RING && s.t < dead) {
-                            *s = Slot::default();
-                        }
-                        ring_push(ring, t, id);
                     }
-                }
+                    // Kept while an MFA login delivered late could still precede it.
+                    None => awaits_mfa = true,
+                },
                 None => {}
             }
+        }
+        // Kept for failures and MFA logins that arrive after it.
+        if let (true, Some(tab)) = (self.bf_success.on || awaits_mfa, self.recent.as_mut()) {
+            let i = tab.upsert(recent_actor_key(actor), t, now);
+            let r = Recent {
+                t,
+                id,
+                service: tag_of(service),
+                event_type: tag_of(et),
+                flags: USED | if awaits_mfa { AWAITS_MFA } else { 0 },
+            };
+            // Failures of this actor and service, to compare the successes kept.
+            let failures: &[Slot] = match (self.bf_success.on, self.brute.as_ref()) {
+                (true, Some(b)) => b
+                    .find(key_of(&[actor.as_bytes(), service.as_bytes()]))
+                    .map_or(&[], |j| b.recs(j)),
+                _ => &[],
+            };
+            let c = |x: &Recent| count_in(failures, x.t.saturating_sub(w), x.t);
+            tab.meta[i].push(r, dead, |a, b| a.service == b.service && c(a) >= c(b));
+            self.recent_max = self.recent_max.max(t);
         }
     }
 
@@ -1960,6 +2007,44 @@ impl Codec for TravelMeta {
     }
 }
 
+impl Codec for RecentMeta {
+    fn put(&self, w: &mut Writer) {
+        for e in &self.e {
+            w.i64(e.t);
+            e.id.put(w);
+            w.bytes(&e.service.to_le_bytes());
+            w.bytes(&e.event_type.to_le_bytes());
+            w.u8(e.flags);
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        let mut m = RecentMeta::default();
+        for e in m.e.iter_mut() {
+            *e = Recent {
+                t: r.i64()?,
+                id: CompactId::get(r)?,
+                service: u16::from_le_bytes([r.u8()?, r.u8()?]),
+                event_type: u16::from_le_bytes([r.u8()?, r.u8()?]),
+                flags: r.u8()?,
+            };
+        }
+        Ok(m)
+    }
+}
+
+impl Codec for RecentIp {
+    fn put(&self, w: &mut Writer) {
+        w.i64(self.t);
+        self.id.put(w);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
+        Ok(RecentIp {
+            t: r.i64()?,
+            id: CompactId::get(r)?,
+        })
+    }
+}
+
 impl Codec for MfaMeta {
     fn put(&self, w: &mut Writer) {
         for r in &self.runs {
@@ -2012,7 +2097,7 @@ impl<M: KeyMeta> Table<M> {
             w.i64(self.last[i]);
             self.meta[i].put(w);
             w.u32(u32::from(self.used[i]));
-            for s in self.recs(i).iter().chain(self.ring(i)) {
+            for s in self.recs(i) {
                 s.put(w);
             }
         }
@@ -2037,7 +2122,7 @@ impl<M: KeyMeta> Table<M> {
             let (mut meta, mut slot) = (Writer::default(), Writer::default());
             M::default().put(&mut meta);
             Slot::default().put(&mut slot);
-            4 + 8 + 8 + meta.buf.len() + 4 + self.spec.ring * slot.buf.len()
+            4 + 8 + 8 + meta.buf.len() + 4
         };
         if n > cap || n > (r.remaining() / record) as u64 {
             return Err(StateError::Malformed(format!(
@@ -2074,11 +2159,10 @@ impl<M: KeyMeta> Table<M> {
             }
             st.keys.push((i, key, last, meta, used as u16));
             for j in 0..self.k {
-                let stale = j >= used && j < self.spec.recs;
-                st.slots.push(if stale {
-                    Slot::default()
-                } else {
+                st.slots.push(if j < used {
                     Slot::get(r)?
+                } else {
+                    Slot::default()
                 });
             }
         }
@@ -2144,6 +2228,7 @@ impl Windows {
     /// suppressed) are per run and not saved.
     pub fn save(&self, w: &mut Writer) {
         w.i64(self.armed_until_max);
+        w.i64(self.recent_max);
         save_table("source_ip", &self.ip, w);
         save_table("actor_service", &self.brute, w);
         save_table("sso_actor", &self.sso_t, w);
@@ -2151,6 +2236,8 @@ impl Windows {
         save_table("actor_country", &self.country_t, w);
         save_table("actor_travel", &self.travel_t, w);
         save_table("actor_mfa", &self.mfa_t, w);
+        save_table("recent_success", &self.recent, w);
+        save_table("recent_success_ip", &self.recent_ip, w);
     }
 
     /// Replace the state with what [`Windows::save`] wrote, which must be all that is left in
@@ -2158,6 +2245,7 @@ impl Windows {
     /// unchanged. Returns the keys loaded.
     pub fn load(&mut self, r: &mut Reader<'_>) -> Result<u64, StateError> {
         let armed_until_max = r.i64()?;
+        let recent_max = r.i64()?;
         let ip = stage_table("source_ip", &self.ip, r)?;
         let brute = stage_table("actor_service", &self.brute, r)?;
         let sso = stage_table("sso_actor", &self.sso_t, r)?;
@@ -2165,14 +2253,25 @@ impl Windows {
         let country = stage_table("actor_country", &self.country_t, r)?;
         let travel = stage_table("actor_travel", &self.travel_t, r)?;
         let mfa = stage_table("actor_mfa", &self.mfa_t, r)?;
+        let recent = stage_table("recent_success", &self.recent, r)?;
+        let recent_ip = stage_table("recent_success_ip", &self.recent_ip, r)?;
         if !r.is_empty() {
             return Err(StateError::Malformed("bytes after the last table".into()));
         }
         fn n<M>(s: &Option<Staged<M>>) -> u64 {
             s.as_ref().map_or(0, |s| s.keys.len() as u64)
         }
-        let keys = n(&ip) + n(&brute) + n(&sso) + n(&lock) + n(&country) + n(&travel) + n(&mfa);
+        let keys = n(&ip)
+            + n(&brute)
+            + n(&sso)
+            + n(&lock)
+            + n(&country)
+            + n(&travel)
+            + n(&mfa)
+            + n(&recent)
+            + n(&recent_ip);
         self.armed_until_max = armed_until_max;
+        self.recent_max = recent_max;
         apply_table(&mut self.ip, ip);
         apply_table(&mut self.brute, brute);
         apply_table(&mut self.sso_t, sso);
@@ -2180,6 +2279,8 @@ impl Windows {
         apply_table(&mut self.country_t, country);
         apply_table(&mut self.travel_t, travel);
         apply_table(&mut self.mfa_t, mfa);
+        apply_table(&mut self.recent, recent);
+        apply_table(&mut self.recent_ip, recent_ip);
         Ok(keys)
     }
 }
@@ -2367,22 +2468,43 @@ mod tests {
     }
 
     #[test]
-    fn successes_outdone_by_later_ones_are_dropped() {
-        // Failures at 0, 1, 2 and 12 (window 10): successes at 5, 11, 12 and 13 have 3, 2, 2
-        // and 1 before them.
-        let recs = [run(2, 0, 0), run(2, 1, 1), run(2, 2, 2), run(2, 12, 12)];
-        let mut ring = vec![Slot::default(); 4];
-        for t in [13, 5, 11] {
-            ring_push(&mut ring, t, CompactId::default());
+    fn recent_successes_keep_what_a_late_event_needs() {
+        let r = |t, flags| Recent {
+            t,
+            flags: USED | flags,
+            ..Recent::default()
+        };
+        let ts = |m: &RecentMeta| {
+            let mut v: Vec<i64> = m.used().map(|e| e.t).collect();
+            v.sort();
+            v
+        };
+        let never = |_: &Recent, _: &Recent| false;
+        let mut m = RecentMeta::default();
+        for t in 1..=6 {
+            m.push(r(t * 10, 0), 0, never);
         }
-        ring_push(&mut ring, 12, CompactId::default());
-        prune_successes(&mut ring, &recs, 10, 0);
-        // 11 is outdone by 12 (both 2 before them); 5 (3) and 13 (1) stay.
-        let mut left: Vec<i64> = ring.iter().filter(|s| s.fp == RING).map(|s| s.t).collect();
-        left.sort();
-        assert_eq!(left, vec![5, 12, 13]);
-        prune_successes(&mut ring, &recs, 10, 6);
-        assert_eq!(ring.iter().filter(|s| s.fp == RING).count(), 2);
+        // Full of live entries: the oldest goes for a newer one; an older one is dropped.
+        m.push(r(70, 0), 0, never);
+        m.push(r(5, 0), 0, never);
+        assert_eq!(ts(&m), vec![20, 30, 40, 50, 60, 70]);
+        // Dead entries go first, and a redelivery is kept once.
+        m.push(r(45, 0), 35, never);
+        m.push(r(45, 0), 35, never);
+        assert_eq!(ts(&m), vec![40, 45, 50, 60, 70]);
+        // A later success that outdoes earlier ones replaces them, unless they await MFA.
+        m.push(r(42, AWAITS_MFA), 35, never);
+        m.push(r(80, 0), 35, |_, _| true);
+        assert_eq!(ts(&m), vec![42, 80]);
+        // A full record gives up a login awaiting MFA shadowed by a later one of its kind
+        // before one that awaits none.
+        let mut m = RecentMeta::default();
+        for (t, f) in [(10, AWAITS_MFA), (20, AWAITS_MFA), (30, 0), (40, 0), (50, 0)] {
+            m.push(r(t, f), 0, never);
+        }
+        m.push(r(60, 0), 0, never);
+        m.push(r(70, 0), 0, never);
+        assert_eq!(ts(&m), vec![20, 30, 40, 50, 60, 70]);
     }
 
     #[test]
