@@ -14,6 +14,7 @@ pub mod event;
 pub mod hash;
 pub mod json;
 pub mod persist;
+mod recent;
 pub mod replay;
 pub mod rules;
 pub mod scan;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::event::{Event, IpText};
 use crate::hash::hash64;
 use crate::persist::{Reader, StateError, Writer};
+use crate::recent::{tag_of, Kind, Recents, Success, AWAITS_MFA};
 use crate::rules::Rules;
 use crate::time::NANOS;
 use smallvec::SmallVec;
@@ -700,97 +701,6 @@ impl KeyMeta for IpMeta {
 impl KeyMeta for TwoGates {}
 impl KeyMeta for TravelMeta {}
 impl KeyMeta for MfaMeta {}
-impl KeyMeta for RecentMeta {}
-
-/// Entries per key of the recent-success table.
-const RECENT: usize = 6;
-const USED: u8 = 1;
-/// A login without MFA that has not alerted: an MFA login delivered late may still precede it.
-const AWAITS_MFA: u8 = 2;
-
-/// A successful login, kept while an event that happened before it (a failure, an MFA login)
-/// may still arrive: for the lateness.
-#[derive(Clone, Copy, Default, Debug)]
-struct Recent {
-    t: i64,
-    id: CompactId,
-    /// Tags (fingerprints) of its service and event type.
-    service: u16,
-    event_type: u16,
-    flags: u8,
-}
-
-/// The latest successful logins of one actor, or from one ip.
-#[derive(Clone, Copy, Default)]
-struct RecentMeta {
-    e: [Recent; RECENT],
-}
-
-impl RecentMeta {
-    fn used(&self) -> impl Iterator<Item = &Recent> {
-        self.e.iter().filter(|r| r.flags & USED != 0)
-    }
-
-    /// Keep a success. Entries that no longer matter make room first: dead ones (before
-    /// `dead`), and those `outdoes(a, b)` says a later one makes redundant (a late failure
-    /// that would count before the earlier success counts before the later one too, and
-    /// the later one has at least as many failures before it already), unless they still
-    /// await an MFA login. A full record then gives up, oldest first: a login awaiting MFA
-    /// with a later one of its event type awaiting too (that one alerts first), one that
-    /// awaits none, any. A newcomer older than all of them is dropped. A redelivery is kept
-    /// once.
-    fn push(&mut self, r: Recent, dead: i64, outdoes: impl Fn(&Recent, &Recent) -> bool) {
-        if self.used().any(|x| x.t == r.t && x.id == r.id) {
-            return;
-        }
-        if r.flags & AWAITS_MFA == 0 && self.used().any(|x| x.t >= r.t && outdoes(x, &r)) {
-            return;
-        }
-        for x in self.e.iter_mut().filter(|x| x.flags & USED != 0) {
-            if x.t < dead || (x.flags & AWAITS_MFA == 0 && x.t <= r.t && outdoes(&r, x)) {
-                *x = Recent::default();
-            }
-        }
-        let e = self.e;
-        let awaits = |x: &Recent| x.flags & AWAITS_MFA != 0;
-        let oldest = |pick: &dyn Fn(&Recent) -> bool| {
-            e.iter()
-                .enumerate()
-                .filter(|(_, x)| pick(x))
-                .min_by_key(|(_, x)| x.t)
-                .filter(|(_, x)| x.t <= r.t)
-                .map(|(j, _)| j)
-        };
-        let shadowed = |x: &Recent| {
-            awaits(x)
-                && e.iter()
-                    .chain([&r])
-                    .any(|y| awaits(y) && y.event_type == x.event_type && y.t > x.t)
-        };
-        let free = e.iter().position(|x| x.flags & USED == 0);
-        let j = free
-            .or_else(|| oldest(&shadowed))
-            .or_else(|| oldest(&|x| !awaits(x)))
-            .or_else(|| oldest(&|_| true));
-        if let Some(j) = j {
-            self.e[j] = r;
-        }
-    }
-}
-
-/// A 16-bit tag of a short string (service, event type) for [`Recent`]: there are a handful
-/// of each, and a clash only joins two of them.
-fn tag_of(s: &str) -> u16 {
-    hash64(s.as_bytes(), 0x7461_67) as u16
-}
-
-/// The newest success from one ip.
-#[derive(Clone, Copy, Default)]
-struct RecentIp {
-    t: i64,
-    id: CompactId,
-}
-impl KeyMeta for RecentIp {}
 
 #[derive(Clone, Copy, Default)]
 struct TwoGates {
@@ -963,13 +873,9 @@ pub struct Windows {
     country_t: Option<Table<TwoGates>>,
     travel_t: Option<Table<TravelMeta>>,
     mfa_t: Option<Table<MfaMeta>>,
-    /// Recent successful logins per actor and per ip, for events that preceded them and
-    /// arrive late (a failure, an MFA login).
-    recent: Option<Table<RecentMeta>>,
-    recent_ip: Option<Table<RecentIp>>,
-    /// The newest success time kept there (`NONE` before any): an event later than it has
-    /// no success to complete, and looks nothing up.
-    recent_max: i64,
+    /// Recent successful logins, for events that preceded them and arrive late (a failure,
+    /// an MFA login). An event later than the newest one looks nothing up.
+    recent: Option<Recents>,
     suppressed: u64,
     /// The latest end of any ip's credential-stuffing span (0 when none was ever armed).
     armed_until_max: i64,
@@ -1039,11 +945,11 @@ fn records_needed(rules: &[(Knobs, u64)], lateness: i64) -> (usize, i64, i64) {
 }
 
 /// The tables, in the order of [`plan`]'s shapes.
-const TABLES: usize = 9;
+const TABLES: usize = 8;
 
 /// The shape of each table, in the order source ip, actor+service, SSO actor, organization,
-/// countries, travel, MFA, recent successes per actor and per ip; `None` for a table that no
-/// enabled rule uses.
+/// countries, travel, MFA, recent successes (only `bytes` is used: see [`Recents`]); `None`
+/// for a table that no enabled rule uses.
 fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABLES] {
     let spray = Knobs::of(rules, "password_spray_from_ip");
     let stuffing = Knobs::of(rules, "credential_stuffing_success");
@@ -1073,9 +979,7 @@ fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABL
         (admin_cc.on || user_cc.on, 10),
         (travel.on, 10),
         (mfa.on, 15),
-        // Recent successes live for the lateness only: small tables (so mostly in cache).
-        (bf_success.on || mfa.on, 3),
-        (stuffing.on, 1),
+        (stuffing.on || bf_success.on || mfa.on, 5),
     ];
     let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
     let share = |i: usize| budget / total as usize * want[i].1 as usize;
@@ -1146,15 +1050,7 @@ fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABL
         windowed(4, &[more(admin_cc), more(user_cc)], true, 0),
         single(5, 86_400 * NANOS),
         single(6, horizon.saturating_add(lateness)),
-        // Successes are kept only while a late event can still precede them.
-        Spec {
-            window: lateness,
-            ..single(7, lateness)
-        },
-        Spec {
-            window: lateness,
-            ..single(8, lateness)
-        },
+        single(7, lateness),
     ];
     std::array::from_fn(|i| want[i].0.then_some(specs[i]))
 }
@@ -1173,10 +1069,9 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
         size_of::<TwoGates>(),
         size_of::<TravelMeta>(),
         size_of::<MfaMeta>(),
-        size_of::<RecentMeta>(),
-        size_of::<RecentIp>(),
     ];
-    plan(rules, lateness_secs, memory_mb as usize * (1 << 20))
+    let specs = plan(rules, lateness_secs, memory_mb as usize * (1 << 20));
+    let tables: usize = specs
         .iter()
         .zip(meta)
         .filter_map(|(p, m)| {
@@ -1185,7 +1080,8 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
                 buckets * WAYS * per_key
             })
         })
-        .sum()
+        .sum();
+    tables + specs[7].map_or(0, |s| Recents::planned_bytes(s.bytes))
 }
 
 /// The evidence of a `…_then_success` alert: the failures counted before the success.
@@ -1214,12 +1110,6 @@ fn recent_actor_key(actor: &str) -> u64 {
 
 fn recent_ip_key(ip: &str) -> u64 {
     key_of(&[b"ip", ip.as_bytes()])
-}
-
-/// The recent successes under `key`, if any are kept.
-fn recent_of(recent: &Option<Table<RecentMeta>>, key: u64) -> Option<RecentMeta> {
-    let tab = recent.as_ref()?;
-    tab.find(key).map(|i| tab.meta[i])
 }
 
 fn mfa_evidence(
@@ -1271,7 +1161,7 @@ impl Windows {
         let lateness_secs = cfg.state.allowed_lateness_secs;
 
         // The shapes come from `plan`, which `planned_bytes` (config validation) shares.
-        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent, recent_ip] = plan(
+        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent] = plan(
             rules,
             lateness_secs,
             cfg.state.memory_mb as usize * (1 << 20),
@@ -1299,9 +1189,7 @@ impl Windows {
             country_t: country_t.map(Table::new),
             travel_t: travel_t.map(Table::new),
             mfa_t: mfa_t.map(Table::new),
-            recent: recent.map(Table::new),
-            recent_ip: recent_ip.map(Table::new),
-            recent_max: NONE,
+            recent: recent.map(|s| Recents::new(s.bytes)),
             suppressed: 0,
             armed_until_max: 0,
         }
@@ -1316,6 +1204,10 @@ impl Windows {
             t.as_ref()
                 .map(|t| (name, t.capacity(), t.bytes(), t.evictions))
         }
+        let recent = self
+            .recent
+            .as_ref()
+            .map(|r| ("recent_success", r.capacity(), r.bytes(), r.overwritten));
         [
             info("source_ip", &self.ip),
             info("actor_service", &self.brute),
@@ -1324,8 +1216,7 @@ impl Windows {
             info("actor_country", &self.country_t),
             info("actor_travel", &self.travel_t),
             info("actor_mfa", &self.mfa_t),
-            info("recent_success", &self.recent),
-            info("recent_success_ip", &self.recent_ip),
+            recent,
         ]
         .into_iter()
         .flatten()
@@ -1433,11 +1324,17 @@ impl Windows {
                 // The earliest success from this ip already seen that this (late) wave is the
                 // first to arm.
                 let m = tab.meta[i];
-                let newest = (from <= self.recent_max)
-                    .then_some(self.recent_ip.as_ref())
-                    .flatten()
-                    .and_then(|r| r.find(recent_ip_key(ip)).map(|j| r.meta[j]))
-                    .filter(|s| from <= s.t && s.t <= until && !m.armed_at(s.t));
+                let newest = self
+                    .recent
+                    .as_ref()
+                    .filter(|r| from <= r.newest)
+                    .and_then(|r| {
+                        r.lookup(Kind::Ip, recent_ip_key(ip), from)
+                            .into_iter()
+                            .map(|j| *r.get(j))
+                            .filter(|s| from <= s.t && s.t <= until && !m.armed_at(s.t))
+                            .min_by_key(|s| s.t)
+                    });
                 tab.meta[i].arm(from, until);
                 self.armed_until_max = self.armed_until_max.max(until);
                 if let Some(s) = newest {
@@ -1494,15 +1391,17 @@ impl Windows {
                 let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
                 let recs = tab.recs(i);
                 let svc = tag_of(service);
-                let crossed = (t <= self.recent_max)
-                    .then(|| recent_of(&self.recent, recent_actor_key(actor)))
-                    .flatten()
+                let crossed = self
+                    .recent
+                    .as_ref()
+                    .filter(|r| t <= r.newest)
                     .and_then(|r| {
-                        r.used()
+                        r.lookup(Kind::Actor, recent_actor_key(actor), t)
+                            .into_iter()
+                            .map(|j| *r.get(j))
                             .filter(|s| s.service == svc && s.t >= t && s.t <= t.saturating_add(w))
                             .filter(|s| count_in(recs, s.t.saturating_sub(w), s.t) == n)
                             .min_by_key(|s| s.t)
-                            .copied()
                     });
                 if let Some(s) = crossed {
                     if let Some(held) =
@@ -1573,7 +1472,11 @@ impl Windows {
             .and(ip.zip(self.ip.as_mut()))
             .and_then(|(ip, tab)| tab.find(key_of(&[ip.as_bytes()])).map(|i| (ip, tab, i)));
         if let Some((ip, tab, i)) = armed {
-            let span = tab.meta[i].armed.iter().find(|&&(a, b)| a <= t && t <= b).copied();
+            let span = tab.meta[i]
+                .armed
+                .iter()
+                .find(|&&(a, b)| a <= t && t <= b)
+                .copied();
             if let Some((from, _)) = span {
                 if let Some(held) =
                     tab.meta[i]
@@ -1595,17 +1498,10 @@ impl Windows {
                 }
             }
         }
-        // Kept for a wave whose failures arrive after it.
-        let dead = now.saturating_sub(self.lateness);
-        if let (Some(tab), Some(ip)) = (self.recent_ip.as_mut(), ip) {
-            // A late wave arms every success after its completion: the newest says it.
-            let i = tab.upsert(recent_ip_key(ip), t, now);
-            if tab.last[i] == t {
-                tab.meta[i] = RecentIp { t, id };
-            }
-            self.recent_max = self.recent_max.max(t);
-        }
-        let Some(actor) = actor else { return };
+        let Some(actor) = actor else {
+            self.remember(None, ip, "", et, t, now, id, false);
+            return;
+        };
         let service = ev.service.as_deref().unwrap_or("");
         let brute = (self.bf_success.on)
             .then_some(())
@@ -1760,18 +1656,18 @@ impl Windows {
                     tab.meta[i].add(t, id, h);
                     // Logins without MFA that arrived before this one but happened after
                     // it: each is an alert now.
-                    let recent = (t <= self.recent_max)
-                        .then_some(())
-                        .and(self.recent.as_mut())
-                        .and_then(|r| r.find(recent_actor_key(actor)).map(|j| (r, j)));
-                    if let Some((r, j)) = recent {
+                    if let Some(r) = self.recent.as_mut().filter(|r| t <= r.newest) {
                         let etag = tag_of(et);
-                        let mut due: SmallVec<[Recent; RECENT]> = SmallVec::new();
-                        for e in r.meta[j].e.iter_mut() {
+                        let mut due: SmallVec<[Success; 4]> = SmallVec::new();
+                        for j in r.lookup(Kind::Actor, recent_actor_key(actor), t) {
+                            let e = r.get_mut(j);
                             let pending = e.flags & AWAITS_MFA != 0 && e.event_type == etag;
                             if pending && t <= e.t && e.t <= t.saturating_add(h) {
                                 e.flags &= !AWAITS_MFA;
-                                due.push(*e);
+                                // A redelivered login alerts once.
+                                if !due.iter().any(|d| d.t == e.t && d.id == e.id) {
+                                    due.push(*e);
+                                }
                             }
                         }
                         due.sort_by_key(|e| e.t);
@@ -1792,27 +1688,38 @@ impl Windows {
                 None => {}
             }
         }
-        // Kept for failures and MFA logins that arrive after it.
-        if let (true, Some(tab)) = (self.bf_success.on || awaits_mfa, self.recent.as_mut()) {
-            let i = tab.upsert(recent_actor_key(actor), t, now);
-            let r = Recent {
-                t,
-                id,
-                service: tag_of(service),
-                event_type: tag_of(et),
-                flags: USED | if awaits_mfa { AWAITS_MFA } else { 0 },
-            };
-            // Failures of this actor and service, to compare the successes kept.
-            let failures: &[Slot] = match (self.bf_success.on, self.brute.as_ref()) {
-                (true, Some(b)) => b
-                    .find(key_of(&[actor.as_bytes(), service.as_bytes()]))
-                    .map_or(&[], |j| b.recs(j)),
-                _ => &[],
-            };
-            let c = |x: &Recent| count_in(failures, x.t.saturating_sub(w), x.t);
-            tab.meta[i].push(r, dead, |a, b| a.service == b.service && c(a) >= c(b));
-            self.recent_max = self.recent_max.max(t);
+        self.remember(Some(actor), ip, service, et, t, now, id, awaits_mfa);
+    }
+
+    /// Keep a success for the events before it that may still arrive: by actor for
+    /// `brute_force_then_success` and `mfa_bypass_suspected`, by ip for credential stuffing.
+    #[allow(clippy::too_many_arguments)]
+    fn remember(
+        &mut self,
+        actor: Option<&str>,
+        ip: Option<&str>,
+        service: &str,
+        et: &str,
+        t: i64,
+        now: i64,
+        id: CompactId,
+        awaits_mfa: bool,
+    ) {
+        let Some(r) = self.recent.as_mut() else {
+            return;
+        };
+        let by_actor = actor.filter(|_| self.bf_success.on || awaits_mfa);
+        let by_ip = ip.filter(|_| self.stuffing.on);
+        if by_actor.is_none() && by_ip.is_none() {
+            return;
         }
+        let keys = [
+            by_actor.map_or(0, recent_actor_key),
+            by_ip.map_or(0, recent_ip_key),
+        ];
+        let flags = if awaits_mfa { AWAITS_MFA } else { 0 };
+        let s = Success::new(keys, t, id, service, et, flags);
+        r.push(s, now, now.saturating_sub(self.lateness));
     }
 
     fn lockout(&mut self, ev: &Event<'_>, t: i64, now: i64, id: CompactId, out: &mut Vec<Fired>) {
@@ -1894,7 +1801,7 @@ fn fired(
 
 /// A record's fields in the state file (`src/persist.rs`), little-endian, one by one, so the
 /// file is the same on every platform (native and WASM included).
-trait Codec: Sized {
+pub(crate) trait Codec: Sized {
     fn put(&self, w: &mut Writer);
     fn get(r: &mut Reader<'_>) -> Result<Self, StateError>;
 }
@@ -2002,44 +1909,6 @@ impl Codec for TravelMeta {
             lat: r.f64()?,
             lon: r.f64()?,
             country: [r.u8()?, r.u8()?],
-            id: CompactId::get(r)?,
-        })
-    }
-}
-
-impl Codec for RecentMeta {
-    fn put(&self, w: &mut Writer) {
-        for e in &self.e {
-            w.i64(e.t);
-            e.id.put(w);
-            w.bytes(&e.service.to_le_bytes());
-            w.bytes(&e.event_type.to_le_bytes());
-            w.u8(e.flags);
-        }
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
-        let mut m = RecentMeta::default();
-        for e in m.e.iter_mut() {
-            *e = Recent {
-                t: r.i64()?,
-                id: CompactId::get(r)?,
-                service: u16::from_le_bytes([r.u8()?, r.u8()?]),
-                event_type: u16::from_le_bytes([r.u8()?, r.u8()?]),
-                flags: r.u8()?,
-            };
-        }
-        Ok(m)
-    }
-}
-
-impl Codec for RecentIp {
-    fn put(&self, w: &mut Writer) {
-        w.i64(self.t);
-        self.id.put(w);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
-        Ok(RecentIp {
-            t: r.i64()?,
             id: CompactId::get(r)?,
         })
     }
@@ -2228,7 +2097,7 @@ impl Windows {
     /// suppressed) are per run and not saved.
     pub fn save(&self, w: &mut Writer) {
         w.i64(self.armed_until_max);
-        w.i64(self.recent_max);
+
         save_table("source_ip", &self.ip, w);
         save_table("actor_service", &self.brute, w);
         save_table("sso_actor", &self.sso_t, w);
@@ -2236,8 +2105,10 @@ impl Windows {
         save_table("actor_country", &self.country_t, w);
         save_table("actor_travel", &self.travel_t, w);
         save_table("actor_mfa", &self.mfa_t, w);
-        save_table("recent_success", &self.recent, w);
-        save_table("recent_success_ip", &self.recent_ip, w);
+        w.u8(u8::from(self.recent.is_some()));
+        if let Some(r) = &self.recent {
+            r.save(w);
+        }
     }
 
     /// Replace the state with what [`Windows::save`] wrote, which must be all that is left in
@@ -2245,7 +2116,7 @@ impl Windows {
     /// unchanged. Returns the keys loaded.
     pub fn load(&mut self, r: &mut Reader<'_>) -> Result<u64, StateError> {
         let armed_until_max = r.i64()?;
-        let recent_max = r.i64()?;
+
         let ip = stage_table("source_ip", &self.ip, r)?;
         let brute = stage_table("actor_service", &self.brute, r)?;
         let sso = stage_table("sso_actor", &self.sso_t, r)?;
@@ -2253,25 +2124,26 @@ impl Windows {
         let country = stage_table("actor_country", &self.country_t, r)?;
         let travel = stage_table("actor_travel", &self.travel_t, r)?;
         let mfa = stage_table("actor_mfa", &self.mfa_t, r)?;
-        let recent = stage_table("recent_success", &self.recent, r)?;
-        let recent_ip = stage_table("recent_success_ip", &self.recent_ip, r)?;
+        let recent = match (r.bool()?, &self.recent) {
+            (false, None) => None,
+            (true, Some(log)) => Some(log.stage(r)?),
+            (in_file, _) => {
+                return Err(StateError::Incompatible(format!(
+                    "the recent-success log is {} in the file and {} now (rules were enabled \
+                     or disabled)",
+                    if in_file { "in use" } else { "unused" },
+                    if in_file { "unused" } else { "in use" },
+                )))
+            }
+        };
         if !r.is_empty() {
             return Err(StateError::Malformed("bytes after the last table".into()));
         }
         fn n<M>(s: &Option<Staged<M>>) -> u64 {
             s.as_ref().map_or(0, |s| s.keys.len() as u64)
         }
-        let keys = n(&ip)
-            + n(&brute)
-            + n(&sso)
-            + n(&lock)
-            + n(&country)
-            + n(&travel)
-            + n(&mfa)
-            + n(&recent)
-            + n(&recent_ip);
+        let keys = n(&ip) + n(&brute) + n(&sso) + n(&lock) + n(&country) + n(&travel) + n(&mfa);
         self.armed_until_max = armed_until_max;
-        self.recent_max = recent_max;
         apply_table(&mut self.ip, ip);
         apply_table(&mut self.brute, brute);
         apply_table(&mut self.sso_t, sso);
@@ -2279,8 +2151,9 @@ impl Windows {
         apply_table(&mut self.country_t, country);
         apply_table(&mut self.travel_t, travel);
         apply_table(&mut self.mfa_t, mfa);
-        apply_table(&mut self.recent, recent);
-        apply_table(&mut self.recent_ip, recent_ip);
+        if let (Some(log), Some(st)) = (self.recent.as_mut(), recent) {
+            log.apply(st);
+        }
         Ok(keys)
     }
 }
@@ -2465,46 +2338,6 @@ mod tests {
         let rec = [run(2, 0, 0), run(3, 4, 4), run(4, 8, 9)];
         assert_eq!(completions(&rec, 0, 10, 3), Some((8, 9)));
         assert_eq!(completions(&rec, 0, 10, 4), None);
-    }
-
-    #[test]
-    fn recent_successes_keep_what_a_late_event_needs() {
-        let r = |t, flags| Recent {
-            t,
-            flags: USED | flags,
-            ..Recent::default()
-        };
-        let ts = |m: &RecentMeta| {
-            let mut v: Vec<i64> = m.used().map(|e| e.t).collect();
-            v.sort();
-            v
-        };
-        let never = |_: &Recent, _: &Recent| false;
-        let mut m = RecentMeta::default();
-        for t in 1..=6 {
-            m.push(r(t * 10, 0), 0, never);
-        }
-        // Full of live entries: the oldest goes for a newer one; an older one is dropped.
-        m.push(r(70, 0), 0, never);
-        m.push(r(5, 0), 0, never);
-        assert_eq!(ts(&m), vec![20, 30, 40, 50, 60, 70]);
-        // Dead entries go first, and a redelivery is kept once.
-        m.push(r(45, 0), 35, never);
-        m.push(r(45, 0), 35, never);
-        assert_eq!(ts(&m), vec![40, 45, 50, 60, 70]);
-        // A later success that outdoes earlier ones replaces them, unless they await MFA.
-        m.push(r(42, AWAITS_MFA), 35, never);
-        m.push(r(80, 0), 35, |_, _| true);
-        assert_eq!(ts(&m), vec![42, 80]);
-        // A full record gives up a login awaiting MFA shadowed by a later one of its kind
-        // before one that awaits none.
-        let mut m = RecentMeta::default();
-        for (t, f) in [(10, AWAITS_MFA), (20, AWAITS_MFA), (30, 0), (40, 0), (50, 0)] {
-            m.push(r(t, f), 0, never);
-        }
-        m.push(r(60, 0), 0, never);
-        m.push(r(70, 0), 0, never);
-        assert_eq!(ts(&m), vec![20, 30, 40, 50, 60, 70]);
     }
 
     #[test]
