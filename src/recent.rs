@@ -57,7 +57,7 @@ impl Success {
 /// A 16-bit tag of a short string (service, event type): there are a handful of each, and a
 /// clash only joins two of them.
 pub fn tag_of(s: &str) -> u16 {
-    crate::hash::hash64(s.as_bytes(), 0x7461_67) as u16
+    crate::hash::hash64(s.as_bytes(), 0x0074_6167) as u16
 }
 
 pub struct Recents {
