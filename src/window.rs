@@ -1,11 +1,12 @@
 //! Stateful rules: sliding windows on event time, in tables whose size is fixed at start-up.
 //!
 //! Every table is an array of `WAYS`-slot buckets indexed by a 64-bit key fingerprint. Each
-//! key owns `k` slots, enough for the decision and no more (e.g. the `threshold + 1` most
-//! recent distinct actors with their last-seen times is exact for "more than N distinct
-//! within W"). When a bucket is full the victim is an empty slot, else a key idle past its
-//! horizon, else the key with the least in-window weight, so a flood of one-shot keys cannot
-//! push out a slow, heavy attacker. Nothing here allocates per event once built.
+//! key owns `k` record slots, as many as exactness under the allowed lateness needs and no
+//! more ([`records_needed`]: every occurrence that can still share a window with an event in
+//! time, until the key fires). When a bucket is full the victim is an empty slot, else a key
+//! idle past its horizon, else the key with the least in-window weight, so a flood of
+//! one-shot keys cannot push out a slow, heavy attacker. Successes that late events may
+//! still precede live in `crate::recent`. Nothing here allocates per event once built.
 
 use crate::alert::{Evidence, Extra};
 use crate::config::Config;
