@@ -327,9 +327,10 @@ impl<M: KeyMeta> Table<M> {
     fn add(&mut self, i: usize, fp: u64, t: i64, id: CompactId, now: i64) -> Option<usize> {
         let (merge, keep) = (self.spec.merge, self.spec.keep);
         let dead = now.saturating_sub(self.spec.span);
+        let ahead = now.saturating_add(self.spec.window);
         let mut used = usize::from(self.used[i]);
         let rec = self.slots.range_mut(i * self.k, self.k);
-        let at = add_record(rec, &mut used, fp, t, id, merge, &keep, dead);
+        let at = add_record(rec, &mut used, fp, t, id, merge, &keep, (dead, ahead));
         self.used[i] = used as u16;
         at
     }
@@ -392,8 +393,9 @@ fn country_tag(cc: &str) -> [u8; 2] {
 /// `merge` apart share one run (a time that bridges two runs joins them); without it every
 /// event is its own record and an at-least-once redelivery of one (same identity, time and
 /// DI id) is not counted twice. A full key gives up a dead record first (newest time before
-/// `dead`), else one that `keep` shows no window needs (see [`redundant`]), else its oldest;
-/// an occurrence older than every record of a full key is dropped.
+/// `dead`), else one far ahead (first time after `ahead`), else one that `keep` shows no
+/// window needs (see [`redundant`]), else its oldest; an occurrence older than every record
+/// of a full key is dropped.
 ///
 /// Sizing (see [`records_needed`]) makes a full key one that has already fired: until then
 /// the records are every occurrence that can still share a window with an event in time.
@@ -406,7 +408,7 @@ fn add_record(
     id: CompactId,
     merge: Option<i64>,
     keep: &[(usize, i64)],
-    dead: i64,
+    (dead, ahead): (i64, i64),
 ) -> Option<usize> {
     let cap = slots.len();
     if cap == 0 {
@@ -467,11 +469,22 @@ fn add_record(
             *used - 1
         }
         None if oldest_t < dead => oldest,
-        None if keep.iter().any(|k| k.0 > 0) => match redundant(rec, t, keep, dead) {
-            Some(j) if j < rec.len() => j,
-            Some(_) => return None, // the newcomer itself changes no decision
-            None => oldest,
-        },
+        // A record far ahead of the stream (an unconfirmed jump of the watermark) shares no
+        // window with an event in time: it goes before any live one.
+        None if rec.iter().any(|s| s.first > ahead) => {
+            let j = rec.iter().position(|s| s.first > ahead).unwrap_or(oldest);
+            if t > ahead {
+                return None;
+            }
+            j
+        }
+        None if keep.iter().any(|k| k.0 > 0) => {
+            match redundant(rec, fp, t, keep, merge.is_some(), dead) {
+                Some(j) if j < rec.len() => j,
+                Some(_) => return None, // the newcomer itself changes no decision
+                None => oldest,
+            }
+        }
         None => {
             if t < oldest_t {
                 return None; // a full key of live records, all newer: it has fired already
@@ -489,43 +502,60 @@ fn add_record(
     Some(victim)
 }
 
-/// The oldest record of a full counting key (`rec.len()` for the newcomer at `t`) whose loss
+/// The oldest record of a full key (`rec.len()` for the newcomer `fp` at `t`) whose loss
 /// changes no answer to "at least N within W" for any window still open, i.e. starting at
-/// `open` or later: every such window through it holds N others. Sizing guarantees one in a
-/// key of more than 2·N records per window-long piece of the open span: in such a piece, a
-/// record whose lightest window holds at most N must be among the piece's first N or last N
-/// (that window covers the piece's start or its end).
-fn redundant(rec: &[Slot], t: i64, keep: &[(usize, i64)], open: i64) -> Option<usize> {
-    let mut times: SmallVec<[(i64, usize); 64]> = rec
+/// `open` or later: every such window it is present in holds N others (events, or distinct
+/// identities in a distinct table). Sizing guarantees one in a key of more than 2·N records
+/// per window-long piece of the open span: in such a piece, a record whose lightest window
+/// holds at most N must be among the piece's first N or last N (that window covers the
+/// piece's start or its end).
+fn redundant(
+    rec: &[Slot],
+    fp: u64,
+    t: i64,
+    keep: &[(usize, i64)],
+    distinct: bool,
+    open: i64,
+) -> Option<usize> {
+    // (newest, first, identity, index), oldest first.
+    let mut runs: SmallVec<[(i64, i64, u64, usize); 64]> = rec
         .iter()
         .enumerate()
         .filter(|(_, s)| s.fp != 0)
-        .map(|(j, s)| (s.t, j))
+        .map(|(j, s)| (s.t, s.first, s.fp, j))
         .collect();
-    times.push((t, rec.len()));
-    times.sort_unstable();
+    runs.push((t, t, fp, rec.len()));
+    runs.sort_unstable();
     let count = |a: i64, w: i64| {
         let hi = a.saturating_add(w);
-        times.iter().filter(|&&(x, _)| x >= a && x <= hi).count()
+        let mut ids: SmallVec<[u64; 64]> = runs
+            .iter()
+            .filter(|r| r.1 <= hi && r.0 >= a)
+            .map(|r| r.2)
+            .collect();
+        if distinct {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        ids.len()
     };
-    let spare = |p: i64| {
+    let spare = |r: &(i64, i64, u64, usize)| {
         keep.iter().filter(|k| k.0 > 0).all(|&(need, w)| {
-            let lo = p.saturating_sub(w).max(open);
-            if lo > p {
+            let lo = r.1.saturating_sub(w).max(open);
+            if lo > r.0 {
                 return true; // no open window reaches it
             }
-            // The lightest window through `p` starts at `lo` or just after a record leaves.
+            // The lightest window it is in starts at `lo` or just after a record leaves.
             std::iter::once(lo)
                 .chain(
-                    times
-                        .iter()
-                        .filter(|&&(x, _)| x >= lo && x < p)
-                        .map(|&(x, _)| x + 1),
+                    runs.iter()
+                        .filter(|x| x.0 >= lo && x.0 < r.0)
+                        .map(|x| x.0 + 1),
                 )
                 .all(|a| count(a, w) > need)
         })
     };
-    times.iter().find(|&&(x, _)| spare(x)).map(|&(_, j)| j)
+    runs.iter().find(|r| spare(r)).map(|r| r.3)
 }
 
 /// The fullest window of length `w` that contains time `t`, over a key's records.
@@ -620,7 +650,12 @@ fn completions(rec: &[Slot], t: i64, w: i64, need: usize) -> Option<(i64, i64)> 
     }
     ends.sort_unstable();
     ends.dedup();
-    let full = |e: i64| rec.iter().filter(|s| present(s, e - w, w)).count() >= need;
+    let full = |e: i64| {
+        rec.iter()
+            .filter(|s| present(s, e.saturating_sub(w), w))
+            .count()
+            >= need
+    };
     let first = ends.iter().copied().find(|&e| full(e))?;
     let last = ends.iter().copied().rev().find(|&e| full(e))?;
     Some((first, last))
@@ -629,24 +664,33 @@ fn completions(rec: &[Slot], t: i64, w: i64, need: usize) -> Option<(i64, i64)> 
 /// Suppression state of one (rule, key).
 #[derive(Clone, Copy, Default)]
 struct Gate {
-    until: i64,
+    /// Earliest and latest time the rule alerted at for the key.
+    lo: i64,
+    hi: i64,
     armed: bool,
     held: u32,
 }
 
 impl Gate {
-    /// `Some(held back since last alert)` when the rule may fire now; otherwise the alert
-    /// is held back and counted in `suppressed` too.
+    /// `Some(held back since last alert)` when the rule may fire at `t`; otherwise the alert
+    /// is held back and counted in `suppressed` too. Held back: less than `suppress` from an
+    /// alert of the key, on either side (a late event may complete a window before the
+    /// latest alert: it is a repeat of that burst, or with no suppression its own alert).
     fn pass(&mut self, t: i64, suppress: i64, suppressed: &mut u64) -> Option<u64> {
-        if self.armed && t < self.until {
+        let near = t > self.lo.saturating_sub(suppress) && t < self.hi.saturating_add(suppress);
+        if self.armed && suppress > 0 && near {
             self.held = self.held.saturating_add(1);
             *suppressed += 1;
             return None;
         }
         let held = u64::from(self.held);
+        (self.lo, self.hi) = if self.armed {
+            (self.lo.min(t), self.hi.max(t))
+        } else {
+            (t, t)
+        };
         self.armed = true;
         self.held = 0;
-        self.until = t.saturating_add(suppress);
         Some(held)
     }
 }
@@ -719,75 +763,66 @@ struct TravelMeta {
     id: CompactId,
 }
 
-/// MFA logins no more than the horizon apart, as the first and the newest.
-#[derive(Clone, Copy, Debug)]
-struct MfaRun {
-    first: i64,
-    last: i64,
-    /// DI ids of those two logins, for the evidence.
-    first_id: CompactId,
-    last_id: CompactId,
+/// Successful MFA logins of one actor and event type, as up to two runs of logins no more
+/// than the horizon apart (first and newest time each). Whether one lies in the horizon
+/// before a login is whether a run starts before it and ends less than the horizon before
+/// it; two runs cover every login still in time, as runs are more than the horizon apart.
+#[derive(Clone, Copy)]
+struct MfaMeta {
+    /// `(first, newest)`; `NONE` newest: unused.
+    runs: [(i64, i64); 2],
+    /// DI id of the newest MFA login, for the evidence.
+    newest_id: CompactId,
 }
 
-impl Default for MfaRun {
+impl Default for MfaMeta {
     fn default() -> Self {
-        MfaRun {
-            first: NONE,
-            last: NONE,
-            first_id: CompactId::default(),
-            last_id: CompactId::default(),
+        MfaMeta {
+            runs: [(NONE, NONE); 2],
+            newest_id: CompactId::default(),
         }
     }
-}
-
-/// Successful MFA logins of one actor and event type. Whether one lies in the horizon before
-/// a login is whether a run starts before it and ends less than the horizon before it; two
-/// runs cover every login still in time, as runs are more than the horizon apart.
-#[derive(Clone, Copy, Default)]
-struct MfaMeta {
-    runs: [MfaRun; 2],
 }
 
 impl MfaMeta {
+    fn newest(&self) -> i64 {
+        self.runs[0].1.max(self.runs[1].1)
+    }
+
     fn add(&mut self, t: i64, id: CompactId, horizon: i64) {
-        let mut run = MfaRun {
-            first: t,
-            last: t,
-            first_id: id,
-            last_id: id,
-        };
+        if t >= self.newest() {
+            self.newest_id = id;
+        }
+        let mut run = (t, t);
         for r in self.runs.iter_mut() {
-            let near = r.last != NONE
-                && t >= r.first.saturating_sub(horizon)
-                && t <= r.last.saturating_add(horizon);
+            let near =
+                r.1 != NONE && t >= r.0.saturating_sub(horizon) && t <= r.1.saturating_add(horizon);
             if near {
-                if r.first < run.first {
-                    (run.first, run.first_id) = (r.first, r.first_id);
-                }
-                if r.last > run.last {
-                    (run.last, run.last_id) = (r.last, r.last_id);
-                }
-                *r = MfaRun::default();
+                run = (run.0.min(r.0), run.1.max(r.1));
+                *r = (NONE, NONE);
             }
         }
-        let j = (0..2).min_by_key(|&j| self.runs[j].last).unwrap_or(0);
+        let j = (0..2).min_by_key(|&j| self.runs[j].1).unwrap_or(0);
         self.runs[j] = run;
     }
 
-    /// The MFA login to cite for a login at `t` without MFA: time and id of one inside
-    /// `[t - horizon, t]`, if any (the newest when it is known to be inside).
+    /// The MFA login to cite for a login at `t` without MFA: the time (and id, when it is the
+    /// newest) of one inside `[t - horizon, t]`, if any.
     fn before(&self, t: i64, horizon: i64) -> Option<(i64, CompactId)> {
+        let newest = self.newest();
         self.runs
             .iter()
-            .filter(|r| r.last != NONE && r.first <= t && t <= r.last.saturating_add(horizon))
-            .map(|r| {
-                if r.last <= t {
-                    (r.last, r.last_id)
+            .filter(|r| r.1 != NONE && r.0 <= t && t <= r.1.saturating_add(horizon))
+            .map(|r| if r.1 <= t { r.1 } else { r.0 })
+            .max()
+            .map(|m| {
+                let id = if m == newest {
+                    self.newest_id
                 } else {
-                    (r.first, r.first_id)
-                }
+                    CompactId::default()
+                };
+                (m, id)
             })
-            .max_by_key(|&(m, _)| m)
     }
 }
 
@@ -1043,8 +1078,19 @@ fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABL
         brute.keep = keep;
         brute.recs = (recs as usize).clamp(1, MAX_SLOTS);
     }
+    // Likewise the ip table for credential stuffing, whose successes look back at when a
+    // wave was complete even after the spray rule fired for the ip.
+    let mut ip = windowed(0, &[more(spray), least(stuffing)], true, success_window);
+    if stuffing.on {
+        let need = stuffing.threshold as usize;
+        let w = stuffing.window.max(1);
+        let pieces = (ip.window.saturating_add(lateness) as u64).div_ceil(w as u64);
+        let spare = (2 * need as u64 * pieces + 1).min(MAX_SLOTS as u64) as usize;
+        ip.keep = [(need, w), (0, 0)];
+        ip.recs = ip.recs.max(spare);
+    }
     let specs = [
-        windowed(0, &[more(spray), least(stuffing)], true, success_window),
+        ip,
         brute,
         windowed(2, &[more(sso)], false, 0),
         windowed(3, &[least(locked)], true, 0),
@@ -1102,6 +1148,28 @@ fn success_evidence(
     f.evidence.window_end = success_t;
     push_id(&mut f.evidence, success_id);
     f
+}
+
+/// The recent successes under `key` (at `from` or later) that `pick` keeps, in time order,
+/// a redelivered one once. Only a late event asks, so nothing is looked up in order.
+fn successes(
+    recent: &Option<Recents>,
+    kind: Kind,
+    key: u64,
+    from: i64,
+    pick: impl Fn(&Success) -> bool,
+) -> SmallVec<[Success; 4]> {
+    let mut out: SmallVec<[Success; 4]> = SmallVec::new();
+    if let Some(r) = recent.as_ref().filter(|r| from <= r.newest) {
+        for j in r.lookup(kind, key, from) {
+            let s = *r.get(j);
+            if pick(&s) && !out.iter().any(|o| o.t == s.t && o.id == s.id) {
+                out.push(s);
+            }
+        }
+    }
+    out.sort_by_key(|s| s.t);
+    out
 }
 
 /// Key of an actor's, and of an ip's, recent successes.
@@ -1322,23 +1390,15 @@ impl Windows {
                 .flatten();
             if let Some((from, to)) = wave {
                 let until = to.saturating_add(self.stuffing_success_window);
-                // The earliest success from this ip already seen that this (late) wave is the
-                // first to arm.
+                // Successes from this ip already seen that this (late) wave is the first to
+                // arm: each fires.
                 let m = tab.meta[i];
-                let newest = self
-                    .recent
-                    .as_ref()
-                    .filter(|r| from <= r.newest)
-                    .and_then(|r| {
-                        r.lookup(Kind::Ip, recent_ip_key(ip), from)
-                            .into_iter()
-                            .map(|j| *r.get(j))
-                            .filter(|s| from <= s.t && s.t <= until && !m.armed_at(s.t))
-                            .min_by_key(|s| s.t)
-                    });
+                let armed = successes(&self.recent, Kind::Ip, recent_ip_key(ip), from, |s| {
+                    from <= s.t && s.t <= until && !m.armed_at(s.t)
+                });
                 tab.meta[i].arm(from, until);
                 self.armed_until_max = self.armed_until_max.max(until);
-                if let Some(s) = newest {
+                for s in armed {
                     if let Some(held) =
                         tab.meta[i]
                             .stuffing
@@ -1387,24 +1447,19 @@ impl Windows {
                 }
             }
             if self.bf_success.on && counted {
-                // A success already seen that this (late) failure completes: the earliest
-                // one at or after it that now has exactly `threshold` failures before it.
+                // Successes already seen that this (late) failure completes: each one at or
+                // after it that now has exactly `threshold` failures before it fires.
                 let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
                 let recs = tab.recs(i);
                 let svc = tag_of(service);
-                let crossed = self
-                    .recent
-                    .as_ref()
-                    .filter(|r| t <= r.newest)
-                    .and_then(|r| {
-                        r.lookup(Kind::Actor, recent_actor_key(actor), t)
-                            .into_iter()
-                            .map(|j| *r.get(j))
-                            .filter(|s| s.service == svc && s.t >= t && s.t <= t.saturating_add(w))
-                            .filter(|s| count_in(recs, s.t.saturating_sub(w), s.t) == n)
-                            .min_by_key(|s| s.t)
-                    });
-                if let Some(s) = crossed {
+                let key = recent_actor_key(actor);
+                let crossed = successes(&self.recent, Kind::Actor, key, t, |s| {
+                    s.service == svc
+                        && s.t >= t
+                        && s.t <= t.saturating_add(w)
+                        && count_in(recs, s.t.saturating_sub(w), s.t) == n
+                });
+                for s in crossed {
                     if let Some(held) =
                         tab.meta[i]
                             .b
@@ -1845,13 +1900,15 @@ impl Codec for Slot {
 
 impl Codec for Gate {
     fn put(&self, w: &mut Writer) {
-        w.i64(self.until);
+        w.i64(self.lo);
+        w.i64(self.hi);
         w.u8(u8::from(self.armed));
         w.u32(self.held);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
         Ok(Gate {
-            until: r.i64()?,
+            lo: r.i64()?,
+            hi: r.i64()?,
             armed: r.bool()?,
             held: r.u32()?,
         })
@@ -1917,23 +1974,18 @@ impl Codec for TravelMeta {
 
 impl Codec for MfaMeta {
     fn put(&self, w: &mut Writer) {
-        for r in &self.runs {
-            w.i64(r.first);
-            w.i64(r.last);
-            r.first_id.put(w);
-            r.last_id.put(w);
+        for &(first, last) in &self.runs {
+            w.i64(first);
+            w.i64(last);
         }
+        self.newest_id.put(w);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, StateError> {
         let mut m = MfaMeta::default();
         for run in m.runs.iter_mut() {
-            *run = MfaRun {
-                first: r.i64()?,
-                last: r.i64()?,
-                first_id: CompactId::get(r)?,
-                last_id: CompactId::get(r)?,
-            };
+            *run = (r.i64()?, r.i64()?);
         }
+        m.newest_id = CompactId::get(r)?;
         Ok(m)
     }
 }
@@ -2237,7 +2289,7 @@ mod tests {
                 id,
                 Some(10 * S),
                 &[],
-                i64::MIN,
+                (i64::MIN, i64::MAX),
             );
         }
         assert_eq!(fps(&rec), vec![(2, 0, 12 * S), (2, 42 * S, 50 * S)]);
@@ -2249,7 +2301,7 @@ mod tests {
             id,
             Some(15 * S),
             &[],
-            i64::MIN,
+            (i64::MIN, i64::MAX),
         );
         assert_eq!(fps(&rec), vec![(2, 0, 50 * S)]);
         // A late occurrence inside a run changes nothing; one before extends it.
@@ -2261,7 +2313,7 @@ mod tests {
             id,
             Some(15 * S),
             &[],
-            i64::MIN,
+            (i64::MIN, i64::MAX),
         );
         add_record(
             &mut rec,
@@ -2271,7 +2323,7 @@ mod tests {
             id,
             Some(15 * S),
             &[],
-            i64::MIN,
+            (i64::MIN, i64::MAX),
         );
         assert_eq!(fps(&rec), vec![(2, -10 * S, 50 * S)]);
     }
@@ -2282,18 +2334,18 @@ mod tests {
         let mut rec = vec![run(2, 0, 0), run(3, 50, 50), run(4, 100, 100)];
         let mut used = 3;
         // A dead record goes first, even when the new one is older than the live ones.
-        add_record(&mut rec, &mut used, 5, 40, id, None, &[], 10);
+        add_record(&mut rec, &mut used, 5, 40, id, None, &[], (10, i64::MAX));
         assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (5, 40, 40)]);
         // All live: the oldest goes for a newer record; an older one is dropped.
-        assert!(add_record(&mut rec, &mut used, 6, 30, id, None, &[], 10).is_none());
-        add_record(&mut rec, &mut used, 7, 60, id, None, &[], 10);
+        assert!(add_record(&mut rec, &mut used, 6, 30, id, None, &[], (10, i64::MAX)).is_none());
+        add_record(&mut rec, &mut used, 7, 60, id, None, &[], (10, i64::MAX));
         assert_eq!(fps(&rec), vec![(3, 50, 50), (4, 100, 100), (7, 60, 60)]);
         // A redelivered event (same identity, time and id) is not counted twice.
         let id = CompactId::encode(Some("648c6c758c2ac07fa1fdee94"));
         let mut rec = vec![Slot::default(); 3];
         let mut used = 0;
-        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], 0).is_some());
-        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], 0).is_none());
+        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], (0, i64::MAX)).is_some());
+        assert!(add_record(&mut rec, &mut used, 2, 5, id, None, &[], (0, i64::MAX)).is_none());
     }
 
     #[test]
@@ -2302,14 +2354,14 @@ mod tests {
         let rec: Vec<Slot> = (0..4).map(|t| run(2, t, t)).collect();
         // 0 and 1 each have a window that holds only one or two records (one ending at
         // them); 2 is the oldest whose every window holds 2 others.
-        assert_eq!(redundant(&rec, 4, &[(2, 10)], -100), Some(2));
+        assert_eq!(redundant(&rec, 2, 4, &[(2, 10)], false, -100), Some(2));
         // Once windows starting before 0 can no longer take an event in time, 0 is spare.
-        assert_eq!(redundant(&rec, 4, &[(2, 10)], 0), Some(0));
+        assert_eq!(redundant(&rec, 2, 4, &[(2, 10)], false, 0), Some(0));
         // Nothing is spare when every window must hold 5 others; a later newcomer can be.
-        assert_eq!(redundant(&rec, 4, &[(5, 10)], -100), None);
+        assert_eq!(redundant(&rec, 2, 4, &[(5, 10)], false, -100), None);
         // Records no open window reaches are spare whatever they hold.
         let rec: Vec<Slot> = [20, 0, 20, 20].iter().map(|&t| run(2, t, t)).collect();
-        assert_eq!(redundant(&rec, 20, &[(5, 10)], 20), Some(1));
+        assert_eq!(redundant(&rec, 2, 20, &[(5, 10)], false, 20), Some(1));
     }
 
     #[test]
@@ -2358,7 +2410,7 @@ mod tests {
         // A login between the runs joins them.
         m.add(140, id, h);
         assert_eq!(m.before(200, h).map(|x| x.0), Some(140));
-        assert_eq!(m.runs.iter().filter(|r| r.last != NONE).count(), 2);
+        assert_eq!(m.runs.iter().filter(|r| r.1 != NONE).count(), 2);
     }
 
     #[test]

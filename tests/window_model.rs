@@ -23,16 +23,18 @@
 //! * count rules: fire iff some window `[a, a + W]` containing `t` holds at least the fire
 //!   count of the key's events seen so far;
 //! * `brute_force_then_success`: a success at `s` fires iff the key's failures in `[s − W, s]`
-//!   reach the threshold; a failure fires for the earliest success already seen whose count
-//!   it just brought to the threshold (gate time: that success);
+//!   reach the threshold; a failure fires for each success already seen whose count it just
+//!   brought to the threshold (gate time: that success);
 //! * `credential_stuffing_success`: a success at `s` fires iff some failure time `T` of the ip
 //!   with enough distinct actors in `[T − W, T]` has `T ≤ s ≤ T + success_window`; a failure
-//!   fires for the earliest success it newly arms;
+//!   fires for each success it newly arms;
 //! * `mfa_bypass_suspected`: every success without MFA at `n` that has an MFA success of the
 //!   same actor and event type at `m ≤ n ≤ m + horizon` alerts once, when the later of the
 //!   two arrives;
-//! * suppression per (rule, key): a firing at gate time `g` is held back iff the gate is armed
-//!   and `g < until`; else it alerts and `until = g + suppress_secs`.
+//! * suppression per (rule, key): a firing at gate time `g` is held back iff the key has
+//!   alerted and `g` is less than `suppress_secs` from one of its alerts, on either side (a
+//!   late event may complete a window before the latest alert); `suppress_secs = 0` never
+//!   holds back.
 
 use jcdetect::{Config, Engine, Options};
 use proptest::prelude::*;
@@ -432,19 +434,26 @@ fn armed(p: &Params, marks: &[i64], s: i64) -> bool {
     marks.iter().any(|&m| m <= s && s <= m + p.success_window)
 }
 
-/// Suppression gates: `until` per (rule, key) once armed.
+/// Suppression gates: the earliest and latest alert time per (rule, key) once armed.
 #[derive(Default)]
-struct Gates(HashMap<(usize, String), i64>);
+struct Gates(HashMap<(usize, String), (i64, i64)>);
 
 impl Gates {
-    /// Whether a firing of `rule` for `key` at gate time `g` alerts.
+    /// Whether a firing of `rule` for `key` at gate time `g` alerts: not when it is less than
+    /// `suppress` from an alert of the key, on either side.
     fn pass(&mut self, rule: usize, key: &str, g: i64, suppress: i64) -> bool {
         let slot = (rule, key.to_string());
-        if self.0.get(&slot).is_some_and(|&until| g < until) {
-            return false;
+        match self.0.get(&slot).copied() {
+            Some((lo, hi)) if suppress > 0 && g > lo - suppress && g < hi + suppress => false,
+            Some((lo, hi)) => {
+                self.0.insert(slot, (lo.min(g), hi.max(g)));
+                true
+            }
+            None => {
+                self.0.insert(slot, (g, g));
+                true
+            }
         }
-        self.0.insert(slot, g + suppress);
-        true
     }
 }
 
@@ -504,24 +513,26 @@ fn model(p: &Params, arrivals: &[Ev]) -> Vec<Alert> {
                 }
                 // Successes of the ip newly armed by this failure.
                 let marks = stuffing_marks(p, &fails);
-                let newly = seen
+                let mut newly: Vec<i64> = seen
                     .iter()
                     .filter(|x| x.success() && x.ip == e.ip)
                     .map(|x| x.t)
                     .filter(|&s| armed(p, &marks, s) && !armed(p, &marks_before, s))
-                    .min();
-                if let Some(s) = newly {
+                    .collect();
+                newly.sort();
+                for s in newly {
                     fire(&mut gates, STUFFING, e.ip_str(), s, p.stuffing.suppress);
                 }
                 // Successes whose failure count this failure just brought to the threshold.
-                let crossed = seen
+                let mut crossed: Vec<i64> = seen
                     .iter()
                     .filter(same_service)
                     .filter(|x| x.ok && x.t >= t && x.t <= t + p.bf_success.window)
                     .map(|x| x.t)
                     .filter(|&s| bf_count(s) == p.bf_success.threshold)
-                    .min();
-                if let Some(s) = crossed {
+                    .collect();
+                crossed.sort();
+                for s in crossed {
                     fire(
                         &mut gates,
                         BF_SUCCESS,
