@@ -840,9 +840,11 @@ impl<'a> Event<'a> {
     }
 }
 
-/// See [`Event::source_ip_key`]. IPv4 text is already canonical when it parses (std refuses
-/// leading zeros), so only strings with a `:` are parsed and re-written.
+/// See [`Event::source_ip_key`]. Surrounding spaces are dropped. IPv4 text is already
+/// canonical when it parses (std refuses leading zeros), so only strings with a `:` are
+/// parsed and re-written.
 pub fn canonical_ip(s: &str) -> Cow<'_, str> {
+    let s = s.trim();
     match IpText::rewrite(s) {
         Some(t) => Cow::Owned(t.as_str().to_string()),
         None => Cow::Borrowed(s),
@@ -1093,6 +1095,12 @@ mod tests {
         assert_eq!(e.source_ip_key().as_deref(), Some("192.0.2.1"));
         let e = decode(r#"{"client_ip":""}"#).unwrap();
         assert_eq!(e.source_ip_key(), None);
+    }
+
+    #[test]
+    fn canonical_ip_drops_surrounding_spaces() {
+        assert_eq!(canonical_ip(" 192.0.2.1 "), "192.0.2.1");
+        assert_eq!(canonical_ip(" ::FFFF:192.0.2.1"), "192.0.2.1");
     }
 
     #[test]

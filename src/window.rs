@@ -1328,7 +1328,7 @@ impl Windows {
         }
         let actor = ev.actor().map(lower);
         // The canonical ip text, on the stack when it differs from the event's.
-        let raw_ip = ev.source_ip();
+        let raw_ip = ev.source_ip().map(str::trim);
         let rewritten = raw_ip.and_then(IpText::rewrite);
         let ip = rewritten.as_ref().map(IpText::as_str).or(raw_ip);
         let o = Obs {
