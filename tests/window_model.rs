@@ -10,6 +10,9 @@
 //! suppression periods (or, in half the cases, no suppression at all); `impossible_travel` is
 //! off, and alerts without a `jcdetect.group_key` (single-event rules) are ignored.
 //!
+//! Up to 3 lines of a stream are delivered twice (an at-least-once pipeline): the same event
+//! counts once, but each arrival is evaluated.
+//!
 //! Shuffled streams are delivered in order of (t + d, n) with a delay d of 0–300 s per event,
 //! so each event is at most 300 s behind the newest one delivered before it, the lateness
 //! itself: none is late
@@ -485,7 +488,12 @@ fn model(p: &Params, arrivals: &[Ev]) -> Vec<Alert> {
         } else {
             Vec::new()
         };
-        seen.push(e);
+        // A redelivered event (at-least-once pipelines) is the same event: it counts once, but
+        // its arrival is evaluated again.
+        let fresh = !seen.iter().any(|x| x.n == e.n);
+        if fresh {
+            seen.push(e);
+        }
         let same_actor = |x: &&&Ev| x.login() && x.who == e.who;
         let same_service = |x: &&&Ev| same_actor(x) && x.kind == e.kind;
         let bf_key = format!("{}|{}", e.ident(), e.service());
@@ -529,7 +537,7 @@ fn model(p: &Params, arrivals: &[Ev]) -> Vec<Alert> {
                 let mut crossed: Vec<i64> = seen
                     .iter()
                     .filter(same_service)
-                    .filter(|x| x.ok && x.t >= t && x.t <= t + p.bf_success.window)
+                    .filter(|x| fresh && x.ok && x.t >= t && x.t <= t + p.bf_success.window)
                     .map(|x| x.t)
                     .filter(|&s| bf_count(s) == p.bf_success.threshold)
                     .collect();
@@ -610,7 +618,7 @@ fn model(p: &Params, arrivals: &[Ev]) -> Vec<Alert> {
                                 key: mfa_key,
                                 n: e.n,
                             });
-                        } else {
+                        } else if !unmatched.iter().any(|x| x.n == e.n) {
                             unmatched.push(e);
                         }
                     }
@@ -733,41 +741,53 @@ fn case() -> impl Strategy<Value = Case> {
         ),
         prop::collection::vec(raw, 1..=MAX_EVENTS),
         any::<bool>(),
+        // Redeliveries: (which event, its second delay).
+        prop::collection::vec((any::<usize>(), 0..=MAX_DELAY), 0..4),
     )
-        .prop_map(|((actors, ips, orgs, span, mix), raw, zero_suppress)| {
-            let mut events: Vec<Ev> = raw
-                .into_iter()
-                .map(
-                    |((grid, t), kind, who, case, ip, org, ok, mfa, cc, delay)| Ev {
-                        n: 0,
-                        t: if grid {
-                            t * span / 240
-                        } else {
-                            t * span / 2400
+        .prop_map(
+            |((actors, ips, orgs, span, mix), raw, zero_suppress, dups)| {
+                let mut events: Vec<Ev> = raw
+                    .into_iter()
+                    .map(
+                        |((grid, t), kind, who, case, ip, org, ok, mfa, cc, delay)| Ev {
+                            n: 0,
+                            t: if grid {
+                                t * span / 240
+                            } else {
+                                t * span / 2400
+                            },
+                            kind: kind_of(mix, kind),
+                            who: who % actors,
+                            case,
+                            ip: ip % ips,
+                            org: org % orgs,
+                            // A failure two times in three.
+                            ok: ok == 0,
+                            mfa: [None, Some(true), Some(false)][mfa as usize],
+                            cc: cc.checked_sub(1).map(|i| COUNTRIES[i as usize]),
+                            delay,
                         },
-                        kind: kind_of(mix, kind),
-                        who: who % actors,
-                        case,
-                        ip: ip % ips,
-                        org: org % orgs,
-                        // A failure two times in three.
-                        ok: ok == 0,
-                        mfa: [None, Some(true), Some(false)][mfa as usize],
-                        cc: cc.checked_sub(1).map(|i| COUNTRIES[i as usize]),
-                        delay,
-                    },
-                )
-                .collect();
-            // Time order (stable: equal times keep their generated order), then number.
-            events.sort_by_key(|e| e.t);
-            for (n, e) in events.iter_mut().enumerate() {
-                e.n = n;
-            }
-            Case {
-                events,
-                zero_suppress,
-            }
-        })
+                    )
+                    .collect();
+                // Time order (stable: equal times keep their generated order), then number.
+                events.sort_by_key(|e| e.t);
+                for (n, e) in events.iter_mut().enumerate() {
+                    e.n = n;
+                }
+                // A redelivered line: the same event (same id and time) once more, delivered
+                // right after it in time order and with its own delay when shuffled.
+                for (pick, delay) in dups {
+                    let mut again = events[pick % events.len()].clone();
+                    again.delay = delay;
+                    events.push(again);
+                }
+                events.sort_by_key(|e| (e.t, e.n));
+                Case {
+                    events,
+                    zero_suppress,
+                }
+            },
+        )
 }
 
 fn rule_keys(a: &[Alert]) -> BTreeSet<(&'static str, String)> {
