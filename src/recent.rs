@@ -14,6 +14,9 @@ use crate::window::{Codec, CompactId};
 
 /// A success waiting for an MFA login that may precede it (`mfa_bypass_suspected`).
 pub const AWAITS_MFA: u8 = 1;
+/// A success that already has its `threshold` failures before it (`brute_force_then_success`
+/// fired, or was held back, for it): more late failures do not make it fire again.
+pub const BRUTE_FORCED: u8 = 2;
 
 /// The two key kinds a success is indexed by.
 #[derive(Clone, Copy)]

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::event::{Event, IpText};
 use crate::hash::hash64;
 use crate::persist::{Reader, StateError, Writer};
-use crate::recent::{tag_of, Kind, Recents, Success, AWAITS_MFA};
+use crate::recent::{tag_of, Kind, Recents, Success, AWAITS_MFA, BRUTE_FORCED};
 use crate::rules::Rules;
 use crate::time::NANOS;
 use smallvec::SmallVec;
@@ -1151,20 +1151,25 @@ fn success_evidence(
 }
 
 /// The recent successes under `key` (at `from` or later) that `pick` keeps, in time order,
-/// a redelivered one once. Only a late event asks, so nothing is looked up in order.
+/// a redelivered one once; `mark` is set in the flags of each (every copy). Only a late event
+/// asks, so nothing is looked up in order.
 fn successes(
-    recent: &Option<Recents>,
+    recent: &mut Option<Recents>,
     kind: Kind,
     key: u64,
     from: i64,
+    mark: u8,
     pick: impl Fn(&Success) -> bool,
 ) -> SmallVec<[Success; 4]> {
     let mut out: SmallVec<[Success; 4]> = SmallVec::new();
-    if let Some(r) = recent.as_ref().filter(|r| from <= r.newest) {
+    if let Some(r) = recent.as_mut().filter(|r| from <= r.newest) {
         for j in r.lookup(kind, key, from) {
             let s = *r.get(j);
-            if pick(&s) && !out.iter().any(|o| o.t == s.t && o.id == s.id) {
-                out.push(s);
+            if pick(&s) {
+                r.get_mut(j).flags |= mark;
+                if !out.iter().any(|o| o.t == s.t && o.id == s.id) {
+                    out.push(s);
+                }
             }
         }
     }
@@ -1393,7 +1398,8 @@ impl Windows {
                 // Successes from this ip already seen that this (late) wave is the first to
                 // arm: each fires.
                 let m = tab.meta[i];
-                let armed = successes(&self.recent, Kind::Ip, recent_ip_key(ip), from, |s| {
+                let key = recent_ip_key(ip);
+                let armed = successes(&mut self.recent, Kind::Ip, key, from, 0, |s| {
                     from <= s.t && s.t <= until && !m.armed_at(s.t)
                 });
                 tab.meta[i].arm(from, until);
@@ -1453,11 +1459,12 @@ impl Windows {
                 let recs = tab.recs(i);
                 let svc = tag_of(service);
                 let key = recent_actor_key(actor);
-                let crossed = successes(&self.recent, Kind::Actor, key, t, |s| {
-                    s.service == svc
+                let crossed = successes(&mut self.recent, Kind::Actor, key, t, BRUTE_FORCED, |s| {
+                    s.flags & BRUTE_FORCED == 0
+                        && s.service == svc
                         && s.t >= t
                         && s.t <= t.saturating_add(w)
-                        && count_in(recs, s.t.saturating_sub(w), s.t) == n
+                        && count_in(recs, s.t.saturating_sub(w), s.t) >= n
                 });
                 for s in crossed {
                     if let Some(held) =
@@ -1555,7 +1562,7 @@ impl Windows {
             }
         }
         let Some(actor) = actor else {
-            self.remember(None, ip, "", et, t, now, id, false);
+            self.remember(None, ip, "", et, t, now, id, 0);
             return;
         };
         let service = ev.service.as_deref().unwrap_or("");
@@ -1567,10 +1574,12 @@ impl Windows {
                     .map(|i| (tab, i))
             });
         let w = self.bf_success.window;
+        let mut forced = false;
         if let Some((tab, i)) = brute {
             // Failures before (or at) the success, inside the window ending at it.
             let hit = count_between(tab.recs(i), t.saturating_sub(w), t);
-            if hit.count as u64 >= self.bf_success.threshold {
+            forced = hit.count as u64 >= self.bf_success.threshold;
+            if forced {
                 if let Some(held) =
                     tab.meta[i]
                         .b
@@ -1744,7 +1753,8 @@ impl Windows {
                 None => {}
             }
         }
-        self.remember(Some(actor), ip, service, et, t, now, id, awaits_mfa);
+        let flags = if awaits_mfa { AWAITS_MFA } else { 0 } | if forced { BRUTE_FORCED } else { 0 };
+        self.remember(Some(actor), ip, service, et, t, now, id, flags);
     }
 
     /// Keep a success for the events before it that may still arrive: by actor for
@@ -1759,12 +1769,12 @@ impl Windows {
         t: i64,
         now: i64,
         id: CompactId,
-        awaits_mfa: bool,
+        flags: u8,
     ) {
         let Some(r) = self.recent.as_mut() else {
             return;
         };
-        let by_actor = actor.filter(|_| self.bf_success.on || awaits_mfa);
+        let by_actor = actor.filter(|_| self.bf_success.on || flags & AWAITS_MFA != 0);
         let by_ip = ip.filter(|_| self.stuffing.on);
         if by_actor.is_none() && by_ip.is_none() {
             return;
@@ -1773,7 +1783,6 @@ impl Windows {
             by_actor.map_or(0, recent_actor_key),
             by_ip.map_or(0, recent_ip_key),
         ];
-        let flags = if awaits_mfa { AWAITS_MFA } else { 0 };
         let s = Success::new(keys, t, id, service, et, flags);
         r.push(s, now, now.saturating_sub(self.lateness));
     }

@@ -23,6 +23,8 @@
 //!   are those of the in-order run, and the model's.
 //! * C: out of order, each (rule, key)'s first alert is triggered by the same event in the
 //!   engine and in the model (later re-alerts of a key denser than its memory may differ).
+//! * D: out of order, `brute_force_then_success` and `credential_stuffing_success`, whose
+//!   tables keep what they need after a key fires, alert exactly as the model does.
 //!
 //! The model, per arriving event `e` at time `t` (all events here are in time):
 //! * count rules: fire iff some window `[a, a + W]` containing `t` holds at least the fire
@@ -869,6 +871,25 @@ proptest! {
             "first alert per (rule, key), shuffled:\n  engine: {first_got:?}\n  model:  {first_want:?}\n{}",
             explain(&got, &want)
         );
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(3000))]
+
+    /// D: shuffled within the lateness, the sequence rules whose tables keep what they need
+    /// for good (`brute_force_then_success`, `credential_stuffing_success`) alert exactly as
+    /// the model does, repeats and suppression included: one alert per success completed,
+    /// however many late failures arrive after it.
+    #[test]
+    fn d_shuffled_sequence_alerts_equal_the_model(c in case()) {
+        let p = c.params();
+        let shuffled = c.shuffled();
+        let seq = |a: Vec<Alert>| -> Vec<Alert> {
+            a.into_iter().filter(|x| x.rule == BF_SUCCESS || x.rule == STUFFING).collect()
+        };
+        let (got, want) = (seq(engine_run(&p, &shuffled)), seq(model(&p, &shuffled)));
+        prop_assert!(got == want, "sequence rules, shuffled:\n{}", explain(&got, &want));
     }
 }
 
