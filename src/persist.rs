@@ -6,7 +6,7 @@
 //! u32         format version (FORMAT_VERSION)
 //! u64         payload length
 //! u64         payload checksum (hash64)
-//! payload     watermark, then each table's shape and occupied keys
+//! payload     watermark, then each table's shape and occupied keys, then the recent-success log
 //! ```
 //!
 //! Pure: bytes in, bytes out. The CLI writes the file atomically (temp file, fsync, rename).
