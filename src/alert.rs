@@ -72,12 +72,6 @@ pub struct Alert<'a, 'e> {
 fn ecs_ip(s: Option<&str>) -> (Option<IpAddr>, Option<&str>) {
     match s {
         Some(s) => match s.trim().parse::<IpAddr>() {
-            // `source_ip_key` maps IPv4-mapped addresses already; a padded one (` ::ffff:…`)
-            // only parses here, so map it here too.
-            Ok(IpAddr::V6(v6)) => (
-                Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
-                None,
-            ),
             Ok(ip) => (Some(ip), None),
             Err(_) => (None, Some(s)),
         },

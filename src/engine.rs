@@ -712,13 +712,9 @@ fn allowlisted(a: &Allowlist, ev: &Event<'_>) -> bool {
             return true;
         }
     }
-    // As an address (an IPv4-mapped one as its IPv4 address, as windows and alerts key it),
-    // so an allowlisted address is matched whichever way the event spells it.
-    let ip = ev.source_ip().and_then(|s| s.trim().parse::<IpAddr>().ok());
-    if let Some(ip) = ip.map(|ip| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }) {
+    // The canonical form (as windows and alerts key it), so an allowlisted address is
+    // matched whichever way the event spells it.
+    if let Some(ip) = ev.source_ip_key().and_then(|s| s.parse::<IpAddr>().ok()) {
         if a.ips.iter().any(|c| c.contains(ip)) {
             return true;
         }

@@ -824,9 +824,10 @@ impl<'a> Event<'a> {
     /// The source ip in canonical form, for window keys and alerts: IPv6 as RFC 5952 writes
     /// it (lower case, zeros compressed), an IPv4-mapped IPv6 address as its IPv4 address, so
     /// every spelling of one address is one key. Anything that is not an address (a hostname,
-    /// an address with a zone) is kept as written. Borrowed when already canonical.
-    pub fn source_ip_key(&self) -> Option<Cow<'_, str>> {
-        self.source_ip().map(canonical_ip)
+    /// an address with a zone) is kept as written. Never allocates: borrowed when already
+    /// canonical, else written on the stack (window keys take one per login).
+    pub fn source_ip_key(&self) -> Option<IpKey<'_>> {
+        self.source_ip().map(IpKey::of)
     }
 
     /// Login outcome: `success`, else `sso_token_success`. `None` = unknown (never a failure).
@@ -844,10 +845,48 @@ impl<'a> Event<'a> {
 /// canonical when it parses (std refuses leading zeros), so only strings with a `:` are
 /// parsed and re-written.
 pub fn canonical_ip(s: &str) -> Cow<'_, str> {
-    let s = s.trim();
-    match IpText::rewrite(s) {
-        Some(t) => Cow::Owned(t.as_str().to_string()),
-        None => Cow::Borrowed(s),
+    match IpKey::of(s) {
+        IpKey::Same(s) => Cow::Borrowed(s),
+        IpKey::Rewritten(t) => Cow::Owned(t.as_str().to_string()),
+    }
+}
+
+/// An ip in canonical form (see [`Event::source_ip_key`]), read as a `str`.
+pub enum IpKey<'a> {
+    /// The text as given (trimmed): already canonical, or no address.
+    Same(&'a str),
+    Rewritten(IpText),
+}
+
+impl<'a> IpKey<'a> {
+    pub fn of(s: &'a str) -> IpKey<'a> {
+        let s = s.trim();
+        match IpText::rewrite(s) {
+            Some(t) => IpKey::Rewritten(t),
+            None => IpKey::Same(s),
+        }
+    }
+}
+
+impl std::ops::Deref for IpKey<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            IpKey::Same(s) => s,
+            IpKey::Rewritten(t) => t.as_str(),
+        }
+    }
+}
+
+impl fmt::Debug for IpKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq for IpKey<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        **self == **o
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::alert::{Evidence, Extra};
 use crate::config::Config;
-use crate::event::{Event, IpText};
+use crate::event::Event;
 use crate::hash::hash64;
 use crate::persist::{Reader, StateError, Writer};
 use crate::recent::{tag_of, Kind, Recents, Success, AWAITS_MFA, BRUTE_FORCED};
@@ -1332,15 +1332,12 @@ impl Windows {
             return;
         }
         let actor = ev.actor().map(lower);
-        // The canonical ip text, on the stack when it differs from the event's.
-        let raw_ip = ev.source_ip().map(str::trim);
-        let rewritten = raw_ip.and_then(IpText::rewrite);
-        let ip = rewritten.as_ref().map(IpText::as_str).or(raw_ip);
+        let ip = ev.source_ip_key();
         let o = Obs {
             ev,
             et,
             actor: actor.as_deref(),
-            ip,
+            ip: ip.as_deref(),
             t,
             now,
             id,
@@ -1454,7 +1451,8 @@ impl Windows {
             }
             if self.bf_success.on && counted {
                 // Successes already seen that this (late) failure completes: each one at or
-                // after it that now has exactly `threshold` failures before it fires.
+                // after it that now has `threshold` failures before it, and had not before,
+                // fires.
                 let (w, n) = (self.bf_success.window, self.bf_success.threshold as usize);
                 let recs = tab.recs(i);
                 let svc = tag_of(service);
