@@ -250,12 +250,6 @@ struct Spec {
     idle: i64,
 }
 
-impl Spec {
-    fn k(&self) -> usize {
-        self.recs
-    }
-}
-
 /// Fixed-capacity key table. `M` is the per-key record of the rules sharing the table.
 struct Table<M: KeyMeta> {
     keys: Vec<u64>,
@@ -275,7 +269,7 @@ struct Table<M: KeyMeta> {
 
 impl<M: KeyMeta> Table<M> {
     fn new(spec: Spec) -> Table<M> {
-        let k = spec.k();
+        let k = spec.recs;
         let (buckets, _) = table_layout(spec.bytes, k, std::mem::size_of::<M>());
         let cap = buckets * WAYS;
         Table {
@@ -1123,7 +1117,7 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
         .zip(meta)
         .filter_map(|(p, m)| {
             p.map(|s| {
-                let (buckets, per_key) = table_layout(s.bytes, s.k(), m);
+                let (buckets, per_key) = table_layout(s.bytes, s.recs, m);
                 buckets * WAYS * per_key
             })
         })
@@ -2007,15 +2001,14 @@ struct Staged<M> {
 
 impl<M: KeyMeta> Table<M> {
     /// The table's shape, which a state file must match to be loaded.
-    fn shape(&self) -> (u64, u32, u32) {
-        (self.capacity() as u64, self.k as u32, self.spec.recs as u32)
+    fn shape(&self) -> (u64, u32) {
+        (self.capacity() as u64, self.k as u32)
     }
 
     fn save(&self, w: &mut Writer) {
-        let (cap, k, recs) = self.shape();
+        let (cap, k) = self.shape();
         w.u64(cap);
         w.u32(k);
-        w.u32(recs);
         let used: Vec<usize> = (0..self.capacity())
             .filter(|&i| self.keys[i] != 0)
             .collect();
@@ -2033,15 +2026,14 @@ impl<M: KeyMeta> Table<M> {
     }
 
     fn stage(&self, name: &str, r: &mut Reader<'_>) -> Result<Staged<M>, StateError> {
-        let (cap, k, recs) = (r.u64()?, r.u32()?, r.u32()?);
-        if (cap, k, recs) != self.shape() {
+        let (cap, k) = (r.u64()?, r.u32()?);
+        if (cap, k) != self.shape() {
             return Err(StateError::Incompatible(format!(
-                "table {name} holds {cap} keys of {k} slots ({recs} records) in the file, {} \
-                 of {} ({}) now ([state] memory_mb, allowed_lateness_secs, a rule threshold or \
-                 window, or the set of enabled rules changed)",
+                "table {name} holds {cap} keys of {k} records in the file, {} of {} now \
+                 ([state] memory_mb, allowed_lateness_secs, a rule threshold or window, or the \
+                 set of enabled rules changed)",
                 self.capacity(),
-                self.k,
-                self.spec.recs
+                self.k
             )));
         }
         let n = r.u64()?;
@@ -2080,10 +2072,10 @@ impl<M: KeyMeta> Table<M> {
             let last = r.i64()?;
             let meta = M::get(r)?;
             let used = r.u32()? as usize;
-            if used > self.spec.recs {
+            if used > self.k {
                 return Err(StateError::Malformed(format!(
                     "table {name}: {used} records in use at place {i}, {} fit",
-                    self.spec.recs
+                    self.k
                 )));
             }
             st.keys.push((i, key, last, meta, used as u16));
