@@ -6,7 +6,8 @@ use std::fmt;
 /// code, never per value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Code {
-    /// The line is not valid UTF-8. The line is skipped.
+    /// The line is not valid UTF-8. Each bad sequence is read as U+FFFD and the line
+    /// processed (an invalid byte must not hide an event from the rules).
     InvalidUtf8,
     /// The line is not valid JSON (syntax, truncation, nesting too deep). Skipped.
     InvalidJson,
@@ -25,10 +26,14 @@ pub enum Code {
     /// `timestamp` is far ahead of the stream (`[state] max_future_secs`) and no later
     /// event corroborates it yet: single-event rules only.
     FutureTimestamp,
+    /// A JSON object with none of the DI envelope's `event_type`, `service`, `id`,
+    /// `organization` (as strings): not a DI event but a host's own record (e.g. a line its
+    /// parser rejected, stamped with the host's clock). Skipped by the rules and the clock.
+    NotADiEvent,
 }
 
 impl Code {
-    pub const ALL: [Code; 9] = [
+    pub const ALL: [Code; 10] = [
         Code::InvalidUtf8,
         Code::InvalidJson,
         Code::NotAnObject,
@@ -38,6 +43,7 @@ impl Code {
         Code::MissingTimestamp,
         Code::BadTimestamp,
         Code::FutureTimestamp,
+        Code::NotADiEvent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +57,7 @@ impl Code {
             Code::MissingTimestamp => "missing_timestamp",
             Code::BadTimestamp => "bad_timestamp",
             Code::FutureTimestamp => "future_timestamp",
+            Code::NotADiEvent => "not_a_di_event",
         }
     }
 
@@ -58,9 +65,9 @@ impl Code {
     pub fn rejects_line(self) -> bool {
         matches!(
             self,
-            Code::InvalidUtf8
-                | Code::InvalidJson
+            Code::InvalidJson
                 | Code::NotAnObject
+                | Code::NotADiEvent
                 | Code::LineTooLong
                 | Code::EmptyLine
         )
@@ -130,6 +137,8 @@ pub struct Stats {
     pub late: u64,
     /// Events too far ahead of the stream to enter the windows (see [`Code::FutureTimestamp`]).
     pub ahead: u64,
+    /// Fluent Bit `{"log": "<line>"}` records whose line was processed.
+    pub unwrapped: u64,
 }
 
 impl Stats {

@@ -105,6 +105,8 @@ pub struct Engine {
     alert_buf: Vec<u8>,
     fired: Vec<&'static str>,
     stateful: Vec<Fired>,
+    /// Inside a Fluent Bit `{"log": "<line>"}` wrapper (one level only, see `unwrap_log`).
+    unwrapping: bool,
 }
 
 impl Engine {
@@ -134,7 +136,13 @@ impl Engine {
             alert_buf: Vec::with_capacity(4096),
             fired: Vec::new(),
             stateful: Vec::new(),
+            unwrapping: false,
         }
+    }
+
+    /// The watermark: how far the stream has got in event time (ns), once any event had one.
+    pub fn watermark(&self) -> Option<i64> {
+        self.clock.current()
     }
 
     /// Counters and sizes of the window state.
@@ -192,6 +200,7 @@ impl Engine {
             "allowlisted": s.allowlisted,
             "late_events": s.late,
             "future_events": s.ahead,
+            "unwrapped": s.unwrapped,
             "suppressed": w.suppressed,
             "state": {
                 "bytes": w.bytes,
@@ -407,7 +416,8 @@ impl Engine {
     }
 
     /// Process one record, with the host's time for it (Fluent Bit gives one) used when the
-    /// event has no `timestamp`.
+    /// event has no `timestamp`. Hosts pass `None` unless their user asked for host time:
+    /// an ingestion time moves the watermark as much as an event time does.
     pub fn process_record(
         &mut self,
         line: &[u8],
@@ -421,26 +431,45 @@ impl Engine {
         let verbatim = line;
         let mut line = line.strip_suffix(b"\r").unwrap_or(line);
         line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        let text = match std::str::from_utf8(line) {
-            Ok(t) => t,
+        match std::str::from_utf8(line) {
+            Ok(text) => self.process_text(text, verbatim, line, host_time, out, diags),
             Err(e) => {
-                self.reject(
+                // Repaired, not skipped: one stray byte in a username must not hide the
+                // event from the rules (Fluent Bit repairs such lines too before the filter).
+                self.report(
                     Code::InvalidUtf8,
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    verbatim,
+                    format!(
+                        "invalid UTF-8 at byte {}; each bad sequence read as U+FFFD",
+                        e.valid_up_to()
+                    ),
                     diags,
                 );
-                self.pass_raw(line, out);
-                return;
+                // A rejected line still goes on as it came.
+                let text = String::from_utf8_lossy(line);
+                self.process_text(&text, verbatim, line, host_time, out, diags);
             }
-        };
+        }
+    }
+
+    /// One line's text. `verbatim` is what a rejection reports (`Diagnostic::raw`) and `pass`
+    /// what it hands downstream in `--emit all`/embedded mode: the line itself, or for an
+    /// unwrapped Fluent Bit record the record.
+    fn process_text(
+        &mut self,
+        text: &str,
+        verbatim: &[u8],
+        pass: &[u8],
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let trimmed = text.trim_start_matches([' ', '\t']);
         match trimmed.as_bytes().first() {
             None => {
                 self.reject(Code::EmptyLine, "empty line".into(), verbatim, diags);
             }
-            Some(b'[') => self.process_array(text, verbatim, host_time, out, diags),
-            _ => self.process_object(text, verbatim, host_time, out, diags),
+            Some(b'[') => self.process_array(text, verbatim, pass, host_time, out, diags),
+            _ => self.process_object(text, verbatim, pass, host_time, out, diags),
         }
     }
 
@@ -448,6 +477,7 @@ impl Engine {
         &mut self,
         text: &str,
         verbatim: &[u8],
+        pass: &[u8],
         host_time: Option<i64>,
         out: &mut Vec<u8>,
         diags: &mut Vec<Diagnostic>,
@@ -456,21 +486,29 @@ impl Engine {
             Ok(items) => {
                 for item in items {
                     let item = item.get();
-                    self.process_object(item, item.as_bytes(), host_time, out, diags);
+                    self.process_object(
+                        item,
+                        item.as_bytes(),
+                        item.as_bytes(),
+                        host_time,
+                        out,
+                        diags,
+                    );
                 }
             }
             Err(e) => {
                 self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
-                self.pass_raw(text.as_bytes(), out);
+                self.pass_raw(pass, out);
             }
         }
     }
 
-    /// `verbatim`: what a rejection hands back (the line as read, or the array element).
+    /// `verbatim`/`pass`: what a rejection reports and hands on (see `process_text`).
     fn process_object(
         &mut self,
         text: &str,
         verbatim: &[u8],
+        pass: &[u8],
         host_time: Option<i64>,
         out: &mut Vec<u8>,
         diags: &mut Vec<Diagnostic>,
@@ -484,10 +522,31 @@ impl Engine {
                     Code::InvalidJson
                 };
                 self.reject(code, e.to_string(), verbatim, diags);
-                self.pass_raw(text.as_bytes(), out);
+                self.pass_raw(pass, out);
                 return;
             }
         };
+        if !ev.is_di_event() {
+            // Not a DI event: a host's own record (Vector's `message`/`host`/`timestamp` when
+            // its parse failed) or Fluent Bit's wrapper of a line its parser rejected. Such
+            // a record never reaches the rules or the clock: its time is the host's.
+            if !self.unwrapping {
+                if let Some(line) = log_field(text) {
+                    self.unwrap_log(text, verbatim, &line, host_time, out, diags);
+                    return;
+                }
+            }
+            self.reject(
+                Code::NotADiEvent,
+                "none of `event_type`, `service`, `id`, `organization`: not a DI event; \
+                 not evaluated"
+                    .into(),
+                verbatim,
+                diags,
+            );
+            self.pass_raw(pass, out);
+            return;
+        }
         self.stats.events += 1;
         if let Some(field) = ev.wrong_type {
             self.report(
@@ -538,6 +597,78 @@ impl Engine {
             None => None,
         };
         self.evaluate(text, &ev, time, window_time, out);
+    }
+
+    /// Fluent Bit hands over a line its parser rejected (a JSON array; or every line, when
+    /// no parser is set) as `{"log": "<line>"}`. The line is processed as if read directly,
+    /// on the record's line number. One level only: a `log` inside is not looked into.
+    fn unwrap_log(
+        &mut self,
+        record: &str,
+        verbatim: &[u8],
+        line: &str,
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.stats.unwrapped += 1;
+        self.unwrapping = true;
+        let line = line.trim_end_matches(['\r', '\n']);
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let is_array = line.trim_start().starts_with('[');
+        if line.trim().is_empty() {
+            // Unlike a blank input line, the record itself goes on (embedded: one out).
+            self.reject(Code::EmptyLine, "empty `log` field".into(), verbatim, diags);
+            self.pass_raw(record.as_bytes(), out);
+        } else if is_array && self.opts.emit == Emit::Embedded {
+            self.embedded_batch(record, verbatim, line, host_time, out, diags);
+        } else {
+            self.process_text(line, verbatim, record.as_bytes(), host_time, out, diags);
+        }
+        self.unwrapping = false;
+    }
+
+    /// Embedded mode, a `log` holding an array: every element is evaluated, and the record
+    /// (the only one the host lets out) carries all their alerts, `category` "batch".
+    fn embedded_batch(
+        &mut self,
+        record: &str,
+        verbatim: &[u8],
+        line: &str,
+        host_time: Option<i64>,
+        out: &mut Vec<u8>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let items = match serde_json::from_str::<Vec<&RawValue>>(line) {
+            Ok(items) => items,
+            Err(e) => {
+                self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
+                self.pass_raw(record.as_bytes(), out);
+                return;
+            }
+        };
+        let mut alerts = Vec::new();
+        let mut fired: Vec<&'static str> = Vec::new();
+        self.opts.emit = Emit::Alerts;
+        for item in items {
+            let item = item.get();
+            self.fired.clear();
+            self.process_object(
+                item,
+                item.as_bytes(),
+                item.as_bytes(),
+                host_time,
+                &mut alerts,
+                diags,
+            );
+            for id in &self.fired {
+                if !fired.contains(id) {
+                    fired.push(id);
+                }
+            }
+        }
+        self.opts.emit = Emit::Embedded;
+        pass_tagged(record, "batch", &fired, Some(&alerts), out);
     }
 
     /// Run the rules on a decoded event and write its output.
@@ -651,6 +782,68 @@ impl Engine {
     }
 }
 
+/// `raw` without its top-level `jcdetect` members, or `None` when it has none (the usual
+/// case, found without parsing): the object written carries exactly one `jcdetect` key,
+/// ours, as Fluent Bit would keep only one.
+fn without_own_key(raw: &str) -> Option<String> {
+    if !raw.contains("\"jcdetect\"") {
+        return None;
+    }
+    struct Members<'a>(Vec<(String, &'a RawValue)>);
+    impl<'de> serde::Deserialize<'de> for Members<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let mut m = Vec::new();
+                    while let Some(k) = map.next_key::<String>()? {
+                        m.push((k, map.next_value::<&'de RawValue>()?));
+                    }
+                    Ok(Members(m))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let members: Members<'_> = serde_json::from_str(raw).ok()?;
+    if !members.0.iter().any(|(k, _)| k == "jcdetect") {
+        return None;
+    }
+    let mut s = String::with_capacity(raw.len());
+    s.push('{');
+    for (k, v) in members.0.iter().filter(|(k, _)| k != "jcdetect") {
+        if s.len() > 1 {
+            s.push(',');
+        }
+        s.push_str(&serde_json::to_string(k).ok()?);
+        s.push(':');
+        s.push_str(v.get());
+    }
+    s.push('}');
+    Some(s)
+}
+
+/// The `log` string of a record that is not a DI event (Fluent Bit's raw-line key).
+fn log_field(text: &str) -> Option<String> {
+    if !text.contains("\"log\"") {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Wrapper<'a> {
+        #[serde(borrow)]
+        log: Option<&'a RawValue>,
+    }
+    let w: Wrapper<'_> = serde_json::from_str(text).ok()?;
+    serde_json::from_str::<String>(w.log?.get()).ok()
+}
+
 /// serde_json's message without its "at line 1" (the line is ours to number).
 fn json_error(e: &serde_json::Error) -> String {
     let s = e.to_string();
@@ -667,6 +860,14 @@ fn pass_tagged(
     alerts: Option<&[u8]>,
     out: &mut Vec<u8>,
 ) {
+    let owned;
+    let raw = match without_own_key(raw) {
+        Some(s) => {
+            owned = s;
+            owned.as_str()
+        }
+        None => raw,
+    };
     let body = raw.trim_end();
     let Some(inner) = body.strip_suffix('}') else {
         out.extend_from_slice(raw.as_bytes());

@@ -765,6 +765,17 @@ impl<'de> Visitor<'de> for EventV {
 }
 
 impl<'a> Event<'a> {
+    /// Whether the object carries the DI envelope: a string `event_type`, `service`, `id`
+    /// or `organization`. Legacy RADIUS events have no `event_type` or `service`, but every
+    /// DI event has an `id` and an `organization`; a host's own record (Vector's
+    /// `message`/`host`/`timestamp`, Fluent Bit's `log`) has none of them.
+    pub fn is_di_event(&self) -> bool {
+        self.event_type.is_some()
+            || self.service.is_some()
+            || self.id.is_some()
+            || self.organization.is_some()
+    }
+
     /// The acting identity, per the catalog: admin email, else username, else the top-level
     /// `username` (radius, ldap, device logins), else the legacy `resource.email` of old
     /// admin logins. Empty strings count as absent.

@@ -1,6 +1,8 @@
-//! Folder-driven rule cases: `tests/cases/<group>/<case>/{input.ndjson,expect.txt[,config.toml]}`.
-//! `expect.txt` lists the expected alerts' rule ids in emission order (`#` lines are comments;
-//! `rule_id xN` stands for N repeats). Every case runs; all failures are reported together.
+//! Folder-driven rule cases: `tests/cases/<group>/<case>/{input.ndjson,expect.txt[,config.toml]
+//! [,diagnostics.txt]}`. `expect.txt` lists the expected alerts' rule ids in emission order
+//! (`#` lines are comments; `rule_id xN` stands for N repeats); `diagnostics.txt` the expected
+//! diagnostics as `LINE CODE` lines (none expected without it). Every case runs; all
+//! failures are reported together.
 
 mod common;
 
@@ -62,8 +64,21 @@ fn run_case(case: &Path) -> Result<(), String> {
         &case.join("expect.txt"),
     )));
     let (lines, diags) = common::run(&cfg, Options::default(), &input);
-    if !diags.is_empty() {
-        return Err(format!("unexpected diagnostics: {diags:?}"));
+    let want_diags: Vec<String> = std::fs::read_to_string(case.join("diagnostics.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let got_diags: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{} {}", d.line, d.code.as_str()))
+        .collect();
+    if got_diags != want_diags {
+        return Err(format!(
+            "diagnostics: expected {want_diags:?}, got {diags:?}"
+        ));
     }
     let got = common::rule_ids(&lines);
     if got != want {
@@ -82,4 +97,10 @@ fn single_event_rule_cases() {
 fn stateful_attack_story_cases() {
     let n = run_group("stateful");
     assert!(n >= 40, "only {n} stateful cases found");
+}
+
+#[test]
+fn host_record_cases() {
+    let n = run_group("hosts");
+    assert!(n >= 5, "only {n} host record cases found");
 }

@@ -42,9 +42,15 @@ fn stream() -> (Vec<u8>, Vec<Want>) {
         .collect();
     let long = [b"{\"x\":\"".as_slice(), &[b'z'; 3000], b"\"}"].concat();
     let bad: Vec<(&'static str, Vec<u8>)> = vec![
-        ("invalid_utf8", b"{\"a\":\"\xff\xc0\xaf\"}".to_vec()),
+        // Repaired (U+FFFD) and decoded, then rejected as not a DI event: the dead letter
+        // still holds the bytes as they came.
+        ("not_a_di_event", b"{\"a\":\"\xff\xc0\xaf\"}".to_vec()),
         ("invalid_json", b"{\"a\":\"nul\x00here\"}".to_vec()),
         ("invalid_json", b"not json\r".to_vec()),
+        (
+            "not_a_di_event",
+            br#"{"message":"x","host":"h","timestamp":"2024-03-12T09:00:00Z"}"#.to_vec(),
+        ),
         ("line_too_long", long.clone()),
         ("empty_line", b"".to_vec()),
         ("empty_line", b" \t \r".to_vec()),
@@ -155,7 +161,7 @@ fn over_long_lines_keep_a_bounded_prefix() {
     assert_eq!(recs[0][4], &data[..65536]);
     assert_eq!(
         (recs[1][1], recs[1][2], recs[1][4]),
-        (&b"2"[..], &b"invalid_utf8"[..], &b"\xff"[..])
+        (&b"2"[..], &b"invalid_json"[..], &b"\xff"[..])
     );
     let _ = std::fs::remove_file(&errors);
 }

@@ -224,3 +224,18 @@ pub unsafe extern "C" fn jcdetect_filter(
     };
     with_host(|h| out_ptr(h.filter(rec, time_sec as u32, time_nsec as u32)) as i32)
 }
+
+/// WASI reactor entry point: the host calls it once, before any other export. Without it
+/// the module is neither a WASI command nor a reactor, and WAMR (Fluent Bit) prints a
+/// warning on Fluent Bit's stdout, which is the pipeline's data stream.
+#[cfg(target_os = "wasi")]
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    extern "C" {
+        /// Synthesized by the linker: runs the static constructors (wasi-libc's), as
+        /// wasi-libc's own reactor start file does.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: called once by the host before anything else, as the reactor ABI requires.
+    unsafe { __wasm_call_ctors() }
+}

@@ -59,39 +59,84 @@ pub enum FilterOutput {
     Alerts,
 }
 
+/// Periodic snapshots of the filter's window state (`[fluentbit] state`), so a Fluent Bit
+/// restart or hot reload resumes with its windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointConfig {
+    /// The state file (the `--state` format), under a directory in `Accessible_Paths`.
+    pub path: String,
+    /// Event time between two checkpoints, in seconds.
+    pub every_secs: i64,
+    /// Records between two checkpoints, whatever the event time does.
+    pub every_records: u64,
+}
+
+pub const DEFAULT_CHECKPOINT_SECS: i64 = 60;
+pub const DEFAULT_CHECKPOINT_RECORDS: u64 = 100_000;
+
 /// The filter's settings: the core config plus the `[fluentbit]` table.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FilterConfig {
     pub config: Config,
     pub output: FilterOutput,
     pub format: Format,
+    /// Take Fluent Bit's record time as the event time of an event without `timestamp`.
+    /// Off by default: unless a parser set it, a record time is the ingestion time, and it
+    /// would move the watermark as any event time does.
+    pub use_record_time: bool,
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
-/// Parse a filter config: the CLI's TOML with an optional `[fluentbit]` table
-/// (`output = "events" | "alerts"`, `format = "ecs" | "ocsf"`). Every problem is reported.
+/// Parse a filter config: the CLI's TOML with an optional `[fluentbit]` table (`output`,
+/// `format`, `use_record_time`, `state`, `checkpoint_secs`, `checkpoint_records`; see
+/// `wasm/README.md`). Every problem is reported.
 pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
         problems: vec![format!("TOML syntax: {}", e.message().trim())],
     })?;
     let mut problems = Vec::new();
     let mut fc = FilterConfig::default();
+    let (mut state, mut secs, mut records) = (None, None, None);
     match table.remove("fluentbit") {
         None => {}
         Some(toml::Value::Table(fb)) => {
             for (k, v) in &fb {
-                match (k.as_str(), v.as_str()) {
-                    ("output", Some("events")) => fc.output = FilterOutput::Events,
-                    ("output", Some("alerts")) => fc.output = FilterOutput::Alerts,
-                    ("format", Some("ecs")) => fc.format = Format::Ecs,
-                    ("format", Some("ocsf")) => fc.format = Format::Ocsf,
+                match (k.as_str(), v) {
+                    ("output", toml::Value::String(s)) if s == "events" => {
+                        fc.output = FilterOutput::Events
+                    }
+                    ("output", toml::Value::String(s)) if s == "alerts" => {
+                        fc.output = FilterOutput::Alerts
+                    }
+                    ("format", toml::Value::String(s)) if s == "ecs" => fc.format = Format::Ecs,
+                    ("format", toml::Value::String(s)) if s == "ocsf" => fc.format = Format::Ocsf,
                     ("output", _) => problems.push(format!(
                         "`fluentbit.output` must be \"events\" or \"alerts\" (got {v})"
                     )),
                     ("format", _) => problems.push(format!(
                         "`fluentbit.format` must be \"ecs\" or \"ocsf\" (got {v})"
                     )),
+                    ("use_record_time", toml::Value::Boolean(b)) => fc.use_record_time = *b,
+                    ("use_record_time", _) => problems.push(format!(
+                        "`fluentbit.use_record_time` must be true or false (got {v})"
+                    )),
+                    ("state", toml::Value::String(p)) if p.starts_with('/') => {
+                        state = Some(p.clone())
+                    }
+                    ("state", _) => problems.push(format!(
+                        "`fluentbit.state` must be an absolute path in a directory listed in \
+                         Accessible_Paths (got {v})"
+                    )),
+                    ("checkpoint_secs", toml::Value::Integer(n)) if *n >= 1 => secs = Some(*n),
+                    ("checkpoint_records", toml::Value::Integer(n)) if *n >= 1 => {
+                        records = Some(*n as u64)
+                    }
+                    ("checkpoint_secs" | "checkpoint_records", _) => problems.push(format!(
+                        "`fluentbit.{k}` must be a whole number of at least 1 (got {v})"
+                    )),
                     _ => problems.push(format!(
-                        "unknown key `fluentbit.{k}` (expected `output` or `format`)"
+                        "unknown key `fluentbit.{k}` (expected `output`, `format`, \
+                         `use_record_time`, `state`, `checkpoint_secs` or `checkpoint_records`)"
                     )),
                 }
             }
@@ -100,6 +145,18 @@ pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
             "`fluentbit` must be a table, not a {}",
             v.type_str()
         )),
+    }
+    match state {
+        Some(path) => {
+            fc.checkpoint = Some(CheckpointConfig {
+                path,
+                every_secs: secs.unwrap_or(DEFAULT_CHECKPOINT_SECS),
+                every_records: records.unwrap_or(DEFAULT_CHECKPOINT_RECORDS),
+            })
+        }
+        None if secs.is_some() || records.is_some() => problems
+            .push("`fluentbit.checkpoint_secs`/`checkpoint_records` need `fluentbit.state`".into()),
+        None => {}
     }
     match Config::from_value(&toml::Value::Table(table)) {
         Ok(c) => fc.config = c,
@@ -155,7 +212,24 @@ pub struct Host {
     null_inputs: u64,
     bad_pointers: u64,
     /// Set once the Fluent Bit filter has configured itself (on its first call).
-    filter: Option<FilterOutput>,
+    filter: Option<FilterState>,
+}
+
+/// The Fluent Bit filter's settings once configured, and its checkpoint progress.
+struct FilterState {
+    output: FilterOutput,
+    use_record_time: bool,
+    checkpoint: Option<Checkpointer>,
+}
+
+struct Checkpointer {
+    cfg: CheckpointConfig,
+    /// The watermark at the last checkpoint (or when the first event time was seen).
+    last_watermark: Option<i64>,
+    /// Records since the last checkpoint.
+    records: u64,
+    /// Failed writes in a row: the first is reported, and the recovery.
+    failing: u64,
 }
 
 impl Default for Host {
@@ -377,11 +451,20 @@ impl Host {
             }
             self.setup_filter(read_filter_config_file(), false);
         }
+        let (alerts_only, use_record_time) = match &self.filter {
+            Some(f) => (f.output == FilterOutput::Alerts, f.use_record_time),
+            None => (false, false),
+        };
+        let record_time = host_time(time_sec, time_nsec);
+        // The record time always stamps an alert that has no event time to go by; it is the
+        // event time only when the user asked for it (`use_record_time`).
+        self.engine
+            .set_fallback_time(record_time.or(self.fallback_time));
         let fired_before = self.engine.stats().total_alerts();
         let mut line = std::mem::take(&mut self.out);
         self.engine.process_record(
             record,
-            host_time(time_sec, time_nsec),
+            record_time.filter(|_| use_record_time),
             &mut line,
             &mut self.diags,
         );
@@ -390,12 +473,88 @@ impl Host {
         // One record in, at most one out: Fluent Bit records are objects, so one line.
         let first = line.split(|&b| b == b'\n').next().unwrap_or(&[]).len();
         line.truncate(first);
-        if self.filter == Some(FilterOutput::Alerts) && !fired {
+        if alerts_only && !fired {
             line.clear();
         }
         line.push(0);
         self.out = line;
+        self.maybe_checkpoint();
         &self.out
+    }
+
+    /// After a record: write the window state when `checkpoint_secs` of event time or
+    /// `checkpoint_records` records have passed since the last write. Written to a
+    /// temporary file and renamed over the state file, so a crash leaves the old or the new.
+    fn maybe_checkpoint(&mut self) {
+        let Some(cp) = self.filter.as_mut().and_then(|f| f.checkpoint.as_mut()) else {
+            return;
+        };
+        cp.records += 1;
+        let now = self.engine.watermark();
+        let due_by_time = match (now, cp.last_watermark) {
+            (Some(now), Some(last)) => now - last >= cp.cfg.every_secs * 1_000_000_000,
+            (Some(_), None) => {
+                cp.last_watermark = now;
+                false
+            }
+            (None, _) => false,
+        };
+        if !due_by_time && cp.records < cp.cfg.every_records {
+            return;
+        }
+        cp.records = 0;
+        cp.last_watermark = now;
+        let bytes = self.engine.snapshot();
+        let path = cp.cfg.path.clone();
+        match write_atomically(&path, &bytes) {
+            Ok(()) => {
+                if cp.failing > 0 {
+                    #[cfg(target_os = "wasi")]
+                    eprintln!(
+                        "[jcdetect] checkpoint written to {path} again, after {} failed",
+                        cp.failing
+                    );
+                }
+                cp.failing = 0;
+            }
+            Err(e) => {
+                cp.failing += 1;
+                if cp.failing == 1 {
+                    let msg = format!(
+                        "cannot write the state checkpoint {path}: {e} (is its directory in \
+                         Accessible_Paths and writable?); retrying at the next checkpoint"
+                    );
+                    #[cfg(target_os = "wasi")]
+                    eprintln!("[jcdetect] {msg}");
+                    let line = self.engine.stats().lines;
+                    self.push_diag(line, "checkpoint_error", &msg);
+                }
+            }
+        }
+    }
+
+    /// At start-up with `[fluentbit] state`: load the last checkpoint. A missing file is a
+    /// first start; one that does not load is moved to `<path>.rejected` (kept for a look,
+    /// out of the way of the next checkpoint) and the windows start empty.
+    fn restore_checkpoint(&mut self, path: &str) {
+        let problem = match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => format!("cannot read the state checkpoint {path}: {e}"),
+            Ok(bytes) => match self.engine.restore(&bytes) {
+                Ok(_) => return,
+                Err(e) => {
+                    let aside = format!("{path}.rejected");
+                    let moved = match std::fs::rename(path, &aside) {
+                        Ok(()) => format!("moved to {aside}"),
+                        Err(e) => format!("could not move it to {aside}: {e}"),
+                    };
+                    format!("the state checkpoint {path} was not loaded ({e}); {moved}")
+                }
+            },
+        };
+        #[cfg(target_os = "wasi")]
+        eprintln!("[jcdetect] {problem}; starting with empty windows");
+        self.push_diag(0, "checkpoint_error", &problem);
     }
 
     /// Configure the filter from the config found (`None`: none found, use defaults). A bad
@@ -436,7 +595,19 @@ impl Host {
             ..Options::default()
         };
         self.replace_engine(&fc.config, opts);
-        self.filter = Some(fc.output);
+        self.filter = Some(FilterState {
+            output: fc.output,
+            use_record_time: fc.use_record_time,
+            checkpoint: fc.checkpoint.clone().map(|cfg| Checkpointer {
+                cfg,
+                last_watermark: None,
+                records: 0,
+                failing: 0,
+            }),
+        });
+        if let Some(cp) = &fc.checkpoint {
+            self.restore_checkpoint(&cp.path);
+        }
     }
 
     fn bad_input(&mut self, bad: BadInput) {
@@ -473,6 +644,13 @@ fn write_diag(out: &mut Vec<u8>, line: u64, code: &str, detail: &str) {
         .str("detail", detail);
     o.end();
     out.push(b'\n');
+}
+
+/// Write `bytes` to `path` through `<path>.tmp` and a rename (atomic within a directory).
+fn write_atomically(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The first config file found in the preopened directories; missing files are skipped.
@@ -706,9 +884,11 @@ mod tests {
         assert_eq!(filter(&mut h, control), "", "the control record is dropped");
         assert_eq!(filter(&mut h, LOGIN), "", "no alert: dropped");
         assert!(filter(&mut h, DELETE).contains(r#""rules":["policy_deleted"]"#));
-        // Later records are never config: processed (and here dropped) as events.
+        // Later records are never config: processed (and here dropped) as records, and this
+        // one is no DI event.
         assert_eq!(filter(&mut h, control), "");
-        assert_eq!(h.engine.stats().events, 3);
+        assert_eq!(h.engine.stats().events, 2);
+        assert_eq!(h.engine.stats().code_count(jcdetect::Code::NotADiEvent), 1);
     }
 
     #[test]
@@ -729,21 +909,252 @@ mod tests {
     }
 
     #[test]
-    fn filter_uses_the_record_time_when_the_event_has_none() {
+    fn filter_stamps_alerts_with_the_record_time_but_windows_need_use_record_time() {
+        let no_ts = r#"{"id":"9","event_type":"policy_delete","service":"directory"}"#;
         let mut h = Host::new();
-        let out = filter(
-            &mut h,
-            r#"{"id":"9","event_type":"policy_delete","service":"directory"}"#,
-        )
-        .to_string();
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let v: serde_json::Value = serde_json::from_str(filter(&mut h, no_ts)).unwrap();
         assert_eq!(
-            v["jcdetect"]["alerts"][0]["@timestamp"],
-            "2024-05-01T10:00:00.000Z"
+            v["jcdetect"]["alerts"][0]["@timestamp"], "2024-05-01T10:00:00.000Z",
+            "an alert with no event time to go by takes the record time"
         );
         assert!(
-            h.take_diagnostics().is_empty(),
-            "no missing_timestamp with a record time"
+            text(h.take_diagnostics()).contains("missing_timestamp"),
+            "the record time is not the event time by default"
+        );
+        let mut h = Host::new();
+        filter(
+            &mut h,
+            r#"{"jcdetect_config":"[fluentbit]\nuse_record_time = true\n"}"#,
+        );
+        // Two records agree on the time (a watermark needs two), and it is theirs.
+        h.filter(Ok(no_ts.as_bytes()), 1_714_557_600, 0);
+        h.filter(Ok(no_ts.as_bytes()), 1_714_557_610, 0);
+        assert!(h.take_diagnostics().is_empty(), "{:?}", h.pending);
+        assert_eq!(h.engine.watermark(), Some(1_714_557_610 * 1_000_000_000));
+    }
+
+    /// A failed login of `user` from one ip, `secs` after 2024-05-01T09:30:00Z.
+    fn failure(user: usize, secs: u32) -> String {
+        format!(
+            r#"{{"id":"f{user:05}","event_type":"user_login_attempt","service":"directory","success":false,"client_ip":"203.0.113.9","initiated_by":{{"type":"user","username":"user{user}"}},"timestamp":"2024-05-01T09:{:02}:{:02}Z"}}"#,
+            30 + secs / 60,
+            secs % 60
+        )
+    }
+
+    fn alert_ids(out: &str) -> Vec<String> {
+        if out.is_empty() {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["jcdetect"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["rule"]["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_record_that_is_no_di_event_does_not_move_the_clock() {
+        // The real Fluent Bit run: logins 30 min old, one line the parser rejected (it
+        // arrives as {"log": ...} with the ingestion time), then a spray of 40 failures.
+        // Ingestion time is 10:00, half an hour after the events.
+        let ingest = 1_714_557_600;
+        let mut h = Host::new();
+        let mut fired = Vec::new();
+        for i in 0..3 {
+            let login =
+                failure(900 + i, i as u32).replace(r#""success":false"#, r#""success":true"#);
+            h.filter(Ok(login.as_bytes()), ingest, 0);
+        }
+        let bad = h
+            .filter(Ok(br#"{"log":"this is not json"}"#), ingest, 0)
+            .to_vec();
+        assert_eq!(
+            bad, b"{\"log\":\"this is not json\"}\0",
+            "passed on unchanged"
+        );
+        for i in 0..40 {
+            let out = h.filter(Ok(failure(i, 60 + i as u32).as_bytes()), ingest, 0);
+            fired.extend(alert_ids(text(&out[..out.len() - 1])));
+        }
+        assert_eq!(fired, ["password_spray_from_ip"]);
+        let s: serde_json::Value = serde_json::from_slice(h.stats()).unwrap();
+        assert_eq!(s["diagnostics"]["invalid_json"], 1);
+        assert_eq!(s["unwrapped"], 1);
+        assert_eq!(s["late_events"], 0);
+    }
+
+    #[test]
+    fn a_log_record_holding_an_array_carries_all_its_alerts() {
+        let mut h = Host::new();
+        let events: Vec<String> = (0..16).map(|i| failure(i, i as u32 * 10)).collect();
+        let rec = serde_json::json!({ "log": format!("[{}]", events.join(",")) }).to_string();
+        let out = filter(&mut h, &rec).to_string();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["log"],
+            serde_json::from_str::<serde_json::Value>(&rec).unwrap()["log"]
+        );
+        assert_eq!(v["jcdetect"]["category"], "batch");
+        assert_eq!(
+            v["jcdetect"]["rules"],
+            serde_json::json!(["password_spray_from_ip"])
+        );
+        assert_eq!(alert_ids(&out), ["password_spray_from_ip"]);
+        assert_eq!(h.engine.stats().events, 16);
+        // A single event in `log` comes out as that event, enriched.
+        let one = serde_json::json!({ "log": DELETE }).to_string();
+        let v: serde_json::Value = serde_json::from_str(filter(&mut h, &one)).unwrap();
+        assert_eq!(v["event_type"], "policy_delete");
+        assert_eq!(v["jcdetect"]["rules"][0], "policy_deleted");
+    }
+
+    #[test]
+    fn an_input_jcdetect_key_is_replaced_not_repeated() {
+        let mut h = Host::new();
+        let rec = r#"{"id":"1","jcdetect":{"old":true},"event_type":"policy_delete","service":"directory","timestamp":"2024-05-01T10:00:00Z"}"#;
+        let out = filter(&mut h, rec).to_string();
+        // Ours, and the one inside its alert; the input's is gone.
+        assert_eq!(out.matches("\"jcdetect\":").count(), 2, "{out}");
+        assert!(!out.contains("\"old\""), "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["jcdetect"]["rules"][0], "policy_deleted");
+        assert_eq!(v["id"], "1");
+    }
+
+    /// A scratch directory for one test.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("jcdetect-wasm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn checkpointing(path: &std::path::Path, records: u64) -> String {
+        serde_json::json!({
+            "jcdetect_config": format!(
+                "[fluentbit]\nstate = \"{}\"\ncheckpoint_records = {records}\n",
+                path.display()
+            )
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn checkpoints_carry_the_windows_across_a_restart() {
+        let dir = scratch("ckpt");
+        let state = dir.join("state.bin");
+        let control = checkpointing(&state, 4);
+        let mut h = Host::new();
+        assert_eq!(filter(&mut h, &control), "");
+        for i in 0..12 {
+            assert!(alert_ids(filter(&mut h, &failure(i, i as u32 * 10))).is_empty());
+        }
+        assert!(state.exists(), "written after 4, 8 and 12 records");
+        assert!(!dir.join("state.bin.tmp").exists(), "renamed into place");
+        // Fluent Bit restarts: a new instance, the same config. The 12 failures are back.
+        let mut h = Host::new();
+        filter(&mut h, &control);
+        let mut fired = Vec::new();
+        for i in 12..16 {
+            fired.extend(alert_ids(filter(&mut h, &failure(i, i as u32 * 10))));
+        }
+        assert_eq!(fired, ["password_spray_from_ip"]);
+        assert!(h.take_diagnostics().is_empty());
+        // Without the checkpoint the same four would not fire.
+        let mut fresh = Host::new();
+        let fired: Vec<String> = (12..16)
+            .flat_map(|i| alert_ids(filter(&mut fresh, &failure(i, i as u32 * 10))))
+            .collect();
+        assert!(fired.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn checkpoints_follow_event_time_too() {
+        let dir = scratch("ckpt-time");
+        let state = dir.join("state.bin");
+        let control = serde_json::json!({
+            "jcdetect_config": format!(
+                "[fluentbit]\nstate = \"{}\"\ncheckpoint_secs = 30\n",
+                state.display()
+            )
+        })
+        .to_string();
+        let mut h = Host::new();
+        filter(&mut h, &control);
+        // The watermark is set by the second event (10 s); checkpoints count from there.
+        filter(&mut h, &failure(0, 0));
+        filter(&mut h, &failure(1, 10));
+        filter(&mut h, &failure(2, 39));
+        assert!(!state.exists(), "29 s of event time: not yet");
+        filter(&mut h, &failure(3, 40));
+        assert!(state.exists(), "30 s of event time");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_checkpoint_is_moved_aside_and_reported() {
+        let dir = scratch("ckpt-bad");
+        let state = dir.join("state.bin");
+        std::fs::write(&state, b"not a state file").unwrap();
+        let mut h = Host::new();
+        filter(&mut h, &checkpointing(&state, 1));
+        let d = text(h.take_diagnostics()).to_string();
+        assert!(
+            d.contains("checkpoint_error") && d.contains("rejected"),
+            "{d}"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("state.bin.rejected")).unwrap(),
+            b"not a state file"
+        );
+        filter(&mut h, LOGIN);
+        assert!(state.exists(), "the next checkpoint writes a good file");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_is_reported_once() {
+        let mut h = Host::new();
+        let missing = std::path::Path::new("/nonexistent-jcdetect-dir/state.bin");
+        filter(&mut h, &checkpointing(missing, 1));
+        for _ in 0..3 {
+            filter(&mut h, LOGIN);
+        }
+        let d = text(h.take_diagnostics()).to_string();
+        assert_eq!(d.matches("checkpoint_error").count(), 1, "{d}");
+        assert!(d.contains("Accessible_Paths"), "{d}");
+    }
+
+    #[test]
+    fn checkpoint_keys_are_checked() {
+        for (cfg, want) in [
+            ("[fluentbit]\nstate = \"rel/state.bin\"\n", "absolute path"),
+            (
+                "[fluentbit]\nstate = \"/s\"\ncheckpoint_secs = 0\n",
+                "at least 1",
+            ),
+            (
+                "[fluentbit]\ncheckpoint_records = 5\n",
+                "need `fluentbit.state`",
+            ),
+            ("[fluentbit]\nuse_record_time = \"yes\"\n", "true or false"),
+        ] {
+            let e = parse_filter_config(cfg).unwrap_err().to_string();
+            assert!(e.contains(want), "{cfg}: {e}");
+        }
+        let fc =
+            parse_filter_config("[fluentbit]\nstate = \"/var/lib/jcdetect/fb.state\"\n").unwrap();
+        assert_eq!(
+            fc.checkpoint,
+            Some(CheckpointConfig {
+                path: "/var/lib/jcdetect/fb.state".into(),
+                every_secs: DEFAULT_CHECKPOINT_SECS,
+                every_records: DEFAULT_CHECKPOINT_RECORDS,
+            })
         );
     }
 
