@@ -740,12 +740,13 @@ fn read_loop(
         }
         let name = &names[input];
         match msg {
-            reader::Msg::Data { buf, short, .. } => {
-                at_line_end = buf.last() == Some(&b'\n');
+            reader::Msg::Data { buf, len, short, .. } => {
+                let data = &buf[..len];
+                at_line_end = data.last() == Some(&b'\n');
                 // Alerts need a time even when no event carried one: the reading time.
                 let fed = engine
                     .set_fallback_time(now_nanos())
-                    .and_then(|()| engine.feed(&buf, &mut sink.buf, &mut diags));
+                    .and_then(|()| engine.feed(data, &mut sink.buf, &mut diags));
                 rep.report(name, &mut diags);
                 let _ = back.try_send(buf);
                 fed.map_err(LoopEnd::Fault)?;

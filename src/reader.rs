@@ -14,7 +14,12 @@ pub(crate) enum Msg {
     /// nothing more ready, so alerts should go downstream now).
     Data {
         input: usize,
+        /// The bytes are `buf[..len]`. The buffer keeps its full size, so reusing it for the
+        /// next read costs nothing: truncating it to `len` would make that read re-zero up
+        /// to 1 MiB, which a pipe writer sending a few events at a time turns into most of
+        /// the CPU time (a `resize` per small read).
         buf: Vec<u8>,
+        len: usize,
         short: bool,
     },
     /// End of input `input`, with the read error that ended it, if any.
@@ -57,15 +62,17 @@ pub(crate) fn spawn(
                         return;
                     }
                     let mut buf = back_rx.try_recv().unwrap_or_default();
-                    buf.resize(CHUNK, 0);
+                    if buf.len() != CHUNK {
+                        buf.resize(CHUNK, 0);
+                    }
                     let msg = match r.read(&mut buf) {
                         Ok(0) => Msg::End { input, error: None },
                         Ok(n) => {
-                            buf.truncate(n);
-                            at_line_end = buf.last() == Some(&b'\n');
+                            at_line_end = buf[n - 1] == b'\n';
                             Msg::Data {
                                 input,
                                 buf,
+                                len: n,
                                 short: n < CHUNK,
                             }
                         }
@@ -120,6 +127,7 @@ fn finish_line(r: &mut dyn Read, input: usize, limit: usize) -> Vec<Msg> {
     if !line.is_empty() {
         msgs.push(Msg::Data {
             input,
+            len: line.len(),
             buf: line,
             short: true,
         });
