@@ -183,8 +183,12 @@ impl Config {
                 "rules" => parse_rules(value, &mut cfg, &mut p),
                 "allowlist" => parse_allowlist(value, &mut cfg.allowlist, &mut p),
                 "state" => parse_state(value, &mut cfg.state, &mut p),
+                // The Fluent Bit filter's own settings (checked by the filter, wasm/), so one
+                // jcdetect.toml serves the filter and the CLI in a deployment.
+                "fluentbit" if value.is_table() => {}
                 other => p.push(format!(
-                    "unknown top-level key `{other}` (expected `rules`, `allowlist` or `state`)"
+                    "unknown top-level key `{other}` (expected `rules`, `allowlist`, `state` \
+                     or the `fluentbit` table)"
                 )),
             }
         }

@@ -786,7 +786,7 @@ impl Engine {
 /// case, found without parsing): the object written carries exactly one `jcdetect` key,
 /// ours, as Fluent Bit would keep only one.
 fn without_own_key(raw: &str) -> Option<String> {
-    if !raw.contains("\"jcdetect\"") {
+    if memchr::memmem::find(raw.as_bytes(), b"\"jcdetect\"").is_none() {
         return None;
     }
     struct Members<'a>(Vec<(String, &'a RawValue)>);

@@ -740,7 +740,9 @@ fn read_loop(
         }
         let name = &names[input];
         match msg {
-            reader::Msg::Data { buf, len, short, .. } => {
+            reader::Msg::Data {
+                buf, len, short, ..
+            } => {
                 let data = &buf[..len];
                 at_line_end = data.last() == Some(&b'\n');
                 // Alerts need a time even when no event carried one: the reading time.

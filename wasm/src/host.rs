@@ -13,7 +13,8 @@ pub const FLAG_EMIT_ALL: i32 = 2;
 /// them, so the queue must be bounded; every diagnostic is counted in the stats anyway.
 pub const MAX_PENDING_DIAGS: usize = 1000;
 
-/// Where the Fluent Bit filter looks for its config (WASI `Accessible_Paths`), in order.
+/// Where the Fluent Bit filter looks for its config when no directory in `Accessible_Paths`
+/// has a `jcdetect.toml` (those are tried first, in their order).
 pub const FILTER_CONFIG_PATHS: [&str; 2] = ["/etc/jcdetect/jcdetect.toml", "./jcdetect.toml"];
 
 /// The record field that carries a TOML config on the first record.
@@ -213,6 +214,14 @@ pub struct Host {
     bad_pointers: u64,
     /// Set once the Fluent Bit filter has configured itself (on its first call).
     filter: Option<FilterState>,
+    /// Wall clock (ns since the epoch), for spacing checkpoints; tests set their own.
+    wall_clock: fn() -> i64,
+}
+
+fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// The Fluent Bit filter's settings once configured, and its checkpoint progress.
@@ -226,6 +235,8 @@ struct Checkpointer {
     cfg: CheckpointConfig,
     /// The watermark at the last checkpoint (or when the first event time was seen).
     last_watermark: Option<i64>,
+    /// The wall clock then (ns since the epoch).
+    last_wall: i64,
     /// Records since the last checkpoint.
     records: u64,
     /// Failed writes in a row: the first is reported, and the recovery.
@@ -241,7 +252,7 @@ impl Default for Host {
 /// Where a filter config came from, for messages.
 enum Source {
     Record,
-    File(&'static str),
+    File(String),
 }
 
 impl Host {
@@ -258,6 +269,7 @@ impl Host {
             null_inputs: 0,
             bad_pointers: 0,
             filter: None,
+            wall_clock: system_clock,
         }
     }
 
@@ -471,7 +483,7 @@ impl Host {
         self.queue_diags();
         let fired = self.engine.stats().total_alerts() > fired_before;
         // One record in, at most one out: Fluent Bit records are objects, so one line.
-        let first = line.split(|&b| b == b'\n').next().unwrap_or(&[]).len();
+        let first = memchr::memchr(b'\n', &line).unwrap_or(line.len());
         line.truncate(first);
         if alerts_only && !fired {
             line.clear();
@@ -491,10 +503,16 @@ impl Host {
         };
         cp.records += 1;
         let now = self.engine.watermark();
+        let every = cp.cfg.every_secs * 1_000_000_000;
+        // Event time and wall time must both have moved on: live, they move together; in a
+        // replay hours of event time pass in seconds, and a checkpoint every few hundred
+        // records (4 MB each, ~25 ms in Fluent Bit's interpreter) would double its cost.
+        let wall = (self.wall_clock)();
         let due_by_time = match (now, cp.last_watermark) {
-            (Some(now), Some(last)) => now - last >= cp.cfg.every_secs * 1_000_000_000,
+            (Some(now), Some(last)) => now - last >= every && wall - cp.last_wall >= every,
             (Some(_), None) => {
                 cp.last_watermark = now;
+                cp.last_wall = wall;
                 false
             }
             (None, _) => false,
@@ -504,6 +522,7 @@ impl Host {
         }
         cp.records = 0;
         cp.last_watermark = now;
+        cp.last_wall = wall;
         let bytes = self.engine.snapshot();
         let path = cp.cfg.path.clone();
         match write_atomically(&path, &bytes) {
@@ -601,6 +620,7 @@ impl Host {
             checkpoint: fc.checkpoint.clone().map(|cfg| Checkpointer {
                 cfg,
                 last_watermark: None,
+                last_wall: 0,
                 records: 0,
                 failing: 0,
             }),
@@ -653,16 +673,66 @@ fn write_atomically(path: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// The first config file found in the preopened directories; missing files are skipped.
+/// The first config file found: `jcdetect.toml` in each preopened directory (Fluent Bit's
+/// `Accessible_Paths`, in order), then [`FILTER_CONFIG_PATHS`]; missing files are skipped.
 fn read_filter_config_file() -> Option<Result<(String, Source), String>> {
-    for path in FILTER_CONFIG_PATHS {
-        match std::fs::read_to_string(path) {
+    let mut paths: Vec<String> = preopened_dirs()
+        .into_iter()
+        .map(|d| format!("{}/jcdetect.toml", d.trim_end_matches('/')))
+        .collect();
+    paths.extend(FILTER_CONFIG_PATHS.iter().map(|p| p.to_string()));
+    for path in paths {
+        match std::fs::read_to_string(&path) {
             Ok(text) => return Some(Ok((text, Source::File(path)))),
             Err(e) if not_there(&e) => {}
             Err(e) => return Some(Err(format!("cannot read {path}: {e}"))),
         }
     }
     None
+}
+
+/// The directories the host preopened, in order (WASI file descriptors 3, 4, ...).
+#[cfg(target_os = "wasi")]
+fn preopened_dirs() -> Vec<String> {
+    #[repr(C)]
+    struct Prestat {
+        /// 0: a directory.
+        tag: u8,
+        name_len: u32,
+    }
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    extern "C" {
+        fn fd_prestat_get(fd: u32, out: *mut Prestat) -> u16;
+        fn fd_prestat_dir_name(fd: u32, path: *mut u8, len: u32) -> u16;
+    }
+    let mut dirs = Vec::new();
+    // Preopens are numbered from 3 without gaps; the first fd that is not one ends them.
+    for fd in 3..64 {
+        let mut p = Prestat {
+            tag: 1,
+            name_len: 0,
+        };
+        // SAFETY: WASI preview 1 writes a `prestat` (u8 tag, u32 length, C layout) to `p`.
+        if unsafe { fd_prestat_get(fd, &mut p) } != 0 {
+            break;
+        }
+        if p.tag != 0 || p.name_len > 4096 {
+            continue;
+        }
+        let mut name = vec![0u8; p.name_len as usize];
+        // SAFETY: `name` has exactly the `name_len` bytes the host writes.
+        if unsafe { fd_prestat_dir_name(fd, name.as_mut_ptr(), p.name_len) } == 0 {
+            if let Ok(n) = String::from_utf8(name) {
+                dirs.push(n.trim_end_matches('\0').to_string());
+            }
+        }
+    }
+    dirs
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn preopened_dirs() -> Vec<String> {
+    Vec::new()
 }
 
 /// A path outside every preopened directory (or no WASI at all) reads as "no file".
@@ -1083,7 +1153,11 @@ mod tests {
             )
         })
         .to_string();
+        static WALL: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
         let mut h = Host::new();
+        h.wall_clock = || WALL.load(std::sync::atomic::Ordering::Relaxed);
+        let wall =
+            |secs: i64| WALL.store(secs * 1_000_000_000, std::sync::atomic::Ordering::Relaxed);
         filter(&mut h, &control);
         // The watermark is set by the second event (10 s); checkpoints count from there.
         filter(&mut h, &failure(0, 0));
@@ -1091,7 +1165,16 @@ mod tests {
         filter(&mut h, &failure(2, 39));
         assert!(!state.exists(), "29 s of event time: not yet");
         filter(&mut h, &failure(3, 40));
-        assert!(state.exists(), "30 s of event time");
+        assert!(
+            !state.exists(),
+            "30 s of event time but no wall time: a replay, not yet"
+        );
+        wall(29);
+        filter(&mut h, &failure(4, 41));
+        assert!(!state.exists(), "29 s of wall time: not yet");
+        wall(30);
+        filter(&mut h, &failure(5, 42));
+        assert!(state.exists(), "30 s of event time and of wall time");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
