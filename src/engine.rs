@@ -786,9 +786,7 @@ impl Engine {
 /// case, found without parsing): the object written carries exactly one `jcdetect` key,
 /// ours, as Fluent Bit would keep only one.
 fn without_own_key(raw: &str) -> Option<String> {
-    if memchr::memmem::find(raw.as_bytes(), b"\"jcdetect\"").is_none() {
-        return None;
-    }
+    memchr::memmem::find(raw.as_bytes(), b"\"jcdetect\"")?;
     struct Members<'a>(Vec<(String, &'a RawValue)>);
     impl<'de> serde::Deserialize<'de> for Members<'de> {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,0 +1,797 @@
+//! End to end in the real hosts: the installed layout (`pipeline-configs/install.sh
+//! --prefix`) run by a real Fluent Bit and a real Vector, against the native CLI.
+//!
+//! Runs only when `FLUENT_BIT` / `VECTOR` name the binaries (`FLB_WAMRC` adds Fluent Bit's
+//! AOT compiler, for the AOT module); otherwise each test prints SKIPPED and passes. The
+//! Fluent Bit tests also need the module (`wasm/build.sh`). `JCDETECT_E2E_EVENTS` sets the
+//! size of the generated replay (default 20 000). How to build the hosts: README.md, "Testing
+//! in the real hosts".
+
+#[path = "common/live.rs"]
+mod live;
+
+use live::{example_path, plain, TempDir, BIN};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The host binary named by `var`, or `None` after saying the test is skipped.
+fn host(var: &str, test: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => {
+            eprintln!("SKIPPED {test}: set {var} to a {var} binary to run it");
+            None
+        }
+    }
+}
+
+fn fluent_bit_module() -> PathBuf {
+    let m = root().join("wasm/target/fluentbit/wasm32-wasip1/release/jcdetect_wasm.wasm");
+    assert!(
+        m.exists(),
+        "FLUENT_BIT is set but {} is missing: run wasm/build.sh",
+        m.display()
+    );
+    m
+}
+
+/// A trial install of the whole layout under a temp prefix.
+struct Install {
+    _dir: TempDir,
+    prefix: PathBuf,
+}
+
+impl Install {
+    fn new(tag: &str, extra: &[&str]) -> Install {
+        let dir = TempDir::new(tag);
+        let prefix = dir.join("root");
+        let di_log = prefix.join("di.ndjson");
+        let mut cmd = Command::new(root().join("pipeline-configs/install.sh"));
+        cmd.arg("--prefix")
+            .arg(&prefix)
+            .arg("--di-log")
+            .arg(&di_log)
+            .arg("--bin")
+            .arg(BIN)
+            .args(extra);
+        let out = cmd.output().expect("run install.sh");
+        assert!(
+            out.status.success(),
+            "install.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Install { _dir: dir, prefix }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.prefix.join(rel)
+    }
+
+    fn di_log(&self) -> PathBuf {
+        self.path("di.ndjson")
+    }
+
+    /// Rewrite an installed file.
+    fn edit(&self, rel: &str, f: impl FnOnce(String) -> String) {
+        let p = self.path(rel);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, f(text)).unwrap();
+    }
+}
+
+/// Wait for a child, killing it past `limit`.
+fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn json_lines(out: &[u8], what: &str) -> Vec<Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: a stdout line is not JSON ({e}): {}",
+                    String::from_utf8_lossy(l)
+                )
+            })
+        })
+        .collect()
+}
+
+/// The native CLI's alerts for `input`.
+fn native(input: &[u8]) -> Vec<Value> {
+    plain(&["--quiet"], input)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn rule_ids(alerts: &[Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Inputs
+
+/// `jcdetect generate` replay of `JCDETECT_E2E_EVENTS` events.
+fn replay() -> Vec<u8> {
+    let n = std::env::var("JCDETECT_E2E_EVENTS").unwrap_or_else(|_| "20000".into());
+    let out = Command::new(BIN)
+        .args(["generate", "--events", &n, "--seed", "12"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The bundled MIT samples, then the others from ../shared/samples when present.
+fn samples() -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut dirs = vec![root().join("tests/fixtures/samples")];
+    dirs.push(root().join("../shared/samples"));
+    for d in dirs.iter().filter(|d| d.exists()) {
+        let mut files: Vec<PathBuf> = walk(d)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
+            .collect();
+        files.sort();
+        for f in files {
+            data.extend(std::fs::read(f).unwrap());
+            if data.last() != Some(&b'\n') {
+                data.push(b'\n');
+            }
+        }
+    }
+    data
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A login of `user` from `ip`, `secs` after `t0` (Unix seconds).
+fn login(i: usize, t0: i64, secs: i64, user: &str, ok: bool, ip: &str) -> String {
+    let t = t0 + secs;
+    let ts = chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S.000Z");
+    format!(
+        r#"{{"id":"{i:024x}","event_type":"user_login_attempt","service":"directory","organization":"641b3db57090821c0b2f8183","timestamp":"{ts}","initiated_by":{{"type":"user","username":"{user}"}},"success":{ok},"client_ip":"{ip}","mfa":false}}"#
+    )
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The real Fluent Bit run of the issue: three logins half an hour old, a line Fluent Bit's
+/// parser rejects (it gets the ingestion time), then a spray of 40 failures.
+fn stale_logins_a_bad_line_and_a_spray() -> Vec<u8> {
+    let t0 = now_secs() - 1800;
+    let mut lines: Vec<String> = (0..3)
+        .map(|i| {
+            login(
+                i,
+                t0,
+                i as i64,
+                &format!("ok.user{i}"),
+                true,
+                "198.51.100.7",
+            )
+        })
+        .collect();
+    lines.push("this is not json".into());
+    for i in 0..40 {
+        let user = format!("victim{i}");
+        lines.push(login(
+            10 + i,
+            t0,
+            10 + 5 * i as i64,
+            &user,
+            false,
+            "203.0.113.66",
+        ));
+    }
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+/// A spray delivered as JSON-array lines (as the DI API and the S3 exporter write pages).
+fn spray_as_arrays() -> Vec<u8> {
+    let t0 = 1_717_405_200;
+    let evs: Vec<String> = (0..20)
+        .map(|i| {
+            login(
+                100 + i,
+                t0,
+                10 * i as i64,
+                &format!("v{i}"),
+                false,
+                "203.0.113.9",
+            )
+        })
+        .collect();
+    format!("[{}]\n[{}]\n", evs[..10].join(","), evs[10..].join(",")).into_bytes()
+}
+
+/// Invalid UTF-8 inside events of a spray, and an event with its own `jcdetect` key.
+fn odd_bytes() -> Vec<u8> {
+    let t0 = 1_717_405_200;
+    let mut data = Vec::new();
+    for i in 0..20 {
+        let ev = login(
+            200 + i,
+            t0,
+            10 * i as i64,
+            &format!("w{i}"),
+            false,
+            "203.0.113.10",
+        );
+        let ev = ev.into_bytes();
+        if i % 5 == 0 {
+            // `"mfa":false}` -> `"mfa":false,"ua":"caf\xe9"}`
+            data.extend_from_slice(&ev[..ev.len() - 1]);
+            data.extend_from_slice(b",\"ua\":\"caf\xe9\xff\"}");
+        } else {
+            data.extend_from_slice(&ev);
+        }
+        data.push(b'\n');
+    }
+    data.extend_from_slice(
+        br#"{"id":"65a1c0de00000000000000ff","event_type":"policy_delete","service":"directory","organization":"o","timestamp":"2024-06-03T09:20:00Z","jcdetect":{"from":"upstream"}}"#,
+    );
+    data.push(b'\n');
+    data
+}
+
+// ---------------------------------------------------------------------------------------
+// Fluent Bit
+
+/// The installed wasm config, made to exit at the end of the file.
+fn fluent_bit_config(inst: &Install) -> PathBuf {
+    let cfg = inst.path("etc/jcdetect/fluent-bit-e2e.yaml");
+    let text = std::fs::read_to_string(inst.path("etc/jcdetect/fluent-bit-wasm.yaml")).unwrap();
+    let text = text.replace(
+        "      read_from_head: true\n",
+        "      read_from_head: true\n      exit_on_eof: true\n",
+    );
+    assert!(text.contains("exit_on_eof"));
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// Append `input` to the DI log and run Fluent Bit to its end: its records and log.
+fn run_fluent_bit(fb: &Path, inst: &Install, input: &[u8]) -> (Vec<Value>, String) {
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(inst.di_log())
+        .unwrap();
+    log.write_all(input).unwrap();
+    drop(log);
+    let cfg = fluent_bit_config(inst);
+    let mut child = Command::new(fb)
+        .arg("-c")
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fluent-bit");
+    let mut out = Vec::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        stdout.read_to_end(&mut out).unwrap();
+        out
+    });
+    let mut err = String::new();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        stderr.read_to_string(&mut err).unwrap();
+        err
+    });
+    let st = wait_bounded(&mut child, Duration::from_secs(600), "fluent-bit");
+    let out = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert!(st.success(), "fluent-bit failed ({st}):\n{err}");
+    // Every stdout line is a record: no runtime warning in the data stream.
+    (json_lines(&out, "fluent-bit"), err)
+}
+
+fn embedded_alerts(records: &[Value]) -> Vec<Value> {
+    records
+        .iter()
+        .flat_map(|r| {
+            r["jcdetect"]["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn fluent_bit_matches_native(fb: &Path, inst: &Install, what: &str) {
+    for (name, input) in [
+        ("the example", std::fs::read(example_path()).unwrap()),
+        ("the samples", samples()),
+        ("a replay", replay()),
+        (
+            "a bad line in a spray",
+            stale_logins_a_bad_line_and_a_spray(),
+        ),
+        ("array lines", spray_as_arrays()),
+    ] {
+        let _ = std::fs::remove_file(inst.di_log());
+        for f in ["fluent-bit-tail.db", "fluent-bit.state"] {
+            let _ = std::fs::remove_file(inst.path(&format!("var/lib/jcdetect/{f}")));
+        }
+        let (records, log) = run_fluent_bit(fb, inst, &input);
+        let want = native(&input);
+        let got = embedded_alerts(&records);
+        assert_eq!(
+            rule_ids(&got),
+            rule_ids(&want),
+            "{what}, {name}: rules differ"
+        );
+        assert_eq!(got, want, "{what}, {name}: alerts differ");
+        assert!(
+            !want.is_empty() || name == "the samples",
+            "{name}: no alerts"
+        );
+        assert!(
+            !log.contains("command or a reactor"),
+            "{what}: WAMR's reactor warning:\n{log}"
+        );
+        eprintln!(
+            "{what}, {name}: {} records, {} alerts, as native",
+            records.len(),
+            got.len()
+        );
+    }
+    // Odd bytes: both repair and alert; the repaired text differs (Fluent Bit maps bad bytes
+    // to private-use characters), so the rules are compared, and one `jcdetect` key each.
+    let _ = std::fs::remove_file(inst.di_log());
+    let _ = std::fs::remove_file(inst.path("var/lib/jcdetect/fluent-bit-tail.db"));
+    let _ = std::fs::remove_file(inst.path("var/lib/jcdetect/fluent-bit.state"));
+    let input = odd_bytes();
+    let (records, _) = run_fluent_bit(fb, inst, &input);
+    assert_eq!(
+        rule_ids(&embedded_alerts(&records)),
+        rule_ids(&native(&input))
+    );
+    assert!(rule_ids(&native(&input)).contains(&"password_spray_from_ip".to_string()));
+    let last = records.last().unwrap();
+    assert!(last["jcdetect"].get("from").is_none(), "{last}");
+}
+
+#[test]
+fn fluent_bit_interpreter_gives_native_alerts() {
+    let Some(fb) = host("FLUENT_BIT", "fluent_bit_interpreter_gives_native_alerts") else {
+        return;
+    };
+    let module = fluent_bit_module();
+    let inst = Install::new("e2e-fb", &["--wasm", module.to_str().unwrap()]);
+    fluent_bit_matches_native(&fb, &inst, "interpreter");
+}
+
+#[test]
+fn fluent_bit_aot_gives_native_alerts() {
+    let Some(fb) = host("FLUENT_BIT", "fluent_bit_aot_gives_native_alerts") else {
+        return;
+    };
+    let Some(wamrc) = host("FLB_WAMRC", "fluent_bit_aot_gives_native_alerts") else {
+        return;
+    };
+    let module = fluent_bit_module();
+    let inst = Install::new(
+        "e2e-fb-aot",
+        &[
+            "--wasm",
+            module.to_str().unwrap(),
+            "--wamrc",
+            wamrc.to_str().unwrap(),
+        ],
+    );
+    let cfg = std::fs::read_to_string(inst.path("etc/jcdetect/fluent-bit-wasm.yaml")).unwrap();
+    assert!(
+        cfg.contains("jcdetect-fluentbit.aot"),
+        "the config names the AOT file"
+    );
+    fluent_bit_matches_native(&fb, &inst, "AOT");
+}
+
+#[test]
+fn fluent_bit_checkpoints_carry_the_windows_across_a_restart() {
+    let Some(fb) = host(
+        "FLUENT_BIT",
+        "fluent_bit_checkpoints_carry_the_windows_across_a_restart",
+    ) else {
+        return;
+    };
+    let module = fluent_bit_module();
+    let inst = Install::new("e2e-fb-ckpt", &["--wasm", module.to_str().unwrap()]);
+    // Checkpoint after every record, so the first run's last record is in the state.
+    inst.edit("etc/jcdetect/jcdetect.toml", |t| {
+        t.replace("checkpoint_records = 100000", "checkpoint_records = 1")
+    });
+    let t0 = 1_717_405_200;
+    let spray: Vec<String> = (0..16)
+        .map(|i| {
+            login(
+                300 + i,
+                t0,
+                10 * i as i64,
+                &format!("u{i}"),
+                false,
+                "203.0.113.77",
+            )
+        })
+        .collect();
+    let first = spray[..12].join("\n") + "\n";
+    let (records, _) = run_fluent_bit(&fb, &inst, first.as_bytes());
+    assert_eq!(records.len(), 12);
+    assert!(embedded_alerts(&records).is_empty());
+    let state = inst.path("var/lib/jcdetect/fluent-bit.state");
+    assert!(state.exists(), "checkpoint written");
+    // A restart: the tail db resumes after the first 12, the checkpoint brings their windows.
+    let rest = spray[12..].join("\n") + "\n";
+    let (records, _) = run_fluent_bit(&fb, &inst, rest.as_bytes());
+    assert_eq!(records.len(), 4, "the tail db resumed at the offset");
+    assert_eq!(
+        rule_ids(&embedded_alerts(&records)),
+        ["password_spray_from_ip"]
+    );
+    // The native CLI reads the same file format.
+    let out = Command::new(BIN)
+        .args(["--quiet", "--state"])
+        .arg(&state)
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Vector
+
+/// A Vector process whose stdout lines are collected as they come.
+struct Running {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    got: Vec<Value>,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&err);
+        let e = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(e).lines() {
+                let Ok(l) = l else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        });
+        Running {
+            child,
+            lines,
+            got: Vec::new(),
+            err,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Collect stdout until `n` records came (or `limit` passed), then `settle` more.
+    fn collect(&mut self, n: usize, limit: Duration, settle: Duration) -> &[Value] {
+        let deadline = Instant::now() + limit;
+        while self.got.len() < n && Instant::now() < deadline {
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.got.push(
+                    serde_json::from_str(&l)
+                        .unwrap_or_else(|e| panic!("stdout line not JSON ({e}): {l}")),
+                );
+            }
+        }
+        let until = Instant::now() + settle;
+        while Instant::now() < until {
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(50)) {
+                self.got.push(serde_json::from_str(&l).unwrap());
+            }
+        }
+        &self.got
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status();
+    }
+
+    fn finish(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let st = wait_bounded(&mut self.child, limit, "vector");
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.got.push(serde_json::from_str(&l).unwrap());
+        }
+        st
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every key of a record that Vector, not jcdetect, would have added.
+fn vector_fields(records: &[Value]) -> Vec<String> {
+    let mut leaked = Vec::new();
+    for r in records {
+        for k in ["source_type", "command", "pid", "stream"] {
+            if r.get(k).is_some() {
+                leaked.push(k.to_string());
+            }
+        }
+        if r["host"].is_string() {
+            leaked.push("host (a string)".into());
+        }
+    }
+    leaked.sort();
+    leaked.dedup();
+    leaked
+}
+
+/// The example with a broken line, a CRLF ending and an array line in it.
+fn example_with_a_bad_line() -> (Vec<u8>, Vec<u8>) {
+    let lines: Vec<Vec<u8>> = live::example_lines();
+    let mut data = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == 5 {
+            data.extend_from_slice(b"{\"id\":\"broken\",\"event_type\":\"user_lo\n");
+        }
+        data.extend_from_slice(l);
+    }
+    // The native reference: the same events without the broken line.
+    (data, lines.concat())
+}
+
+fn vector_validate(vector: &Path, cfg: &Path) {
+    let out = Command::new(vector)
+        .args(["validate", "--no-environment"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vector validate {}: {}{}",
+        cfg.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn vector_configs_validate() {
+    let Some(vector) = host("VECTOR", "vector_configs_validate") else {
+        return;
+    };
+    let inst = Install::new("e2e-vec-validate", &[]);
+    for cfg in [
+        "vector-pipe.yaml",
+        "vector-pipe-ship.yaml",
+        "vector-exec.yaml",
+        "vector-sandwich.yaml",
+    ] {
+        vector_validate(&vector, &inst.path(&format!("etc/jcdetect/{cfg}")));
+    }
+}
+
+fn run_sh(inst: &Install, vector: &Path, pattern: &str) -> Command {
+    let mut cmd = Command::new(inst.path("usr/local/lib/jcdetect/run.sh"));
+    cmd.arg(pattern).arg("--quiet").env("VECTOR", vector);
+    cmd
+}
+
+#[test]
+fn vector_pipe_gives_native_alerts_and_dead_letters_a_bad_line() {
+    let Some(vector) = host(
+        "VECTOR",
+        "vector_pipe_gives_native_alerts_and_dead_letters_a_bad_line",
+    ) else {
+        return;
+    };
+    let inst = Install::new("e2e-vec-pipe", &[]);
+    let (data, clean) = example_with_a_bad_line();
+    std::fs::write(inst.di_log(), &data).unwrap();
+    let want = native(&clean);
+    let mut run = Running::start(run_sh(&inst, &vector, "vector-pipe"));
+    let got = run
+        .collect(want.len(), Duration::from_secs(60), Duration::from_secs(2))
+        .to_vec();
+    assert_eq!(
+        vector_fields(&got),
+        Vec::<String>::new(),
+        "Vector fields leaked"
+    );
+    assert_eq!(got, want, "{}", run.stderr());
+    let dead = std::fs::read(inst.path("var/log/jcdetect/vector-pipe-dead-letter.log")).unwrap();
+    assert_eq!(dead, b"{\"id\":\"broken\",\"event_type\":\"user_lo\n");
+    run.signal("TERM");
+    let st = run.finish(Duration::from_secs(60));
+    assert!(st.success(), "run.sh after SIGTERM: {st}\n{}", run.stderr());
+    assert!(inst.path("var/lib/jcdetect/vector-pipe.state").exists());
+}
+
+#[test]
+fn vector_pipe_stopped_mid_stream_loses_and_repeats_nothing() {
+    let Some(vector) = host(
+        "VECTOR",
+        "vector_pipe_stopped_mid_stream_loses_and_repeats_nothing",
+    ) else {
+        return;
+    };
+    let inst = Install::new("e2e-vec-stop", &[]);
+    let data = replay();
+    std::fs::write(inst.di_log(), &data).unwrap();
+    let want = native(&data);
+    // Stop while it runs, as systemd or a Ctrl-C does: SIGTERM to run.sh's process group
+    // (the stages run in sessions of their own, so only run.sh gets it).
+    let mut cmd = run_sh(&inst, &vector, "vector-pipe");
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut first = Running::start(cmd);
+    first.collect(want.len() / 3, Duration::from_secs(120), Duration::ZERO);
+    let _ = Command::new("kill")
+        .args(["-TERM", &format!("-{}", first.child.id())])
+        .status();
+    let st = first.finish(Duration::from_secs(60));
+    assert!(st.success(), "{st}: {}", first.stderr());
+    let mut got = std::mem::take(&mut first.got);
+    assert!(got.len() < want.len(), "stopped before the end");
+    let mut second = Running::start(run_sh(&inst, &vector, "vector-pipe"));
+    let rest = want.len() - got.len();
+    got.extend(
+        second
+            .collect(rest, Duration::from_secs(300), Duration::from_secs(3))
+            .iter()
+            .cloned(),
+    );
+    assert_eq!(got.len(), want.len(), "alerts lost or repeated");
+    let ids = |v: &[Value]| {
+        let mut ids: Vec<String> = v.iter().map(|a| a["event"]["id"].to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&got), ids(&want));
+}
+
+fn vector_child_pattern(pattern: &str) {
+    let Some(vector) = host("VECTOR", pattern) else {
+        return;
+    };
+    let inst = Install::new(&format!("e2e-{pattern}"), &[]);
+    let (data, clean) = example_with_a_bad_line();
+    std::fs::write(inst.di_log(), &data).unwrap();
+    let want = native(&clean);
+    let cfg = inst.path(&format!("etc/jcdetect/{pattern}.yaml"));
+    let mut cmd = Command::new(&vector);
+    cmd.arg("--config").arg(&cfg);
+    let mut run = Running::start(cmd);
+    let got = run
+        .collect(want.len(), Duration::from_secs(60), Duration::from_secs(2))
+        .to_vec();
+    assert_eq!(
+        vector_fields(&got),
+        Vec::<String>::new(),
+        "Vector fields leaked"
+    );
+    let log = run.stderr();
+    assert_eq!(rule_ids(&got), rule_ids(&want), "{log}");
+    assert_eq!(got, want);
+    assert!(
+        !log.contains("ERROR"),
+        "{pattern}: errors in Vector's log:\n{log}"
+    );
+    run.signal("TERM");
+    let st = run.finish(Duration::from_secs(60));
+    assert!(st.success(), "{st}");
+    // A restart with the state: nothing again.
+    let mut cmd = Command::new(&vector);
+    cmd.arg("--config").arg(&cfg);
+    let mut again = Running::start(cmd);
+    let repeated = again
+        .collect(1, Duration::from_secs(5), Duration::from_secs(1))
+        .to_vec();
+    assert!(
+        repeated.is_empty(),
+        "{pattern}: {} alerts delivered again after a restart",
+        repeated.len()
+    );
+}
+
+#[test]
+fn vector_exec_gives_native_alerts_once() {
+    vector_child_pattern("vector-exec");
+}
+
+#[test]
+fn vector_sandwich_gives_native_alerts() {
+    vector_child_pattern("vector-sandwich");
+}
+
+#[test]
+fn vector_shows_a_failing_childs_errors() {
+    let Some(vector) = host("VECTOR", "vector_shows_a_failing_childs_errors") else {
+        return;
+    };
+    let inst = Install::new("e2e-vec-child", &[]);
+    // No DI log: jcdetect --follow exits 2 with its reason, and Vector must show it.
+    let mut cmd = Command::new(&vector);
+    cmd.arg("--config")
+        .arg(inst.path("etc/jcdetect/vector-exec.yaml"));
+    let run = Running::start(cmd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !run.stderr().contains("di.ndjson") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = run.stderr();
+    assert!(
+        log.contains("di.ndjson"),
+        "jcdetect's error does not reach Vector's log:\n{log}"
+    );
+}
