@@ -529,6 +529,7 @@ fn run_filter(args: Args) -> ExitCode {
     let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for f in &files {
         if f == "-" {
+            reader::grow_stdin_pipe();
             inputs.push(("<stdin>".into(), Box::new(io::stdin())));
         } else {
             match File::open(f) {

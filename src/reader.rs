@@ -9,6 +9,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 pub(crate) const CHUNK: usize = 1 << 20;
 
+/// Chunks in circulation: two queued, one being read into, one being processed.
+const POOL: usize = 4;
+
+/// A read shorter than this found the pipe nearly empty.
+const SMALL_READ: usize = 16 << 10;
+/// The pause after the second small read in a row: at most this much latency on a trickle,
+/// and at most a thousand reads (and flushes) a second.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+
 pub(crate) enum Msg {
     /// Bytes of input `input`; `short` when the read returned less than asked (the input had
     /// nothing more ready, so alerts should go downstream now).
@@ -39,13 +48,15 @@ pub(crate) fn spawn(
     max_line_bytes: usize,
 ) -> std::io::Result<(Receiver<Msg>, SyncSender<Vec<u8>>)> {
     let (tx, rx) = sync_channel::<Msg>(2);
-    let (back_tx, back_rx) = sync_channel::<Vec<u8>>(4);
+    let (back_tx, back_rx) = sync_channel::<Vec<u8>>(POOL);
     std::thread::Builder::new()
         .name("read".into())
         .spawn(move || {
+            let mut pool = 0;
             for (input, mut r) in inputs.into_iter().enumerate() {
                 // Whether everything sent so far of this input ends with a newline.
                 let mut at_line_end = true;
+                let (mut last_small, mut pause) = (false, false);
                 loop {
                     if stop.is_set() {
                         // Stop at a line boundary: what is read is not lost, and a line half
@@ -61,7 +72,20 @@ pub(crate) fn spawn(
                         let _ = tx.send(Msg::Stopped);
                         return;
                     }
-                    let mut buf = back_rx.try_recv().unwrap_or_default();
+                    // A fixed pool of chunks: a fresh one would be 1 MiB to zero (and fault
+                    // in) per read, and a pipe writer sending a few events per write makes
+                    // tens of thousands of reads.
+                    let mut buf = match back_rx.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if pool < POOL => {
+                            pool += 1;
+                            Vec::new()
+                        }
+                        Err(_) => match back_rx.recv() {
+                            Ok(b) => b,
+                            Err(_) => return, // the engine side is gone
+                        },
+                    };
                     if buf.len() != CHUNK {
                         buf.resize(CHUNK, 0);
                     }
@@ -69,6 +93,14 @@ pub(crate) fn spawn(
                         Ok(0) => Msg::End { input, error: None },
                         Ok(n) => {
                             at_line_end = buf[n - 1] == b'\n';
+                            // Two small reads in a row: the writer trickles (Vector writes
+                            // an event or a few at a time). Every read of an empty pipe is a
+                            // sleep and a wake-up, and they cost jcdetect more CPU than the
+                            // detection; a pause lets the next writes gather into one read.
+                            // A fast writer fills the pipe between reads, so it never
+                            // pauses and is never slowed.
+                            pause = n < SMALL_READ && last_small;
+                            last_small = n < SMALL_READ;
                             Msg::Data {
                                 input,
                                 buf,
@@ -88,6 +120,9 @@ pub(crate) fn spawn(
                     }
                     if end {
                         break;
+                    }
+                    if pause {
+                        std::thread::sleep(GATHER);
                     }
                 }
             }
@@ -135,3 +170,21 @@ fn finish_line(r: &mut dyn Read, input: usize, limit: usize) -> Vec<Msg> {
     msgs.extend(end);
     msgs
 }
+
+/// A pipe on stdin holds 64 KiB by default. Reading it at most a thousand times a second
+/// (the pause after small reads) would then cap a fast writer that writes in small pieces
+/// at about 64 MB/s; at 1 MiB (the most an unprivileged process may ask) the cap is far
+/// above any pipeline. Not a pipe, or refused: nothing changes.
+#[cfg(target_os = "linux")]
+pub(crate) fn grow_stdin_pipe() {
+    let stdin = std::io::stdin();
+    let is_pipe = rustix::fs::fstat(&stdin).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    });
+    if is_pipe {
+        let _ = rustix::pipe::fcntl_setpipe_size(&stdin, CHUNK);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn grow_stdin_pipe() {}

@@ -459,3 +459,25 @@ fn follow_from_end_resumes_inside_the_skipped_line() {
     assert!(!err.contains("invalid_json"), "{err}");
     assert!(err.contains("summary: 3 lines"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// stdin pipe
+
+#[test]
+fn a_pipe_writer_sending_one_line_at_a_time_gets_each_lines_alerts_before_the_next() {
+    // As Vector's console sink writes: an event per write. After two small reads the reader
+    // pauses to gather writes (src/reader.rs); the alerts of what was read must still go out
+    // at once, not wait for more input.
+    let lines = example_lines();
+    let cum = cumulative(&lines, Emit::Alerts);
+    let mut jc = Live::spawn_piped(BIN, &["--quiet", "-"]);
+    let mut stdin = jc.stdin.take().unwrap();
+    for (i, l) in lines.iter().enumerate() {
+        stdin.write_all(l).unwrap();
+        stdin.flush().unwrap();
+        jc.wait_lines(cum[i + 1], &format!("the alerts of line {}", i + 1));
+    }
+    drop(stdin);
+    let expected = plain(&[], &concat(&lines));
+    assert_eq!(jc.settle(Duration::from_millis(300)), &expected[..]);
+}
