@@ -540,6 +540,14 @@ fn parity_on_bad_lines() {
     );
     a.push(b'\n');
     a.extend_from_slice(format!("[{good},{good},3]\n").as_bytes());
+    // Host records: Vector's own (not a DI event) and Fluent Bit's wrappers of a rejected line.
+    a.extend_from_slice(br#"{"message":"{\"id\":","host":"h","timestamp":"2024-05-01T10:30:00Z"}"#);
+    a.push(b'\n');
+    let wrapped = serde_json::json!({ "log": format!("[{good},{good}]") }).to_string();
+    a.extend_from_slice(wrapped.as_bytes());
+    a.push(b'\n');
+    a.extend_from_slice(br#"{"log":"not json","jcdetect":{"x":1}}"#);
+    a.push(b'\n');
     a.extend_from_slice(&vec![b'x'; 3000]);
     a.push(b'\n');
     a.extend_from_slice(good.as_bytes()); // no final newline
@@ -555,6 +563,7 @@ fn parity_on_bad_lines() {
                 "invalid_utf8",
                 "invalid_json",
                 "not_an_object",
+                "not_a_di_event",
                 "empty_line",
                 "wrong_field_type",
                 "missing_timestamp",
