@@ -52,3 +52,52 @@ test('without a config file the defaults run and every event comes out', () => {
   assert.equal(JSON.parse(f.filter(DELETE)).jcdetect.rules[0], 'policy_deleted');
   f.done();
 });
+
+// Fluent Bit shows each Accessible_Paths directory under its own name: the module finds
+// jcdetect.toml in the first one that has it, and writes its checkpoints (temporary file,
+// then rename) where `[fluentbit] state` says; a new instance (a Fluent Bit restart) restores.
+function instanceWith(preopens) {
+  const wasi = new WASI({ version: 'preview1', preopens });
+  const mod = new WebAssembly.Module(readFileSync(modulePath));
+  const instance = new WebAssembly.Instance(mod, wasi.getImportObject());
+  assert.equal(typeof instance.exports._initialize, 'function', 'a WASI reactor');
+  wasi.initialize(instance);
+  const x = instance.exports;
+  return (record) => {
+    const b = Buffer.from(record + '\0');
+    const p = x.malloc(b.length);
+    new Uint8Array(x.memory.buffer, p, b.length).set(b);
+    const out = x.jcdetect_filter(0, 0, 1714557600, 0, p, b.length - 1);
+    x.free(p);
+    const mem = new Uint8Array(x.memory.buffer);
+    let end = out;
+    while (mem[end] !== 0) end++;
+    return Buffer.from(mem.subarray(out, end)).toString();
+  };
+}
+
+const failure = (i) => JSON.stringify({
+  id: `f${i}`, event_type: 'user_login_attempt', service: 'directory', success: false,
+  client_ip: '203.0.113.5', initiated_by: { type: 'user', username: `user${i}` },
+  timestamp: `2024-05-01T09:30:${String(i * 3).padStart(2, '0')}Z`,
+});
+
+test('checkpoints go through WASI and a new instance restores them', () => {
+  if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run wasm/build.sh`);
+  const etc = mkdtempSync(path.join(tmpdir(), 'jcdetect-etc-'));
+  const varDir = mkdtempSync(path.join(tmpdir(), 'jcdetect-var-'));
+  writeFileSync(path.join(etc, 'jcdetect.toml'),
+    '[fluentbit]\nstate = "/srv/jc-state/fb.state"\ncheckpoint_records = 2\n');
+  const preopens = { '/opt/jc-etc': etc, '/srv/jc-state': varDir };
+  let filter = instanceWith(preopens);
+  const alerts = (out) => (out ? JSON.parse(out).jcdetect.alerts.map((a) => a.rule.id) : []);
+  for (let i = 0; i < 12; i++) assert.deepEqual(alerts(filter(failure(i))), []);
+  assert.ok(existsSync(path.join(varDir, 'fb.state')), 'checkpoint written');
+  assert.ok(!existsSync(path.join(varDir, 'fb.state.tmp')), 'renamed into place');
+  filter = instanceWith(preopens); // a restart
+  const fired = [];
+  for (let i = 12; i < 16; i++) fired.push(...alerts(filter(failure(i))));
+  assert.deepEqual(fired, ['password_spray_from_ip']);
+  rmSync(etc, { recursive: true });
+  rmSync(varDir, { recursive: true });
+});
