@@ -53,6 +53,7 @@ pub(crate) fn spawn(
         .name("read".into())
         .spawn(move || {
             let mut pool = 0;
+            let mut spare: Option<Vec<u8>> = None;
             for (input, mut r) in inputs.into_iter().enumerate() {
                 // Whether everything sent so far of this input ends with a newline.
                 let mut at_line_end = true;
@@ -75,7 +76,8 @@ pub(crate) fn spawn(
                     // A fixed pool of chunks: a fresh one would be 1 MiB to zero (and fault
                     // in) per read, and a pipe writer sending a few events per write makes
                     // tens of thousands of reads.
-                    let mut buf = match back_rx.try_recv() {
+                    let spare_or_back = spare.take().map_or_else(|| back_rx.try_recv(), Ok);
+                    let mut buf = match spare_or_back {
                         Ok(b) => b,
                         Err(_) if pool < POOL => {
                             pool += 1;
@@ -90,7 +92,13 @@ pub(crate) fn spawn(
                         buf.resize(CHUNK, 0);
                     }
                     let msg = match r.read(&mut buf) {
-                        Ok(0) => Msg::End { input, error: None },
+                        // The chunk was not filled: keep it for the next read (it belongs to
+                        // the pool; dropped, it would leave one fewer and, one file at a
+                        // time, none).
+                        Ok(0) => {
+                            spare = Some(buf);
+                            Msg::End { input, error: None }
+                        }
                         Ok(n) => {
                             at_line_end = buf[n - 1] == b'\n';
                             // Two small reads in a row: the writer trickles (Vector writes
@@ -108,11 +116,17 @@ pub(crate) fn spawn(
                                 short: n < CHUNK,
                             }
                         }
-                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                        Err(e) => Msg::End {
-                            input,
-                            error: Some(e),
-                        },
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {
+                            spare = Some(buf);
+                            continue;
+                        }
+                        Err(e) => {
+                            spare = Some(buf);
+                            Msg::End {
+                                input,
+                                error: Some(e),
+                            }
+                        }
                     };
                     let end = matches!(msg, Msg::End { .. });
                     if tx.send(msg).is_err() {

@@ -1261,3 +1261,43 @@ fn the_bundled_example_fires_several_rules_cleanly() {
         last = t;
     }
 }
+
+#[test]
+fn many_input_files_are_read_in_turn_to_the_end() {
+    // More files than the reader's pool of chunks: each file's end must hand its chunk back
+    // (a lost chunk per file once left the reader waiting for one forever).
+    let example =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.ndjson"))
+            .unwrap();
+    let files: Vec<Temp> = (0..12)
+        .map(|i| Temp::new(&format!("many-{i}.ndjson"), &example))
+        .collect();
+    let mut child = Command::new(BIN)
+        .arg("--quiet")
+        .args(files.iter().map(|f| f.s()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        out
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("jcdetect did not finish 12 files within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    // One state across the files: the same alerts as the twelve copies on one stream.
+    let whole = jc(&["--quiet"], Some(&example.repeat(12)));
+    assert_eq!(reader.join().unwrap().as_bytes(), &whole.stdout[..]);
+}
