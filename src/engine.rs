@@ -60,6 +60,11 @@ pub struct Options {
     /// Hand each rejected line's bytes to the caller in [`Diagnostic::raw`] (the CLI's
     /// `--errors FILE`). Off by default: nothing is copied on the hot path.
     pub keep_rejected: bool,
+    /// The host's record time ([`Engine::process_record`]) is the event time of an event
+    /// without a usable `timestamp`, windows included. Off by default: it then only stamps
+    /// that event's alerts. A host's time is most often when it read the record, and it would
+    /// move the watermark as any event time does.
+    pub host_time_is_event_time: bool,
 }
 
 /// With [`Options::keep_rejected`], how much of a `line_too_long` line is kept (the rest is
@@ -76,6 +81,7 @@ impl Default for Options {
             emit: Emit::Alerts,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             keep_rejected: false,
+            host_time_is_event_time: false,
         }
     }
 }
@@ -415,9 +421,9 @@ impl Engine {
         self.process_record(line, None, out, diags)
     }
 
-    /// Process one record, with the host's time for it (Fluent Bit gives one) used when the
-    /// event has no `timestamp`. Hosts pass `None` unless their user asked for host time:
-    /// an ingestion time moves the watermark as much as an event time does.
+    /// Process one record with the host's time for it (Fluent Bit gives one): for an event
+    /// without a usable `timestamp` it stamps the alerts, and with
+    /// [`Options::host_time_is_event_time`] it is the event time.
     pub fn process_record(
         &mut self,
         line: &[u8],
@@ -555,7 +561,8 @@ impl Engine {
                 diags,
             );
         }
-        let time = match ev.timestamp.as_deref() {
+        let host_event_time = host_time.filter(|_| self.opts.host_time_is_event_time);
+        let event_time = match ev.timestamp.as_deref() {
             Some(ts) => match parse_rfc3339(ts) {
                 Ok(t) => Some(t),
                 Err(_) => {
@@ -565,16 +572,17 @@ impl Engine {
                         format!("timestamp `{shown}` is not RFC 3339 UTC in years 1678-2261"),
                         diags,
                     );
-                    host_time
+                    None
                 }
             },
             None => {
-                if host_time.is_none() {
+                if host_event_time.is_none() {
                     self.report(Code::MissingTimestamp, "no `timestamp` field".into(), diags);
                 }
-                host_time
+                None
             }
         };
+        let time = event_time.or(host_event_time);
         // Windows see events in time: not too late, not too far ahead (src/watermark.rs).
         let window_time = match time.map(|t| (t, self.clock.observe(t))) {
             Some((t, Verdict::InTime { now })) => Some((t, now)),
@@ -596,7 +604,8 @@ impl Engine {
             }
             None => None,
         };
-        self.evaluate(text, &ev, time, window_time, out);
+        // Alerts of an event without a time of its own take the host's time for it.
+        self.evaluate(text, &ev, time.or(host_time), window_time, out);
     }
 
     /// Fluent Bit hands over a line its parser rejected (a JSON array; or every line, when

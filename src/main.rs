@@ -543,6 +543,7 @@ fn run_filter(args: Args) -> ExitCode {
         emit: args.emit,
         max_line_bytes: args.max_line_bytes,
         keep_rejected: args.errors.is_some(),
+        ..Options::default()
     };
     let errors = match args.errors.as_deref().map(dead_letter::DeadLetter::open) {
         Some(Ok(e)) => Some(e),

@@ -196,6 +196,7 @@ pub fn engine(data: &[u8]) {
         max_line_bytes,
         // Keeping rejected lines (`--errors`) must not change anything else.
         keep_rejected: mode & 0x40 != 0,
+        ..Options::default()
     };
     // The default rules and thresholds with the window budget at its minimum, 1 MiB: the
     // tables are sized linearly from it, and building the default 32 MiB of tables (twice

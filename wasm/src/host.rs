@@ -227,7 +227,6 @@ fn system_clock() -> i64 {
 /// The Fluent Bit filter's settings once configured, and its checkpoint progress.
 struct FilterState {
     output: FilterOutput,
-    use_record_time: bool,
     checkpoint: Option<Checkpointer>,
 }
 
@@ -463,20 +462,17 @@ impl Host {
             }
             self.setup_filter(read_filter_config_file(), false);
         }
-        let (alerts_only, use_record_time) = match &self.filter {
-            Some(f) => (f.output == FilterOutput::Alerts, f.use_record_time),
-            None => (false, false),
-        };
-        let record_time = host_time(time_sec, time_nsec);
-        // The record time always stamps an alert that has no event time to go by; it is the
-        // event time only when the user asked for it (`use_record_time`).
-        self.engine
-            .set_fallback_time(record_time.or(self.fallback_time));
+        let alerts_only = self
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.output == FilterOutput::Alerts);
         let fired_before = self.engine.stats().total_alerts();
         let mut line = std::mem::take(&mut self.out);
+        // The record time stamps the alerts of an event without a time of its own; it is the
+        // event time only with `use_record_time` (`Options::host_time_is_event_time`).
         self.engine.process_record(
             record,
-            record_time.filter(|_| use_record_time),
+            host_time(time_sec, time_nsec),
             &mut line,
             &mut self.diags,
         );
@@ -611,12 +607,12 @@ impl Host {
         let opts = Options {
             format: fc.format,
             emit: Emit::Embedded,
+            host_time_is_event_time: fc.use_record_time,
             ..Options::default()
         };
         self.replace_engine(&fc.config, opts);
         self.filter = Some(FilterState {
             output: fc.output,
-            use_record_time: fc.use_record_time,
             checkpoint: fc.checkpoint.clone().map(|cfg| Checkpointer {
                 cfg,
                 last_watermark: None,
