@@ -101,21 +101,37 @@ fn embedded_keeps_the_event_bytes_and_passes_rejected_lines_through() {
 }
 
 #[test]
-fn a_host_time_stands_in_for_a_missing_timestamp() {
+fn a_host_time_stamps_alerts_and_is_the_event_time_only_when_asked() {
     let event = r#"{"id":"1","event_type":"policy_delete","service":"directory"}"#;
-    let opts = Options {
-        emit: Emit::Embedded,
-        ..Options::default()
-    };
-    let mut engine = Engine::new(&Config::default(), opts);
-    let (mut out, mut diags) = (Vec::new(), Vec::new());
     let t = 1_714_557_600_123_000_000; // 2024-05-01T10:00:00.123Z
-    engine.process_record(event.as_bytes(), Some(t), &mut out, &mut diags);
-    assert!(
-        diags.is_empty(),
-        "no missing_timestamp warning with a host time: {diags:?}"
-    );
-    let v: Value = serde_json::from_slice(&out).unwrap();
-    let ts = v["jcdetect"]["alerts"][0]["@timestamp"].as_str().unwrap();
-    assert!(ts.starts_with("2024-05-01T10:00:00.123"), "{ts}");
+    for as_event_time in [false, true] {
+        let opts = Options {
+            emit: Emit::Embedded,
+            host_time_is_event_time: as_event_time,
+            ..Options::default()
+        };
+        let mut engine = Engine::new(&Config::default(), opts);
+        let (mut out, mut diags) = (Vec::new(), Vec::new());
+        engine.process_record(event.as_bytes(), Some(t), &mut out, &mut diags);
+        engine.process_record(event.as_bytes(), Some(t + 10), &mut out, &mut diags);
+        let first = out.split(|&b| b == b'\n').next().unwrap();
+        let v: Value = serde_json::from_slice(first).unwrap();
+        let ts = v["jcdetect"]["alerts"][0]["@timestamp"].as_str().unwrap();
+        assert!(ts.starts_with("2024-05-01T10:00:00.123"), "{ts}");
+        if as_event_time {
+            assert!(diags.is_empty(), "{diags:?}");
+            assert_eq!(
+                engine.watermark(),
+                Some(t + 10),
+                "host times move the clock"
+            );
+        } else {
+            // An ingestion time must not move the clock: the events are out of the windows.
+            assert_eq!(diags.len(), 2, "{diags:?}");
+            assert!(diags
+                .iter()
+                .all(|d| d.code == jcdetect::Code::MissingTimestamp));
+            assert_eq!(engine.watermark(), None);
+        }
+    }
 }
