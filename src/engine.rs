@@ -18,7 +18,7 @@ use crate::diag::{Code, Diagnostic, RawLine, Stats};
 use crate::event::{decode, Event};
 use crate::hash::StableHasher;
 use crate::persist::{open as open_state, Reader, StateError, Writer};
-use crate::rules::{CompiledRule, Rules};
+use crate::rules::{Category, CompiledRule, Rules};
 use crate::time::{parse_rfc3339, NANOS};
 use crate::watermark::{Verdict, Watermark};
 use crate::window::{Fired, WindowStats, Windows};
@@ -113,6 +113,8 @@ pub struct Engine {
     stateful: Vec<Fired>,
     /// Inside a Fluent Bit `{"log": "<line>"}` wrapper (one level only, see `unwrap_log`).
     unwrapping: bool,
+    /// The category of the last event evaluated (for the tag of a wrapper record).
+    last_category: Option<Category>,
 }
 
 impl Engine {
@@ -143,6 +145,7 @@ impl Engine {
             fired: Vec::new(),
             stateful: Vec::new(),
             unwrapping: false,
+            last_category: None,
         }
     }
 
@@ -609,7 +612,7 @@ impl Engine {
     }
 
     /// Fluent Bit hands over a line its parser rejected (a JSON array; or every line, when
-    /// no parser is set) as `{"log": "<line>"}`. The line is processed as if read directly,
+    /// no parser is set) as `{"log": "<line>"}`. The line is evaluated as if read directly,
     /// on the record's line number. One level only: a `log` inside is not looked into.
     fn unwrap_log(
         &mut self,
@@ -624,22 +627,24 @@ impl Engine {
         self.unwrapping = true;
         let line = line.trim_end_matches(['\r', '\n']);
         let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        let is_array = line.trim_start().starts_with('[');
         if line.trim().is_empty() {
             // Unlike a blank input line, the record itself goes on (embedded: one out).
             self.reject(Code::EmptyLine, "empty `log` field".into(), verbatim, diags);
             self.pass_raw(record.as_bytes(), out);
-        } else if is_array && self.opts.emit == Emit::Embedded {
-            self.embedded_batch(record, verbatim, line, host_time, out, diags);
-        } else {
+        } else if self.opts.emit == Emit::Alerts {
             self.process_text(line, verbatim, record.as_bytes(), host_time, out, diags);
+        } else {
+            self.tag_wrapper(record, verbatim, line, host_time, out, diags);
         }
         self.unwrapping = false;
     }
 
-    /// Embedded mode, a `log` holding an array: every element is evaluated, and the record
-    /// (the only one the host lets out) carries all their alerts, `category` "batch".
-    fn embedded_batch(
+    /// `--emit all` and embedded mode, a record whose `log` holds the line: the record goes on
+    /// whole (the host's other fields, `stream`, `kubernetes`..., stay), tagged with what its
+    /// line raised; its alerts follow it (all) or ride in it (embedded). A line holding an
+    /// array gives `category` "batch" and the rules and alerts of all its events. A line
+    /// that is no DI event leaves the record untouched, as any rejected line.
+    fn tag_wrapper(
         &mut self,
         record: &str,
         verbatim: &[u8],
@@ -648,36 +653,51 @@ impl Engine {
         out: &mut Vec<u8>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let items = match serde_json::from_str::<Vec<&RawValue>>(line) {
-            Ok(items) => items,
-            Err(e) => {
-                self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
-                self.pass_raw(record.as_bytes(), out);
-                return;
+        let mode = self.opts.emit;
+        let items: Vec<&str> = if line.trim_start().starts_with('[') {
+            match serde_json::from_str::<Vec<&RawValue>>(line) {
+                Ok(items) => items.into_iter().map(RawValue::get).collect(),
+                Err(e) => {
+                    self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
+                    self.pass_raw(record.as_bytes(), out);
+                    return;
+                }
             }
+        } else {
+            vec![line]
         };
+        let batch = items.len() != 1 || line.trim_start().starts_with('[');
+        let events_before = self.stats.events;
         let mut alerts = Vec::new();
         let mut fired: Vec<&'static str> = Vec::new();
+        let mut category = None;
         self.opts.emit = Emit::Alerts;
         for item in items {
-            let item = item.get();
             self.fired.clear();
-            self.process_object(
-                item,
-                item.as_bytes(),
-                item.as_bytes(),
-                host_time,
-                &mut alerts,
-                diags,
-            );
+            let whole = if batch { item.as_bytes() } else { verbatim };
+            self.process_object(item, whole, item.as_bytes(), host_time, &mut alerts, diags);
+            category = self.last_category;
             for id in &self.fired {
                 if !fired.contains(id) {
                     fired.push(id);
                 }
             }
         }
-        self.opts.emit = Emit::Embedded;
-        pass_tagged(record, "batch", &fired, Some(&alerts), out);
+        self.opts.emit = mode;
+        if !batch && self.stats.events == events_before {
+            self.pass_raw(record.as_bytes(), out);
+            return;
+        }
+        let category = match category {
+            Some(c) if !batch => c.as_str(),
+            _ => "batch",
+        };
+        if mode == Emit::Embedded {
+            pass_tagged(record, category, &fired, Some(&alerts), out);
+        } else {
+            pass_tagged(record, category, &fired, None, out);
+            out.extend_from_slice(&alerts);
+        }
     }
 
     /// Run the rules on a decoded event and write its output.
@@ -690,6 +710,7 @@ impl Engine {
         out: &mut Vec<u8>,
     ) {
         let category = self.rules.category(ev);
+        self.last_category = Some(category);
         // Alerts go straight into `out` unless the event itself must be written first.
         let tagged = self.opts.emit != Emit::Alerts;
         let mut alerts = if tagged {

@@ -442,7 +442,7 @@ fn fluent_bit_checkpoints_carry_the_windows_across_a_restart() {
     let inst = Install::new("e2e-fb-ckpt", &["--wasm", module.to_str().unwrap()]);
     // Checkpoint after every record, so the first run's last record is in the state.
     inst.edit("etc/jcdetect/jcdetect.toml", |t| {
-        t.replace("checkpoint_records = 100000", "checkpoint_records = 1")
+        t.replace("checkpoint_records = 10000", "checkpoint_records = 1")
     });
     let t0 = 1_717_405_200;
     let spray: Vec<String> = (0..16)
