@@ -1,9 +1,14 @@
 //! SIGTERM and SIGINT: the first asks for a clean stop (stop reading, finish what was read,
-//! flush alerts, save state, exit 0); a second one while stopping exits at once (status 130),
-//! for when the downstream is stuck.
+//! flush alerts, save state, exit 0); another one more than [`GRACE`] later exits at once
+//! (status 130), for when the downstream is stuck. One sooner is the same stop: a terminal's
+//! Ctrl-C reaches jcdetect and its parent (Vector's `exec` source) together, and the parent's
+//! own SIGTERM follows at once; taken as "exit now" it lost the state file.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// Signals this soon after the first are part of the same stop.
+pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Set once a stop was asked for.
 #[derive(Clone)]
@@ -20,13 +25,31 @@ impl StopFlag {
 pub(crate) fn install() -> StopFlag {
     let flag = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        // The exit must be registered first: it only acts when the flag is already set.
-        let r = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&flag))
-            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&flag)));
-        if let Err(e) = r {
-            tracing::warn!("cannot handle signal {sig}: {e}; it will end the run abruptly");
+    {
+        const SIGNALS: [i32; 2] = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT];
+        for sig in SIGNALS {
+            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&flag)) {
+                tracing::warn!("cannot handle signal {sig}: {e}; it will end the run abruptly");
+            }
         }
+        // The forced exit is armed only GRACE after the stop began (signal-hook's
+        // conditional shutdown acts on any signal once the flag is set).
+        let armed = Arc::clone(&flag);
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                while !armed.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                std::thread::sleep(GRACE);
+                for sig in SIGNALS {
+                    let _ = signal_hook::flag::register_conditional_shutdown(
+                        sig,
+                        130,
+                        Arc::clone(&armed),
+                    );
+                }
+            });
     }
     StopFlag(flag)
 }

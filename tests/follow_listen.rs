@@ -481,3 +481,23 @@ fn a_pipe_writer_sending_one_line_at_a_time_gets_each_lines_alerts_before_the_ne
     let expected = plain(&[], &concat(&lines));
     assert_eq!(jc.settle(Duration::from_millis(300)), &expected[..]);
 }
+
+#[test]
+fn a_signal_right_after_the_first_is_the_same_stop() {
+    // A terminal's Ctrl-C reaches jcdetect and Vector together, and Vector's SIGTERM to its
+    // `exec` child follows at once: still one clean stop, with the state saved.
+    let lines = example_lines();
+    let dir = TempDir::new("two-signals");
+    let (state, path) = (dir.join("s.bin"), dir.join("di.ndjson"));
+    fs::write(&path, concat(&lines)).unwrap();
+    let mut jc = Live::spawn(BIN, &["--follow", s(&path), "--state", s(&state)]);
+    jc.wait_lines(plain(&[], &concat(&lines)).len(), "the alerts");
+    jc.signal("INT");
+    std::thread::sleep(Duration::from_millis(50));
+    jc.signal("TERM");
+    let status = jc.wait_exit();
+    let err = jc.stderr();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("state: saved"), "{err}");
+    assert!(state.exists());
+}
