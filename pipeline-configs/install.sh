@@ -47,6 +47,7 @@ if [ -n "$prefix" ]; then
     mkdir -p "$prefix"
     prefix=$(cd "$prefix" && pwd)
 fi
+[ -z "$di_log" ] || di_log=$(realpath -m "$di_log")
 [ -x "$bin" ] || { echo "install.sh: no jcdetect binary at $bin: run cargo build --release (or --bin)" >&2; exit 1; }
 
 BIN=$prefix/usr/local/bin LIB=$prefix/usr/local/lib/jcdetect ETC=$prefix/etc/jcdetect
@@ -54,11 +55,16 @@ VAR=$prefix/var/lib/jcdetect LOG=$prefix/var/log/jcdetect UNITS=$prefix/etc/syst
 mkdir -p "$BIN" "$LIB" "$ETC" "$VAR" "$LOG" "$UNITS" "$VAR/vector-collect" "$VAR/vector-sandwich"
 
 # The installed text names the installed paths: the documented ones, moved under --prefix.
+# Two steps (layout path -> token -> installed path), so a prefix that itself contains a
+# layout path is not moved twice; `#`, `&` and `\` in a path are escaped for sed.
+esc() { printf '%s' "$1" | sed 's/[#&\\]/\\&/g'; }
 relocate() {
-    local s=(-e "s#/usr/local/bin/jcdetect#$BIN/jcdetect#g" -e "s#/usr/local/lib/jcdetect#$LIB#g"
-        -e "s#/etc/jcdetect#$ETC#g" -e "s#/var/lib/jcdetect#$VAR#g" -e "s#/var/log/jcdetect#$LOG#g")
-    [ -n "$di_log" ] && s+=(-e "s#/var/log/jumpcloud/di.ndjson#$di_log#g")
+    local s=(-e 's#/usr/local/bin/jcdetect#@JCBIN@/jcdetect#g' -e 's#/usr/local/lib/jcdetect#@JCLIB@#g'
+        -e 's#/etc/jcdetect#@JCETC@#g' -e 's#/var/lib/jcdetect#@JCVAR@#g' -e 's#/var/log/jcdetect#@JCLOG@#g')
+    [ -n "$di_log" ] && s+=(-e "s#/var/log/jumpcloud/di.ndjson#@JCDI@#g")
     [ -n "$wamrc" ] && s+=(-e "s#jcdetect-fluentbit.wasm#jcdetect-fluentbit.aot#g")
+    s+=(-e "s#@JCBIN@#$(esc "$BIN")#g" -e "s#@JCLIB@#$(esc "$LIB")#g" -e "s#@JCETC@#$(esc "$ETC")#g"
+        -e "s#@JCVAR@#$(esc "$VAR")#g" -e "s#@JCLOG@#$(esc "$LOG")#g" -e "s#@JCDI@#$(esc "$di_log")#g")
     sed "${s[@]}" "$1"
 }
 put() { # put SRC DEST [MODE]: relocated copy; an existing config is kept, the new one is .new

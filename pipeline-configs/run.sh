@@ -55,6 +55,21 @@ fifos=$(mktemp -d "${TMPDIR:-/tmp}/jcdetect-pipe.XXXXXX") || exit 1
 trap 'rm -rf "$fifos"' EXIT
 mkfifo "$fifos/events" "$fifos/alerts" || exit 1
 
+collect_pid="" jcdetect_pid="" ship_pid="" stopping=0
+stop() {
+    if [ $stopping = 0 ]; then
+        say "stopping: the collect stage first, then jcdetect and the ship stage drain"
+        [ -z "$collect_pid" ] || kill -TERM "$collect_pid" 2>/dev/null
+    else
+        say "asked again: stopping every stage now"
+        kill -TERM $collect_pid $jcdetect_pid $ship_pid 2>/dev/null
+    fi
+    stopping=1
+}
+# Before the stages start, so that a stop during start-up is not lost (it is carried out as
+# soon as the collect stage exists).
+trap stop TERM INT HUP
+
 # setsid: a session of its own, out of reach of the terminal's Ctrl-C (see above).
 setsid "${collect[@]}" >"$fifos/events" &
 collect_pid=$!
@@ -63,19 +78,9 @@ setsid "$JCDETECT" --config "$ETC/jcdetect.toml" --state "$VAR/$pattern.state" \
 jcdetect_pid=$!
 setsid "${ship[@]}" <"$fifos/alerts" &
 ship_pid=$!
+[ $stopping = 0 ] || kill -TERM "$collect_pid" 2>/dev/null
 
-stopping=0
-stop() {
-    if [ $stopping = 0 ]; then
-        say "stopping: the collect stage first, then jcdetect and the ship stage drain"
-        kill -TERM "$collect_pid" 2>/dev/null
-    else
-        say "asked again: stopping every stage now"
-        kill -TERM "$collect_pid" "$jcdetect_pid" "$ship_pid" 2>/dev/null
-    fi
-    stopping=1
-}
-trap stop TERM INT HUP
+alive() { kill -0 "$1" 2>/dev/null; }
 
 # Wait for one process to end (a trapped signal interrupts `wait`, so wait again).
 await() {
@@ -83,27 +88,30 @@ await() {
     while :; do
         wait "$1"
         rc=$?
-        kill -0 "$1" 2>/dev/null || return $rc
+        alive "$1" || return $rc
     done
 }
 
 # The collect stage must end first; jcdetect or the ship stage ending before it is a failure.
-first=""
-while [ -z "${first:-}" ]; do
-    wait -n -p first "$collect_pid" "$jcdetect_pid" "$ship_pid"
-    rc=$?
-    [ -n "${first:-}" ] || continue # interrupted by a signal
+# Polled (bash reaps a stage as it ends): `wait -n -p` would need bash 5.1.
+while alive "$collect_pid" && alive "$jcdetect_pid" && alive "$ship_pid"; do
+    sleep 0.2 &
+    wait $! 2>/dev/null
 done
 status=0
-if [ "$first" = "$collect_pid" ]; then
+if ! alive "$collect_pid"; then
+    await "$collect_pid"
+    rc=$?
     [ $rc = 0 ] || [ $stopping = 1 ] || { say "the collect stage failed (status $rc)"; status=1; }
     await "$jcdetect_pid" || { say "jcdetect failed (status $?)"; status=1; }
     await "$ship_pid" || { say "the ship stage failed (status $?)"; status=1; }
 else
-    which=jcdetect
-    [ "$first" = "$ship_pid" ] && which="the ship stage"
-    say "$which ended (status $rc) before the collect stage: stopping the others. Events the" \
-        "collect stage read after that were not detected; restart to resume from its checkpoint" \
+    which=jcdetect dead=$jcdetect_pid
+    alive "$jcdetect_pid" && which="the ship stage" dead=$ship_pid
+    await "$dead"
+    rc=$?
+    say "$which ended (status $rc) before the collect stage: stopping the others. Events the collect" \
+        "stage read after that were not detected; restart to resume from its checkpoint" \
         "(events in flight may be missed: prefer vector-exec where that matters)"
     kill -TERM "$collect_pid" "$jcdetect_pid" "$ship_pid" 2>/dev/null
     await "$collect_pid"

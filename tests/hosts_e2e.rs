@@ -719,16 +719,19 @@ fn pipe_stopped_mid_stream(host_var: &str, pattern: &str) {
     let inst = Install::new(&format!("e2e-stop-{pattern}"), &[]);
     let data = replay();
     let want = native(&data);
-    // The log grows while the pipe runs (chunks of 2 000 lines, 50 ms apart), so the stop
-    // finds events on their way through every stage.
+    // The log grows while the pipe runs (20 chunks, 150 ms apart: longer than Fluent Bit's
+    // 1 s flush), so the stop finds events on their way through every stage.
     let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
-    let chunks: Vec<Vec<u8>> = lines.chunks(2000).map(|c| c.concat()).collect();
+    let chunks: Vec<Vec<u8>> = lines
+        .chunks(lines.len().div_ceil(20))
+        .map(|c| c.concat())
+        .collect();
     let log = inst.di_log();
     std::fs::write(&log, &chunks[0]).unwrap();
     let rest_chunks = chunks[1..].to_vec();
     let writer = std::thread::spawn(move || {
         for c in rest_chunks {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(150));
             let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
             f.write_all(&c).unwrap();
         }
@@ -742,7 +745,8 @@ fn pipe_stopped_mid_stream(host_var: &str, pattern: &str) {
     let _ = Command::new("kill")
         .args(["-TERM", "--", &format!("-{}", first.child.id())])
         .status();
-    let st = first.finish(Duration::from_secs(60));
+    // Vector gives its sinks up to 60 s to drain (the sandwich's socket sink uses them).
+    let st = first.finish(Duration::from_secs(120));
     writer.join().unwrap();
     assert!(st.success(), "{st}: {}", first.stderr());
     let mut got = std::mem::take(&mut first.got);
@@ -753,29 +757,47 @@ fn pipe_stopped_mid_stream(host_var: &str, pattern: &str) {
     );
     assert!(got.len() < want.len(), "stopped before the end");
     let mut second = Running::start(run_sh(&inst, host_var, &host_bin, pattern));
-    let rest = want.len() - got.len();
+    let rest = want.len().saturating_sub(got.len());
     got.extend(
         second
             .collect(rest, Duration::from_secs(300), Duration::from_secs(3))
             .iter()
             .cloned(),
     );
-    assert_eq!(got.len(), want.len(), "alerts lost or repeated");
+    // At least once: nothing lost; an alert raised again after the restart has the same id
+    // (deterministic ids deduplicate downstream).
     let ids = |v: &[Value]| {
         let mut ids: Vec<String> = v.iter().map(|a| a["event"]["id"].to_string()).collect();
         ids.sort();
+        ids.dedup();
         ids
     };
-    assert_eq!(ids(&got), ids(&want));
+    let (got_ids, want_ids) = (ids(&got), ids(&want));
+    let lost = want_ids
+        .iter()
+        .filter(|i| got_ids.binary_search(i).is_err())
+        .count();
+    assert_eq!(
+        lost,
+        0,
+        "{pattern}: {lost} of {} alerts lost",
+        want_ids.len()
+    );
+    eprintln!(
+        "{pattern}: {} alerts delivered for {} distinct, {} repeated after the restart",
+        got.len(),
+        want.len(),
+        got.len() - ids(&got).len()
+    );
 }
 
 #[test]
-fn vector_pipe_stopped_mid_stream_loses_and_repeats_nothing() {
+fn vector_pipe_stopped_mid_stream_loses_nothing() {
     pipe_stopped_mid_stream("VECTOR", "vector-pipe");
 }
 
 #[test]
-fn fluent_bit_pipe_stopped_mid_stream_loses_and_repeats_nothing() {
+fn fluent_bit_pipe_stopped_mid_stream_loses_nothing() {
     pipe_stopped_mid_stream("FLUENT_BIT", "fluent-bit-pipe");
 }
 
