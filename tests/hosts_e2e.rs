@@ -625,6 +625,27 @@ fn example_with_a_bad_line() -> (Vec<u8>, Vec<u8>) {
     (data, lines.concat())
 }
 
+/// Run `cmd` on the example with a broken line in the installed DI log, until it printed the
+/// native alerts: what it printed (no host field may leak into it), and the native alerts.
+fn run_on_the_example_with_a_bad_line(
+    inst: &Install,
+    cmd: Command,
+) -> (Running, Vec<Value>, Vec<Value>) {
+    let (data, clean) = example_with_a_bad_line();
+    std::fs::write(inst.di_log(), &data).unwrap();
+    let want = native(&clean);
+    let mut run = Running::start(cmd);
+    let got = run
+        .collect(want.len(), Duration::from_secs(60), Duration::from_secs(2))
+        .to_vec();
+    assert_eq!(
+        vector_fields(&got),
+        Vec::<String>::new(),
+        "host fields leaked"
+    );
+    (run, got, want)
+}
+
 fn vector_validate(vector: &Path, cfg: &Path) {
     let out = Command::new(vector)
         .args(["validate", "--no-environment"])
@@ -668,18 +689,8 @@ fn pipe_pattern(host_var: &str, pattern: &str) {
         return;
     };
     let inst = Install::new(&format!("e2e-{pattern}"), &[]);
-    let (data, clean) = example_with_a_bad_line();
-    std::fs::write(inst.di_log(), &data).unwrap();
-    let want = native(&clean);
-    let mut run = Running::start(run_sh(&inst, host_var, &host_bin, pattern));
-    let got = run
-        .collect(want.len(), Duration::from_secs(60), Duration::from_secs(2))
-        .to_vec();
-    assert_eq!(
-        vector_fields(&got),
-        Vec::<String>::new(),
-        "host fields leaked"
-    );
+    let cmd = run_sh(&inst, host_var, &host_bin, pattern);
+    let (mut run, got, want) = run_on_the_example_with_a_bad_line(&inst, cmd);
     assert_eq!(got, want, "{}", run.stderr());
     let bad = b"{\"id\":\"broken\",\"event_type\":\"user_lo";
     let kept = if host_var == "VECTOR" {
@@ -811,21 +822,10 @@ fn vector_child_pattern(pattern: &str) {
         return;
     };
     let inst = Install::new(&format!("e2e-{pattern}"), &[]);
-    let (data, clean) = example_with_a_bad_line();
-    std::fs::write(inst.di_log(), &data).unwrap();
-    let want = native(&clean);
     let cfg = inst.path(&format!("etc/jcdetect/{pattern}.yaml"));
     let mut cmd = Command::new(&vector);
     cmd.arg("--config").arg(&cfg);
-    let mut run = Running::start(cmd);
-    let got = run
-        .collect(want.len(), Duration::from_secs(60), Duration::from_secs(2))
-        .to_vec();
-    assert_eq!(
-        vector_fields(&got),
-        Vec::<String>::new(),
-        "Vector fields leaked"
-    );
+    let (mut run, got, want) = run_on_the_example_with_a_bad_line(&inst, cmd);
     let log = run.stderr();
     assert_eq!(rule_ids(&got), rule_ids(&want), "{log}");
     assert_eq!(got, want);

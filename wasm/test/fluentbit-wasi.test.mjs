@@ -18,22 +18,7 @@ function filterWith(toml) {
   if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run wasm/build.sh`);
   const dir = mkdtempSync(path.join(tmpdir(), 'jcdetect-wasi-'));
   if (toml !== undefined) writeFileSync(path.join(dir, 'jcdetect.toml'), toml);
-  const wasi = new WASI({ version: 'preview1', preopens: { '/etc/jcdetect': dir } });
-  const mod = new WebAssembly.Module(readFileSync(modulePath));
-  const instance = new WebAssembly.Instance(mod, wasi.getImportObject());
-  wasi.initialize(instance);
-  const x = instance.exports;
-  const filter = (record) => {
-    const b = Buffer.from(record + '\0');
-    const p = x.malloc(b.length);
-    new Uint8Array(x.memory.buffer, p, b.length).set(b);
-    const out = x.jcdetect_filter(0, 0, 1714557600, 0, p, b.length - 1);
-    x.free(p);
-    const mem = new Uint8Array(x.memory.buffer);
-    let end = out;
-    while (mem[end] !== 0) end++;
-    return Buffer.from(mem.subarray(out, end)).toString();
-  };
+  const filter = instanceWith({ '/etc/jcdetect': dir });
   return { filter, done: () => rmSync(dir, { recursive: true }) };
 }
 
@@ -53,9 +38,8 @@ test('without a config file the defaults run and every event comes out', () => {
   f.done();
 });
 
-// Fluent Bit shows each Accessible_Paths directory under its own name: the module finds
-// jcdetect.toml in the first one that has it, and writes its checkpoints (temporary file,
-// then rename) where `[fluentbit] state` says; a new instance (a Fluent Bit restart) restores.
+// A module instance with these preopened directories, driven as Fluent Bit does (malloc,
+// jcdetect_filter, read the C string, free): one record in, its output record out.
 function instanceWith(preopens) {
   const wasi = new WASI({ version: 'preview1', preopens });
   const mod = new WebAssembly.Module(readFileSync(modulePath));
@@ -76,6 +60,9 @@ function instanceWith(preopens) {
   };
 }
 
+// Fluent Bit shows each Accessible_Paths directory under its own name: the module finds
+// jcdetect.toml in the first one that has it, and writes its checkpoints (temporary file,
+// then rename) where `[fluentbit] state` says; a new instance (a Fluent Bit restart) restores.
 const failure = (i) => JSON.stringify({
   id: `f${i}`, event_type: 'user_login_attempt', service: 'directory', success: false,
   client_ip: '203.0.113.5', initiated_by: { type: 'user', username: `user${i}` },
