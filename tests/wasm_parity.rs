@@ -766,13 +766,28 @@ struct FluentBit {
 
 impl FluentBit {
     fn new(flavour: Flavour) -> FluentBit {
+        FluentBit::with_dirs(flavour, &[])
+    }
+
+    /// With these `(guest, host)` directories preopened, as Fluent Bit's `Accessible_Paths`.
+    fn with_dirs(flavour: Flavour, dirs: &[(&str, &Path)]) -> FluentBit {
         let engine = wasmtime::Engine::default();
         let module = wasmtime::Module::from_file(&engine, module(flavour)).expect("compile");
         let mut linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::preview1::add_to_linker_sync(&mut linker, |s| s).unwrap();
-        let wasi = wasmtime_wasi::p2::WasiCtxBuilder::new()
-            .inherit_stderr()
-            .build_p1();
+        let mut builder = wasmtime_wasi::p2::WasiCtxBuilder::new();
+        builder.inherit_stderr();
+        for (guest, host) in dirs {
+            builder
+                .preopened_dir(
+                    host,
+                    guest,
+                    wasmtime_wasi::DirPerms::all(),
+                    wasmtime_wasi::FilePerms::all(),
+                )
+                .expect("preopen");
+        }
+        let wasi = builder.build_p1();
         let mut store = wasmtime::Store::new(&engine, wasi);
         let instance = linker
             .instantiate(&mut store, &module)
@@ -971,4 +986,128 @@ fn fluent_bit_call_sequence() {
         let again = fb.call("jumpcloud.di", 1_700_000_001, 0, rec);
         assert_eq!(filter_alerts(&again).len(), 1, "{flavour:?}: {again}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Fluent Bit module's files: config and checkpoints through WASI preopened directories
+// (Fluent Bit's `Accessible_Paths`). These ran under Node's WASI until Node 20's
+// implementation crashed the test process at random (a uvwasi memory assertion at GC).
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("jcdetect-fb-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const DELETE: &[u8] = br#"{"id":"1","event_type":"policy_delete","service":"directory","timestamp":"2024-05-01T10:00:00Z"}"#;
+const LOGIN: &[u8] = br#"{"id":"2","event_type":"user_login_attempt","service":"directory","timestamp":"2024-05-01T10:00:01Z","success":true}"#;
+
+#[test]
+fn fluent_bit_module_reads_its_config_from_a_preopened_directory() {
+    let etc = Scratch::new("etc");
+    std::fs::write(
+        etc.0.join("jcdetect.toml"),
+        "[fluentbit]\noutput = \"alerts\"\n[rules.policy_deleted]\nseverity = \"low\"\n",
+    )
+    .unwrap();
+    // The first preopened directory has no config; the second one's is used.
+    let empty = Scratch::new("empty");
+    let mut fb = FluentBit::with_dirs(
+        Flavour::FluentBit,
+        &[("/var/empty", &empty.0), ("/etc/jcdetect", &etc.0)],
+    );
+    assert_eq!(
+        fb.call("jumpcloud.di", 1_714_557_600, 0, LOGIN),
+        "",
+        "alerts mode drops events that fired nothing"
+    );
+    let out: Value = serde_json::from_str(&fb.call("jumpcloud.di", 1_714_557_600, 0, DELETE))
+        .expect("output JSON");
+    let alert = &out["jcdetect"]["alerts"][0];
+    assert_eq!(alert["rule"]["id"], "policy_deleted");
+    assert_eq!(
+        alert["event"]["risk_score"], 21,
+        "the configured severity (low)"
+    );
+
+    // Without a config file the defaults run and every event comes out.
+    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &[("/etc/jcdetect", &empty.0)]);
+    let login: Value =
+        serde_json::from_str(&fb.call("jumpcloud.di", 1_714_557_600, 0, LOGIN)).unwrap();
+    assert_eq!(login["jcdetect"]["alerts"], serde_json::json!([]));
+    let delete: Value =
+        serde_json::from_str(&fb.call("jumpcloud.di", 1_714_557_600, 0, DELETE)).unwrap();
+    assert_eq!(delete["jcdetect"]["rules"][0], "policy_deleted");
+}
+
+#[test]
+fn fluent_bit_module_checkpoints_and_a_new_instance_restores() {
+    let etc = Scratch::new("etc");
+    let var = Scratch::new("var");
+    std::fs::write(
+        etc.0.join("jcdetect.toml"),
+        "[fluentbit]\nstate = \"/srv/jc-state/fb.state\"\ncheckpoint_records = 2\n",
+    )
+    .unwrap();
+    let dirs: [(&str, &Path); 2] = [("/opt/jc-etc", &etc.0), ("/srv/jc-state", &var.0)];
+    let failure = |i: u32| {
+        format!(
+            r#"{{"id":"f{i}","event_type":"user_login_attempt","service":"directory","success":false,"client_ip":"203.0.113.5","initiated_by":{{"type":"user","username":"user{i}"}},"timestamp":"2024-05-01T09:30:{:02}Z"}}"#,
+            i * 3
+        )
+    };
+    let rules = |out: String| -> Vec<String> {
+        filter_alerts(&out)
+            .iter()
+            .map(|a| a["rule"]["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
+    for i in 0..12 {
+        let fired = rules(fb.call("jumpcloud.di", 1_714_557_600, 0, failure(i).as_bytes()));
+        assert!(fired.is_empty(), "failure {i}: {fired:?}");
+    }
+    assert!(var.0.join("fb.state").exists(), "checkpoint written");
+    assert!(!var.0.join("fb.state.tmp").exists(), "renamed into place");
+
+    // A restart: the spray crosses its threshold on the restored windows.
+    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
+    let mut fired = Vec::new();
+    for i in 12..16 {
+        fired.extend(rules(fb.call(
+            "jumpcloud.di",
+            1_714_557_600,
+            0,
+            failure(i).as_bytes(),
+        )));
+    }
+    assert_eq!(fired, ["password_spray_from_ip"]);
+
+    // Without the checkpoint the same four failures stay below the threshold.
+    std::fs::remove_file(var.0.join("fb.state")).unwrap();
+    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
+    let mut fired = Vec::new();
+    for i in 12..16 {
+        fired.extend(rules(fb.call(
+            "jumpcloud.di",
+            1_714_557_600,
+            0,
+            failure(i).as_bytes(),
+        )));
+    }
+    assert!(fired.is_empty(), "{fired:?}");
 }
