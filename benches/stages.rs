@@ -1,7 +1,7 @@
 //! Micro-benchmarks of each stage of the data path, on the same corpus as the end-to-end
 //! bench (`benches/corpus.rs`):
 //!
-//! - `decode`: `jcdetect::event::decode` on every line;
+//! - `decode`: `jcdetect::decode::decode` on every line;
 //! - `rules`: `Rules::matches` + `Rules::category` on decoded events (rules compiled once);
 //! - `windows`: `Windows::observe` on the corpus's login events (the generator's 5 000 users,
 //!   20 000-ip space), state kept warm across iterations by shifting event time;
@@ -12,9 +12,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jcdetect::alert::Alert;
-use jcdetect::event::{decode, Event};
+use jcdetect::decode::{decode, Event};
 use jcdetect::rules::Rules;
-use jcdetect::window::{Fired, Windows};
+use jcdetect::windows::{Fired, Windows};
 use jcdetect::{Config, Format};
 use std::hint::black_box;
 
@@ -31,7 +31,7 @@ fn events_n() -> usize {
 fn time_of(ev: &Event<'_>) -> Option<i64> {
     ev.timestamp
         .as_deref()
-        .and_then(|t| jcdetect::time::parse_rfc3339(t).ok())
+        .and_then(|t| jcdetect::decode::time::parse_rfc3339(t).ok())
 }
 
 fn bench_decode(c: &mut Criterion, lines: &[&str], bytes: u64) {

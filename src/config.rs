@@ -15,7 +15,7 @@
 //! countries = ["FR"]
 //! ```
 
-use crate::catalog::{self, ParamDefault, Severity};
+use crate::rules::catalog::{self, ParamDefault, Severity};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -286,7 +286,7 @@ fn parse_param(
             } else {
                 let mut out = Vec::new();
                 for s in list {
-                    let n = crate::rules::normalize_field(&s);
+                    let n = catalog::normalize_field(&s);
                     if n.is_empty() {
                         p.push(format!("`{at}`: pattern `{s}` is empty once normalized"));
                     } else {
@@ -419,13 +419,14 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, p: &mut Vec<String>) {
 fn state_fits(cfg: &Config, p: &mut Vec<String>) {
     let rules = crate::rules::Rules::compile(cfg);
     let fits = |mb: u64| {
-        crate::window::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb) as u64 <= mb << 20
+        crate::windows::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb) as u64
+            <= mb << 20
     };
     let mb = cfg.state.memory_mb;
     if fits(mb) {
         return;
     }
-    let need = crate::window::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb);
+    let need = crate::windows::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb);
     let least = match (mb..=4096).find(|&m| fits(m)) {
         Some(m) => format!("at least {m}"),
         None => "more".into(),
@@ -522,7 +523,7 @@ mod tests {
             .expect("the smallest budget that fits");
         let cfg = Config::from_toml_str(&big(least)).unwrap();
         let rules = crate::rules::Rules::compile(&cfg);
-        let w = crate::window::Windows::new(&rules, &cfg);
+        let w = crate::windows::Windows::new(&rules, &cfg);
         assert!(w.stats().bytes as u64 <= least << 20);
         assert!(Config::from_toml_str(&big(least - 1)).is_err());
         // Default thresholds fit in the smallest budget.

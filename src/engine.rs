@@ -11,17 +11,21 @@
 //! assert!(alert.contains(r#""rule":{"id":"policy_deleted""#));
 //! ```
 
+use crate::alert::embed::pass_tagged;
+use crate::alert::message::{
+    alert_uid, message, reason, window_alert_uid, window_message, window_reason,
+};
 use crate::alert::{Alert, Format};
-use crate::catalog::{Cond, Severity};
 use crate::config::{Allowlist, Config};
+use crate::decode::time::parse_rfc3339;
+use crate::decode::{decode, Event};
 use crate::diag::{Code, Diagnostic, RawLine, Stats};
-use crate::event::{decode, Event};
-use crate::hash::StableHasher;
-use crate::persist::{open as open_state, Reader, StateError, Writer};
-use crate::rules::{Category, CompiledRule, Rules};
-use crate::time::{parse_rfc3339, NANOS};
-use crate::watermark::{Verdict, Watermark};
-use crate::window::{Fired, WindowStats, Windows};
+use crate::frame::{Frame, Framer};
+use crate::rules::catalog::{Cond, Severity};
+use crate::rules::{Category, Rules};
+use crate::state::{open as open_state, Reader, StateError, Writer};
+use crate::windows::watermark::{Verdict, Watermark};
+use crate::windows::{Fired, WindowStats, Windows};
 use serde_json::value::RawValue;
 use std::net::IpAddr;
 
@@ -69,7 +73,7 @@ pub struct Options {
 
 /// With [`Options::keep_rejected`], how much of a `line_too_long` line is kept (the rest is
 /// discarded unbuffered, as without the option).
-pub const REJECTED_PREFIX_BYTES: usize = 64 << 10;
+pub use crate::frame::REJECTED_PREFIX_BYTES;
 
 /// Default line limit: 16 MiB, far above the 77 KB `mdm_command_result` events.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
@@ -101,12 +105,8 @@ pub struct Engine {
     /// Time for alerts when neither the event nor any earlier one had a usable time; set by
     /// the host (the CLI passes its clock), never read from a clock here.
     fallback_time: Option<i64>,
-    /// Partial line carried between `feed` calls.
-    carry: Vec<u8>,
-    /// Discarding the rest of an over-long line; holds its length so far.
-    discarding: Option<usize>,
-    /// With `keep_rejected`: the first bytes of the over-long line being discarded.
-    long_prefix: Vec<u8>,
+    /// Lines out of the chunks fed.
+    framer: Framer,
     /// Scratch buffers reused across events.
     alert_buf: Vec<u8>,
     fired: Vec<&'static str>,
@@ -138,9 +138,7 @@ impl Engine {
             stats,
             line: 0,
             fallback_time: None,
-            carry: Vec::new(),
-            discarding: None,
-            long_prefix: Vec::new(),
+            framer: Framer::new(opts.max_line_bytes, opts.keep_rejected),
             alert_buf: Vec::with_capacity(4096),
             fired: Vec::new(),
             stateful: Vec::new(),
@@ -249,7 +247,7 @@ impl Engine {
     /// Bytes of a line fed but not finished yet (its newline has not arrived): a host that
     /// saves its read position saves it this much earlier, at the line's start.
     pub fn pending_bytes(&self) -> usize {
-        self.carry.len() + self.discarding.unwrap_or(0)
+        self.framer.pending_bytes()
     }
 
     /// Load a state written by [`Engine::snapshot`] with the same table sizes. On error the
@@ -276,77 +274,33 @@ impl Engine {
     /// Restart line numbering (a new input file begins). State is kept.
     pub fn start_input(&mut self) {
         self.line = 0;
-        self.carry.clear();
-        self.discarding = None;
-        self.long_prefix.clear();
+        self.framer.reset();
     }
 
     /// Feed a chunk of NDJSON. Complete lines are processed straight from `chunk`; a trailing
     /// partial line is kept until the next call or [`Engine::finish`].
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
-        while !chunk.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', chunk) else {
-                self.hold(chunk);
-                return;
-            };
-            let (head, rest) = (&chunk[..nl], &chunk[nl + 1..]);
-            chunk = rest;
-            if let Some(len) = self.discarding.take() {
-                self.keep_prefix(head);
-                self.too_long(len + head.len(), diags);
-            } else if !self.carry.is_empty() {
-                if self.carry.len() + head.len() > self.opts.max_line_bytes {
-                    let len = self.carry.len() + head.len();
-                    let carry = std::mem::take(&mut self.carry);
-                    self.keep_prefix(&carry);
-                    self.keep_prefix(head);
-                    self.carry = carry;
-                    self.carry.clear();
-                    self.too_long(len, diags);
-                } else {
-                    let mut line = std::mem::take(&mut self.carry);
-                    line.extend_from_slice(head);
-                    self.process_line(&line, out, diags);
-                    line.clear();
-                    self.carry = line;
-                }
-            } else if head.len() > self.opts.max_line_bytes {
-                self.keep_prefix(head);
-                self.too_long(head.len(), diags);
-            } else {
-                self.process_line(head, out, diags);
-            }
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        // The framer lends lines out of itself while the engine processes them.
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.feed(chunk, |f| self.on_frame(f, out, diags));
+        self.framer = framer;
+    }
+
+    /// End of input: process a final line that had no newline.
+    pub fn finish(&mut self, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.finish(|f| self.on_frame(f, out, diags));
+        self.framer = framer;
+    }
+
+    fn on_frame(&mut self, f: Frame<'_>, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
+        match f {
+            Frame::Line(line) => self.process_line(line, out, diags),
+            Frame::TooLong { len, prefix } => self.too_long(len, prefix, diags),
         }
     }
 
-    fn hold(&mut self, part: &[u8]) {
-        if let Some(len) = self.discarding.as_mut() {
-            *len += part.len();
-            self.keep_prefix(part);
-        } else if self.carry.len() + part.len() > self.opts.max_line_bytes {
-            self.discarding = Some(self.carry.len() + part.len());
-            let carry = std::mem::take(&mut self.carry);
-            self.keep_prefix(&carry);
-            self.keep_prefix(part);
-            self.carry = carry;
-            self.carry.clear();
-            self.carry.shrink_to(64 << 10);
-        } else {
-            self.carry.extend_from_slice(part);
-        }
-    }
-
-    /// With `keep_rejected`, append what fits of `part` to the kept start of an over-long
-    /// line (bounded: the line itself is never buffered).
-    fn keep_prefix(&mut self, part: &[u8]) {
-        if self.opts.keep_rejected {
-            let room = REJECTED_PREFIX_BYTES.saturating_sub(self.long_prefix.len());
-            self.long_prefix
-                .extend_from_slice(&part[..room.min(part.len())]);
-        }
-    }
-
-    fn too_long(&mut self, len: usize, diags: &mut Vec<Diagnostic>) {
+    fn too_long(&mut self, len: usize, prefix: Vec<u8>, diags: &mut Vec<Diagnostic>) {
         self.line += 1;
         self.stats.lines += 1;
         self.report(
@@ -358,20 +312,9 @@ impl Engine {
             diags,
         );
         if self.opts.keep_rejected {
-            let bytes = std::mem::take(&mut self.long_prefix);
             if let Some(d) = diags.last_mut() {
-                d.raw = Some(RawLine { bytes, len });
+                d.raw = Some(RawLine { bytes: prefix, len });
             }
-        }
-    }
-
-    /// End of input: process a final line that had no newline.
-    pub fn finish(&mut self, out: &mut Vec<u8>, diags: &mut Vec<Diagnostic>) {
-        if let Some(len) = self.discarding.take() {
-            self.too_long(len, diags);
-        } else if !self.carry.is_empty() {
-            let line = std::mem::take(&mut self.carry);
-            self.process_line(&line, out, diags);
         }
     }
 
@@ -391,9 +334,8 @@ impl Engine {
         prefix: &[u8],
         diags: &mut Vec<Diagnostic>,
     ) {
-        self.long_prefix.clear();
-        self.keep_prefix(prefix);
-        self.too_long(len, diags);
+        let f = self.framer.dropped(len, prefix);
+        self.on_frame(f, &mut Vec::new(), diags);
     }
 
     fn report(&mut self, code: Code, detail: String, diags: &mut Vec<Diagnostic>) {
@@ -540,7 +482,7 @@ impl Engine {
             // its parse failed) or Fluent Bit's wrapper of a line its parser rejected. Such
             // a record never reaches the rules or the clock: its time is the host's.
             if !self.unwrapping {
-                if let Some(line) = log_field(text) {
+                if let Some(line) = crate::frame::log_field(text) {
                     self.unwrap_log(text, verbatim, &line, host_time, out, diags);
                     return;
                 }
@@ -769,18 +711,13 @@ impl Engine {
             }
             let rule = &self.rules.rules[f.rule];
             let e = &f.evidence;
-            let mut h = StableHasher::new(0x7769_6e64_6f77);
-            h.part(rule.def.id.as_bytes())
-                .part(e.group_key.as_bytes())
-                .part(&e.window_end.to_le_bytes())
-                .part(ev.id.as_deref().unwrap_or(raw).as_bytes());
             let alert = Alert {
                 rule,
                 severity: rule.severity,
                 time: alert_time,
                 event: ev,
                 category,
-                uid: h.hex128(),
+                uid: window_alert_uid(rule, e, ev, raw),
                 message: window_message(rule, e),
                 reason: window_reason(e),
                 evidence: Some(f.evidence),
@@ -812,127 +749,11 @@ impl Engine {
     }
 }
 
-/// `raw` without its top-level `jcdetect` members, or `None` when it has none (the usual
-/// case, found without parsing): the object written carries exactly one `jcdetect` key,
-/// ours, as Fluent Bit would keep only one.
-fn without_own_key(raw: &str) -> Option<String> {
-    memchr::memmem::find(raw.as_bytes(), b"\"jcdetect\"")?;
-    struct Members<'a>(Vec<(String, &'a RawValue)>);
-    impl<'de> serde::Deserialize<'de> for Members<'de> {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Members<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut map: A,
-                ) -> Result<Self::Value, A::Error> {
-                    let mut m = Vec::new();
-                    while let Some(k) = map.next_key::<String>()? {
-                        m.push((k, map.next_value::<&'de RawValue>()?));
-                    }
-                    Ok(Members(m))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-    let members: Members<'_> = serde_json::from_str(raw).ok()?;
-    if !members.0.iter().any(|(k, _)| k == "jcdetect") {
-        return None;
-    }
-    let mut s = String::with_capacity(raw.len());
-    s.push('{');
-    for (k, v) in members.0.iter().filter(|(k, _)| k != "jcdetect") {
-        if s.len() > 1 {
-            s.push(',');
-        }
-        s.push_str(&serde_json::to_string(k).ok()?);
-        s.push(':');
-        s.push_str(v.get());
-    }
-    s.push('}');
-    Some(s)
-}
-
-/// The `log` string of a record that is not a DI event (Fluent Bit's raw-line key).
-fn log_field(text: &str) -> Option<String> {
-    if !text.contains("\"log\"") {
-        return None;
-    }
-    #[derive(serde::Deserialize)]
-    struct Wrapper<'a> {
-        #[serde(borrow)]
-        log: Option<&'a RawValue>,
-    }
-    let w: Wrapper<'_> = serde_json::from_str(text).ok()?;
-    serde_json::from_str::<String>(w.log?.get()).ok()
-}
-
 /// serde_json's message without its "at line 1" (the line is ours to number).
 fn json_error(e: &serde_json::Error) -> String {
     let s = e.to_string();
     let msg = s.split(" at line ").next().unwrap_or(&s);
     format!("{msg} (column {})", e.column())
-}
-
-/// Write the event unchanged but for an added `jcdetect` object before its closing brace.
-/// With `alerts` (NDJSON, one encoded alert per line) they go into its `alerts` array.
-fn pass_tagged(
-    raw: &str,
-    category: &str,
-    fired: &[&str],
-    alerts: Option<&[u8]>,
-    out: &mut Vec<u8>,
-) {
-    let owned;
-    let raw = match without_own_key(raw) {
-        Some(s) => {
-            owned = s;
-            owned.as_str()
-        }
-        None => raw,
-    };
-    let body = raw.trim_end();
-    let Some(inner) = body.strip_suffix('}') else {
-        out.extend_from_slice(raw.as_bytes());
-        out.push(b'\n');
-        return;
-    };
-    out.extend_from_slice(inner.as_bytes());
-    let empty_object = inner
-        .trim_start()
-        .strip_prefix('{')
-        .is_some_and(|r| r.trim().is_empty());
-    if !empty_object {
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"jcdetect\":");
-    let mut o = crate::json::Obj::new(out);
-    o.str("category", category)
-        .str_array("rules", fired.iter().copied());
-    if let Some(alerts) = alerts {
-        // The encoder escapes control characters, so each alert is exactly one line.
-        let mut list = Vec::with_capacity(alerts.len() + 2);
-        list.push(b'[');
-        for (i, a) in alerts
-            .split(|&b| b == b'\n')
-            .filter(|a| !a.is_empty())
-            .enumerate()
-        {
-            if i > 0 {
-                list.push(b',');
-            }
-            list.extend_from_slice(a);
-        }
-        list.push(b']');
-        o.raw("alerts", &list);
-    }
-    o.end();
-    out.extend_from_slice(b"}\n");
 }
 
 fn allowlisted(a: &Allowlist, ev: &Event<'_>) -> bool {
@@ -954,173 +775,4 @@ fn allowlisted(a: &Allowlist, ev: &Event<'_>) -> bool {
         }
     }
     false
-}
-
-/// Same event and rule, same id: replays and retries deduplicate downstream.
-fn alert_uid(rule: &CompiledRule, ev: &Event<'_>, raw: &str) -> String {
-    let mut h = StableHasher::new(0x6a63_6465_7465_6374);
-    h.part(rule.def.id.as_bytes());
-    match ev.id.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) => h
-            .part(id.as_bytes())
-            .part(ev.timestamp.as_deref().unwrap_or("").as_bytes()),
-        None => h.part(raw.as_bytes()),
-    };
-    h.hex128()
-}
-
-fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
-    let mut m = String::with_capacity(160);
-    m.push_str(rule.def.name);
-    m.push_str(": ");
-    m.push_str(ev.event_type.as_deref().unwrap_or("event"));
-    if let Some(s) = ev.service.as_deref() {
-        m.push_str(" (");
-        m.push_str(s);
-        m.push(')');
-    }
-    match ev.actor() {
-        Some(a) => {
-            m.push_str(" by ");
-            m.push_str(a);
-        }
-        None => m.push_str(" by an unknown actor"),
-    }
-    if let Some(t) = ev.target() {
-        if Some(t) != ev.actor() {
-            m.push_str(" on ");
-            m.push_str(t);
-        }
-    }
-    if let Some(ip) = ev.source_ip_key() {
-        m.push_str(" from ");
-        m.push_str(&ip);
-    }
-    if let Some(cc) = ev.country() {
-        m.push_str(" [");
-        m.push_str(cc);
-        m.push(']');
-    }
-    m.push('.');
-    m
-}
-
-fn span(ns: i64) -> String {
-    let s = ns / NANOS;
-    if s % 3600 == 0 && s > 0 {
-        format!("{} h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
-        format!("{} min", s / 60)
-    } else {
-        format!("{s} s")
-    }
-}
-
-fn window_message(rule: &CompiledRule, e: &crate::alert::Evidence) -> String {
-    let what = match e.distinct_count {
-        Some(d) => format!("{d} distinct"),
-        None => format!("{} events", e.count),
-    };
-    let mut m = format!(
-        "{}: {} {} — {} within {} (threshold: {} {})",
-        rule.def.name,
-        e.group_by,
-        e.group_key,
-        what,
-        span(e.window_end.saturating_sub(e.window_start)),
-        e.comparison,
-        e.threshold
-    );
-    for (k, v) in &e.extra {
-        use crate::alert::Extra;
-        let v = match v {
-            Extra::Int(n) => n.to_string(),
-            Extra::Float(f) => f.to_string(),
-            Extra::Str(s) => s.clone(),
-            Extra::Strs(l) => l.join(","),
-        };
-        m.push_str(&format!(", {k}={v}"));
-    }
-    if e.suppressed > 0 {
-        m.push_str(&format!(
-            "; {} repeats suppressed since the previous alert",
-            e.suppressed
-        ));
-    }
-    m.push('.');
-    m
-}
-
-fn window_reason(e: &crate::alert::Evidence) -> String {
-    use crate::alert::Extra;
-    let get = |k: &str| e.extra.iter().find(|(n, _)| *n == k).map(|(_, v)| v);
-    if let (Some(Extra::Float(km)), Some(speed)) = (get("distance_km"), get("speed_kmh")) {
-        let speed = match speed {
-            Extra::Float(f) => format!("{f} km/h"),
-            _ => "an infinite speed".into(),
-        };
-        return format!(
-            "consecutive logins of {} are {km} km apart (more than {} km) at {speed}",
-            e.group_key, e.threshold
-        );
-    }
-    if get("last_mfa_login_secs_ago").is_some() {
-        return format!(
-            "{} logged in without MFA after an earlier MFA login",
-            e.group_key
-        );
-    }
-    let n = e.distinct_count.unwrap_or(e.count);
-    format!(
-        "{} {n} is {} {} for {} {}",
-        if e.distinct_count.is_some() {
-            "distinct count"
-        } else {
-            "count"
-        },
-        e.comparison,
-        e.threshold,
-        e.group_by,
-        e.group_key
-    )
-}
-
-/// Why the rule matched, spelled out from the conditions of the branch that held.
-fn reason(r: &CompiledRule, branch: &[Cond], ev: &Event<'_>) -> String {
-    let parts: Vec<String> = branch
-        .iter()
-        .map(|c| match *c {
-            Cond::EventType(_) => {
-                format!("event_type is {}", ev.event_type.as_deref().unwrap_or(""))
-            }
-            Cond::Service(s) => format!("service is {s}"),
-            Cond::Login => "it is a login".into(),
-            Cond::Outcome(true) => "the login succeeded".into(),
-            Cond::Outcome(false) => "the login failed".into(),
-            Cond::Mfa(false) => "no second factor was used".into(),
-            Cond::Mfa(true) => "a second factor was used".into(),
-            Cond::ResourceType(t) => format!("resource.type is {t}"),
-            Cond::AssocOp(op) => format!("association op is {op}"),
-            Cond::AssocPair(..) => {
-                let a = ev.association.as_ref();
-                format!(
-                    "it links {} to {}",
-                    a.and_then(|a| a.from_type.as_deref()).unwrap_or("?"),
-                    a.and_then(|a| a.to_type.as_deref()).unwrap_or("?")
-                )
-            }
-            Cond::AssocSudo => "sudo is enabled on the association".into(),
-            Cond::Change(sel, to) => format!(
-                "changes[] sets `{}`",
-                crate::rules::matching_change(r, sel, to, ev).unwrap_or("?")
-            ),
-            Cond::CountryInParam(_) => {
-                format!(
-                    "geoip country {} is on the list",
-                    ev.country().unwrap_or("?")
-                )
-            }
-        })
-        .collect();
-    parts.join(", ")
 }

@@ -1,26 +1,39 @@
 //! jcdetect: a stateful detection transform for JumpCloud Directory Insights events.
 //!
 //! The core is pure: bytes in, alerts out, time taken from the events. The CLI
-//! (`src/main.rs`), the WASM modules (`wasm/`) and the benches are thin shells around
-//! [`Engine`].
+//! (`src/cli/`), the WASM modules (`wasm/`) and the benches are thin shells around
+//! [`Engine`]. The modules follow the data path of one line:
+//!
+//! ```text
+//! frame ─▶ decode ─▶ rules ─▶ windows ─▶ alert ─▶ (caller writes)
+//!   │         │         │         │          │
+//!   lines     Event     single-   stateful   ECS / OCSF
+//!   of a      (fields   event     rules on   records
+//!   chunk     rules     matches   event-time
+//!             read)               windows
+//! ```
+//!
+//! [`engine`] drives a line through them; [`state`] is the versioned file the windows are
+//! saved in; [`config`], [`diag`] and [`hash`] are shared by all steps. A module only uses
+//! modules listed before it in the graph below (no cycles):
+//! `hash, diag → decode → rules → config → alert → state → windows → frame → engine`.
 #![forbid(unsafe_code)]
 
 pub mod alert;
-pub mod catalog;
 pub mod config;
+pub mod decode;
 pub mod diag;
 pub mod engine;
-pub mod event;
+pub mod frame;
 pub mod hash;
-pub mod json;
-pub mod persist;
-mod recent;
-pub mod replay;
 pub mod rules;
-pub mod scan;
-pub mod time;
-pub mod watermark;
-pub mod window;
+pub mod state;
+pub mod windows;
+
+/// The synthetic replay generator (`jcdetect generate`, the benches and tests). Not part of
+/// the data path, and not in the WASM builds.
+#[cfg(feature = "generate")]
+pub mod replay;
 
 pub use alert::Format;
 pub use config::{Config, ConfigError};

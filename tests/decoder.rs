@@ -4,7 +4,7 @@
 //! lines and read the same fields, and reject the same lines. A rejected line is
 //! `not_an_object` exactly when it is valid JSON.
 
-use jcdetect::event::{decode, decode_with_serde};
+use jcdetect::decode::{decode, decode_with_serde};
 use proptest::prelude::*;
 
 struct Rng(u64);

@@ -30,7 +30,7 @@ fn rss_kib() -> Option<(u64, u64)> {
 fn ts(ms: u64, buf: &mut Vec<u8>) {
     let base = 1_717_200_000_000u64; // 2024-06-01T00:00:00Z in ms
     let t = (base + ms) as i64 * 1_000_000;
-    buf.extend_from_slice(jcdetect::time::to_rfc3339(t).as_bytes());
+    buf.extend_from_slice(jcdetect::decode::time::to_rfc3339(t).as_bytes());
 }
 
 fn failed_login(buf: &mut Vec<u8>, n: u64, ip: &str, user: &str, ms: u64) {

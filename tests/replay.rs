@@ -39,7 +39,7 @@ fn run(cfg: &GenConfig) -> (Truth, Seen) {
             match v["jcdetect"]["group_key"].as_str() {
                 Some(key) => {
                     let at = v["@timestamp"].as_str().expect("@timestamp");
-                    let at = jcdetect::time::parse_rfc3339(at).expect("RFC 3339");
+                    let at = jcdetect::decode::time::parse_rfc3339(at).expect("RFC 3339");
                     seen.stateful
                         .entry((rule, key.to_string()))
                         .or_default()
@@ -153,7 +153,7 @@ fn replay_raises_exactly_its_ground_truth() {
     let rules: std::collections::BTreeSet<&str> = truth.stateful.iter().map(|a| a.rule).collect();
     assert_eq!(
         rules.len(),
-        jcdetect::catalog::STATEFUL_RULES.len(),
+        jcdetect::rules::catalog::STATEFUL_RULES.len(),
         "{rules:?}"
     );
 
@@ -166,7 +166,7 @@ fn replay_raises_exactly_its_ground_truth() {
             .sum::<f64>()
             / total
     };
-    let logins = share(jcdetect::catalog::LOGIN_EVENT_TYPES);
+    let logins = share(jcdetect::rules::catalog::LOGIN_EVENT_TYPES);
     assert!((0.65..0.85).contains(&logins), "login share {logins}");
     for t in [
         "user_login_attempt",

@@ -3,8 +3,8 @@
 //! damaged, foreign or incompatible state file must be refused without panicking and
 //! without changing the engine.
 
-use jcdetect::persist::{seal, StateError};
 use jcdetect::replay::{generate, AttackMix, GenConfig};
+use jcdetect::state::{seal, StateError};
 use jcdetect::{Config, Engine, Options};
 
 fn replay(events: u64, seed: u64) -> Vec<Vec<u8>> {

@@ -172,7 +172,7 @@ impl Ev {
 
     fn line(&self) -> String {
         let id = format!("65a1{:020x}", self.n);
-        let ts = jcdetect::time::to_rfc3339((BASE + self.t) * 1_000_000_000);
+        let ts = jcdetect::decode::time::to_rfc3339((BASE + self.t) * 1_000_000_000);
         let (et, svc, org) = (self.event_type(), self.service(), self.org_str());
         if self.kind == Kind::Lockout {
             return format!(

@@ -3,7 +3,7 @@
 //! `regressions/<target>/` under plain `cargo test`. Each function panics on a violation.
 #![allow(dead_code)] // each fuzz target uses one of the three
 
-use jcdetect::event::{decode, decode_with_serde};
+use jcdetect::decode::{decode, decode_with_serde};
 use jcdetect::{Code, Config, Diagnostic, Emit, Engine, Format, Options};
 
 /// Real DI events (with attack stories) fed to every engine a fuzzed config builds.
@@ -344,7 +344,7 @@ pub fn state(data: &[u8]) {
     let cfg = Config::from_toml_str("[state]\nmemory_mb = 4\n").expect("config");
     let fresh = Engine::new(&cfg, Options::default()).snapshot();
     let payload = data.get(28..).unwrap_or_default();
-    for bytes in [data.to_vec(), jcdetect::persist::seal(payload)] {
+    for bytes in [data.to_vec(), jcdetect::state::seal(payload)] {
         let mut engine = Engine::new(&cfg, Options::default());
         match engine.restore(&bytes) {
             Err(_) => assert!(

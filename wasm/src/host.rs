@@ -2,7 +2,7 @@
 //! output and diagnostics buffers, and the Fluent Bit filter's setup. The `ffi` module only
 //! turns pointers into slices and slices into pointers.
 
-use jcdetect::json::Obj;
+use jcdetect::alert::json::Obj;
 use jcdetect::{Config, ConfigError, Diagnostic, Emit, Engine, Format, Options};
 
 /// `jcdetect_init` flag bits.

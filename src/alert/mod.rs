@@ -1,10 +1,14 @@
 //! Alert records: one format-independent [`Alert`], encoded as ECS (default) or as an OCSF
 //! Detection Finding (class 2004).
 
-use crate::catalog::{AttackRef, Severity};
-use crate::event::Event;
-use crate::json::Obj;
+pub mod embed;
+pub mod json;
+pub mod message;
+
+use crate::decode::Event;
+use crate::rules::catalog::{AttackRef, Severity};
 use crate::rules::{Category, CompiledRule};
+use json::Obj;
 use std::net::IpAddr;
 
 /// Product version stamped on every alert.
@@ -159,7 +163,7 @@ fn di_ids_total(a: &Alert<'_, '_>) -> u64 {
 }
 
 fn rfc3339(ns: i64) -> String {
-    crate::time::to_rfc3339(ns)
+    crate::decode::time::to_rfc3339(ns)
 }
 
 impl Alert<'_, '_> {
@@ -452,7 +456,7 @@ impl Alert<'_, '_> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::event::decode;
+    use crate::decode::decode;
     use crate::rules::Rules;
 
     fn encode(line: &str, format: Format) -> serde_json::Value {

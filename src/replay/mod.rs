@@ -32,9 +32,9 @@
 //! assert!(!truth.stateful.is_empty());
 //! ```
 
+use crate::alert::json::write_str;
+use crate::decode::time::{format_rfc3339, NANOS};
 use crate::hash::{fingerprint, mix64};
-use crate::json::write_str;
-use crate::time::{format_rfc3339, NANOS};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -313,7 +313,7 @@ impl Truth {
     /// The side file of `jcdetect generate --truth`: pretty JSON, stable key order.
     pub fn to_json(&self, cfg: &GenConfig) -> String {
         use serde_json::{json, Map, Value};
-        let ts = |t: i64| Value::from(crate::time::to_rfc3339(t));
+        let ts = |t: i64| Value::from(crate::decode::time::to_rfc3339(t));
         let counts = |m: &BTreeMap<&'static str, u64>| -> Map<String, Value> {
             m.iter()
                 .map(|(k, v)| (k.to_string(), (*v).into()))
@@ -3155,7 +3155,11 @@ mod tests {
         assert_eq!(local_time(t, -300), "2023-11-14T17:13:20-05:00");
         for f in [Frac::Secs, Frac::Millis, Frac::Nanos] {
             let s = rfc3339(f.truncate(t), f);
-            assert_eq!(crate::time::parse_rfc3339(&s), Ok(f.truncate(t)), "{s}");
+            assert_eq!(
+                crate::decode::time::parse_rfc3339(&s),
+                Ok(f.truncate(t)),
+                "{s}"
+            );
         }
     }
 
@@ -3193,7 +3197,7 @@ mod tests {
 
     #[test]
     fn story_pairs_are_what_the_rules_need() {
-        use crate::window::haversine_km;
+        use crate::windows::haversine_km;
         let km = |a: usize, b: usize| {
             let (p, q) = (&CITIES[a], &CITIES[b]);
             haversine_km(

@@ -1,18 +1,14 @@
 //! Compiling the catalog (plus config) into an index by event type, and evaluating the
 //! single-event matchers against a decoded event.
 
-use crate::catalog::{Cond, FieldSel, ParamDefault, RuleDef, RuleKind, Severity, ToIs};
+pub mod catalog;
+
 use crate::config::{Config, ParamValue};
-use crate::event::{ChangeValue, Event};
+use crate::decode::{ChangeValue, Event};
+use catalog::{Cond, FieldSel, ParamDefault, RuleDef, RuleKind, Severity, ToIs};
 use std::collections::HashMap;
 
-/// Normalize a change field name or pattern: lower case, `_`, `-`, `.` and spaces removed.
-pub fn normalize_field(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use catalog::normalize_field;
 
 /// [`normalize_field`] into a stack buffer, for matching on the hot path without allocating.
 fn normalized(s: &str) -> smallvec::SmallVec<[u8; 64]> {
@@ -187,7 +183,7 @@ pub struct Rules {
 /// The event types that can be logins (for category and stateful rules). `login_attempt` is
 /// one only under service `systems`: see [`is_login_event`].
 pub fn is_login_type(t: &str) -> bool {
-    crate::catalog::LOGIN_EVENT_TYPES.contains(&t)
+    crate::rules::catalog::LOGIN_EVENT_TYPES.contains(&t)
 }
 
 /// Event types that are logins only under service `systems` (the catalog's device login).
@@ -215,13 +211,13 @@ impl Rules {
     /// Compile every built-in rule with the config's overrides. Disabled rules are kept (so
     /// `jcdetect rules` can show them) but not indexed.
     pub fn compile(cfg: &Config) -> Rules {
-        let rules: Vec<CompiledRule> = crate::catalog::all()
+        let rules: Vec<CompiledRule> = crate::rules::catalog::all()
             .map(|d| CompiledRule::new(d, cfg))
             .collect();
         let mut by_type: HashMap<&'static str, TypeEntry, crate::hash::FastBuild> =
             HashMap::default();
         let mut any_type = TypeEntry::default();
-        for t in crate::catalog::LOGIN_EVENT_TYPES {
+        for t in crate::rules::catalog::LOGIN_EVENT_TYPES {
             by_type.entry(t).or_default().login = login_kind(t);
         }
         for (i, r) in rules.iter().enumerate() {
@@ -240,7 +236,7 @@ impl Rules {
                         }
                         Cond::Login => {
                             typed = true;
-                            types.extend_from_slice(crate::catalog::LOGIN_EVENT_TYPES);
+                            types.extend_from_slice(crate::rules::catalog::LOGIN_EVENT_TYPES);
                         }
                         _ => {}
                     }
@@ -307,7 +303,7 @@ impl Rules {
                 None => Category::Other,
             };
         }
-        let touches_group = |a: &crate::event::Association<'_>| {
+        let touches_group = |a: &crate::decode::Association<'_>| {
             [a.from_type.as_deref(), a.to_type.as_deref()]
                 .iter()
                 .any(|t| t.is_some_and(|t| t.ends_with("group")))
@@ -402,7 +398,7 @@ fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::decode;
+    use crate::decode::decode;
 
     fn rules() -> Rules {
         Rules::compile(&Config::default())
@@ -460,7 +456,7 @@ mod tests {
         let mut all: Vec<&str> = LOGIN_TYPES_ANY_SERVICE.to_vec();
         all.extend_from_slice(SYSTEMS_ONLY_LOGIN_TYPES);
         all.sort_unstable();
-        let mut cat = crate::catalog::LOGIN_EVENT_TYPES.to_vec();
+        let mut cat = crate::rules::catalog::LOGIN_EVENT_TYPES.to_vec();
         cat.sort_unstable();
         assert_eq!(all, cat);
     }

@@ -9,8 +9,8 @@
 //! success looks anything up. The log's size is fixed at start-up; when it wraps, the oldest
 //! successes go (counted in `overwritten` when they were still in time).
 
-use crate::persist::{Reader, StateError, Writer};
-use crate::window::{Codec, CompactId};
+use crate::state::{Reader, StateError, Writer};
+use crate::windows::{Codec, CompactId};
 
 /// A success waiting for an MFA login that may precede it (`mfa_bypass_suspected`).
 pub const AWAITS_MFA: u8 = 1;

@@ -13,7 +13,7 @@
 //! moves the watermark. Nor does one delivered twice (the same time does not confirm), nor
 //! one at the very start of a stream: the watermark is set only once two events agree.
 
-use crate::time::NANOS;
+use crate::decode::time::NANOS;
 
 const NONE: i64 = i64::MIN;
 

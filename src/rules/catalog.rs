@@ -744,3 +744,11 @@ pub const STATEFUL_RULES: &[RuleDef] = &[
         &[int("horizon_secs", 30 * 86_400, "how long an account's MFA use is remembered")],
     ),
 ];
+
+/// Normalize a change field name or pattern: lower case, `_`, `-`, `.` and spaces removed.
+pub fn normalize_field(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}

@@ -1,6 +1,6 @@
 //! The fast event decoder: a validating JSON scanner that reads only the fields rules use.
 //!
-//! serde_json's visitor path (kept as [`crate::event::decode_with_serde`], the reference this
+//! serde_json's visitor path (kept as [`crate::decode::decode_with_serde`], the reference this
 //! decoder is checked against) costs about a microsecond per 750-byte event, mostly in
 //! generic machinery around values we then throw away. This scanner walks the line once:
 //! known keys are decoded in place (strings borrowed unless escaped), every other value is
@@ -12,7 +12,7 @@
 //! only checked for four hex digits elsewhere), and a number too large for `f64` (anywhere:
 //! absent where a field reads it). Losing an event over either would be worse than reading it.
 
-use crate::event::{Actor, Association, Change, ChangeValue, Event, Geo, Resource, Str};
+use crate::decode::{Actor, Association, Change, ChangeValue, Event, Geo, Resource, Str};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
