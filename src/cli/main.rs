@@ -4,22 +4,20 @@
 // the project is the WASM ABI shims (wasm/src/ffi.rs).
 #![forbid(unsafe_code)]
 
-use jcdetect::catalog::ParamDefault;
+use jcdetect::rules::catalog::ParamDefault;
 use jcdetect::{Code, Config, Diagnostic, Emit, Engine, Format, Options};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod bench_cmd;
+mod commands;
 mod dead_letter;
-mod follow;
-mod generate_cmd;
-mod listen;
-mod reader;
+mod input;
+use input::{files, follow, listen};
+mod engine_host;
 mod shutdown;
 mod state_file;
-mod wasm_host;
 
 const HELP: &str = "\
 jcdetect - detections for JumpCloud Directory Insights events
@@ -100,12 +98,12 @@ struct Args {
     max_line_bytes: usize,
     stats_json: Option<PathBuf>,
     state: Option<PathBuf>,
-    /// `--errors FILE`: the dead-letter queue (src/dead_letter.rs).
+    /// `--errors FILE`: the dead-letter queue (src/cli/dead_letter.rs).
     errors: Option<String>,
     quiet: bool,
-    wasm: Option<wasm_host::WasmArgs>,
+    wasm: Option<engine_host::WasmArgs>,
     files: Vec<String>,
-    /// `--follow FILE` (src/follow.rs) and `--listen ADDR` (src/listen.rs) replace FILEs.
+    /// `--follow FILE` (src/cli/input/follow.rs) and `--listen ADDR` (src/cli/input/listen.rs) replace FILEs.
     follow: Option<String>,
     follow_from_end: bool,
     listen: Option<String>,
@@ -208,10 +206,10 @@ fn parse_args(raw: Vec<String>) -> Result<Command, String> {
                     .ok_or(format!("--max-line-bytes: `{v}` is not a positive integer"))?;
             }
             "--wasm" => {
-                args.wasm = Some(wasm_host::WasmArgs {
+                args.wasm = Some(engine_host::WasmArgs {
                     path: value("a PATH")?,
-                    memory_mb: wasm_host::DEFAULT_MEMORY_MB,
-                    timeout_ms: wasm_host::DEFAULT_TIMEOUT_MS,
+                    memory_mb: engine_host::DEFAULT_MEMORY_MB,
+                    timeout_ms: engine_host::DEFAULT_TIMEOUT_MS,
                 })
             }
             "--wasm-memory-mb" => wasm_memory_mb = Some(positive(&name, &value("a number")?)?),
@@ -306,14 +304,14 @@ fn main() -> ExitCode {
         }
     }
     if raw.first().map(String::as_str) == Some("generate") {
-        return match generate_cmd::parse(raw.into_iter().skip(1)) {
-            Ok(Some(args)) => generate_cmd::run(args),
-            Ok(None) => write_stdout(generate_cmd::HELP.as_bytes()),
+        return match commands::generate::parse(raw.into_iter().skip(1)) {
+            Ok(Some(args)) => commands::generate::run(args),
+            Ok(None) => write_stdout(commands::generate::HELP.as_bytes()),
             Err(e) => usage_error(e),
         };
     }
     if raw.first().map(String::as_str) == Some("bench") {
-        return bench_cmd::run(raw.split_off(1), started);
+        return commands::bench::run(raw.split_off(1), started);
     }
     let cmd = match parse_args(raw) {
         Ok(c) => c,
@@ -529,7 +527,7 @@ fn run_filter(args: Args) -> ExitCode {
     let mut inputs: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for f in &files {
         if f == "-" {
-            reader::grow_stdin_pipe();
+            files::grow_stdin_pipe();
             inputs.push(("<stdin>".into(), Box::new(io::stdin())));
         } else {
             match File::open(f) {
@@ -550,16 +548,16 @@ fn run_filter(args: Args) -> ExitCode {
         Some(Err(e)) => return usage_error(e),
         None => None,
     };
-    let mut engine = match wasm_host::Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
+    let mut engine = match engine_host::Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
         Ok(e) => e,
         Err(e) => return fault_exit(e),
     };
-    // What the CLI saved with the state: `{"follow": position}` (src/follow.rs).
+    // What the CLI saved with the state: `{"follow": position}` (src/cli/input/follow.rs).
     let mut host = serde_json::Value::Null;
     if let Some(path) = &args.state {
         match state_file::load(path, &mut engine) {
             Ok(bytes) => host = serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(wasm_host::Fault::Usage(msg)) => return usage_error(msg),
+            Err(engine_host::Fault::Usage(msg)) => return usage_error(msg),
             Err(f) => return fault_exit(f),
         }
     }
@@ -579,12 +577,12 @@ fn run_filter(args: Args) -> ExitCode {
         reported: [0; Code::ALL.len()],
         errors: errors.clone(),
     };
-    let mut chunk = vec![0u8; reader::CHUNK];
+    let mut chunk = vec![0u8; files::CHUNK];
     let stop = shutdown::install();
     // --follow and --listen run on the native engine (the parser refuses them with --wasm).
     let mut saved_host = Vec::new();
     let mut status = match (live, &mut engine) {
-        (Some(Live::Follow(mut f)), wasm_host::Backend::Native(e)) => {
+        (Some(Live::Follow(mut f)), engine_host::Backend::Native(e)) => {
             let code = f.run(
                 e,
                 &mut sink,
@@ -598,7 +596,7 @@ fn run_filter(args: Args) -> ExitCode {
                 .into_bytes();
             code
         }
-        (Some(Live::Listen(l)), wasm_host::Backend::Native(e)) => {
+        (Some(Live::Listen(l)), engine_host::Backend::Native(e)) => {
             l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
         }
         _ => ExitCode::SUCCESS,
@@ -607,7 +605,7 @@ fn run_filter(args: Args) -> ExitCode {
     let mut fault = None;
     if !inputs.is_empty() {
         let (names, readers): (Vec<String>, Vec<Box<dyn Read + Send>>) = inputs.into_iter().unzip();
-        match reader::spawn(readers, stop.clone(), args.max_line_bytes) {
+        match files::spawn(readers, stop.clone(), args.max_line_bytes) {
             Ok((rx, back)) => {
                 let r = read_loop(&rx, &back, &names, &mut engine, &mut sink, &mut rep, &stop);
                 match r {
@@ -681,17 +679,17 @@ fn run_filter(args: Args) -> ExitCode {
 
 /// How the FILE/stdin loop ended early.
 enum LoopEnd {
-    Fault(wasm_host::Fault),
+    Fault(engine_host::Fault),
     Write(io::Error),
 }
 
 /// Feed the reader thread's chunks to the engine until every input ended, a stop was asked
 /// for, or the output closed. `Ok(Some(1))` when an input could not be read.
 fn read_loop(
-    rx: &std::sync::mpsc::Receiver<reader::Msg>,
+    rx: &std::sync::mpsc::Receiver<files::Msg>,
     back: &std::sync::mpsc::SyncSender<Vec<u8>>,
     names: &[String],
-    engine: &mut wasm_host::Backend,
+    engine: &mut engine_host::Backend,
     sink: &mut Sink,
     rep: &mut Reporter,
     stop: &shutdown::StopFlag,
@@ -721,7 +719,7 @@ fn read_loop(
             None => std::time::Duration::from_millis(100),
         };
         let msg = match rx.recv_timeout(wait) {
-            Ok(reader::Msg::Stopped) => break,
+            Ok(files::Msg::Stopped) => break,
             Ok(m) => m,
             Err(RecvTimeoutError::Timeout) if deadline.is_some() => {
                 if !at_line_end {
@@ -733,8 +731,8 @@ fn read_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let input = match &msg {
-            reader::Msg::Data { input, .. } | reader::Msg::End { input, .. } => *input,
-            reader::Msg::Stopped => continue,
+            files::Msg::Data { input, .. } | files::Msg::End { input, .. } => *input,
+            files::Msg::Stopped => continue,
         };
         if current != Some(input) {
             engine.start_input().map_err(LoopEnd::Fault)?;
@@ -742,7 +740,7 @@ fn read_loop(
         }
         let name = &names[input];
         match msg {
-            reader::Msg::Data {
+            files::Msg::Data {
                 buf, len, short, ..
             } => {
                 let data = &buf[..len];
@@ -762,8 +760,8 @@ fn read_loop(
                     }
                 }
             }
-            reader::Msg::Stopped => {}
-            reader::Msg::End { error, .. } => {
+            files::Msg::Stopped => {}
+            files::Msg::End { error, .. } => {
                 if let Some(e) = error {
                     tracing::error!("{name}: read error: {e}");
                     status = Some(ExitCode::from(1));
@@ -797,11 +795,11 @@ fn now_nanos() -> Option<i64> {
 }
 
 /// A module that cannot be loaded is a usage error (2); a trap ends the run with 1.
-fn fault_exit(f: wasm_host::Fault) -> ExitCode {
+fn fault_exit(f: engine_host::Fault) -> ExitCode {
     eprintln!("jcdetect: {f}");
     match f {
-        wasm_host::Fault::Usage(_) | wasm_host::Fault::Load(_) => ExitCode::from(2),
-        wasm_host::Fault::Trap(_) => ExitCode::from(1),
+        engine_host::Fault::Usage(_) | engine_host::Fault::Load(_) => ExitCode::from(2),
+        engine_host::Fault::Trap(_) => ExitCode::from(1),
     }
 }
 

@@ -3,7 +3,7 @@
 //! same directory, fsync, rename, fsync of the directory), so a crash mid-write leaves the
 //! previous state, never half a file.
 
-use crate::wasm_host::{Backend, Fault, StateLoad};
+use crate::engine_host::{Backend, Fault, StateLoad};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
@@ -34,7 +34,7 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
             let is_state = File::open(path)
                 .and_then(|mut f| io::Read::read_exact(&mut f, &mut head))
                 .is_ok()
-                && &head == jcdetect::persist::MAGIC;
+                && &head == jcdetect::state::MAGIC;
             if !is_state {
                 return Err(Fault::Usage(format!(
                     "--state {shown} exists and is not a jcdetect state file; refusing to \
@@ -70,7 +70,7 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
                 tracing::info!(
                     "state: loaded {keys} keys from {shown} (stream time {})",
                     watermark
-                        .map(jcdetect::time::to_rfc3339)
+                        .map(jcdetect::decode::time::to_rfc3339)
                         .unwrap_or_else(|| "unknown".into())
                 );
                 Ok(host)

@@ -186,7 +186,7 @@ impl Backend {
                     watermark: r.watermark,
                     host: r.host,
                 },
-                Err(jcdetect::persist::StateError::NotAStateFile) => StateLoad::NotAStateFile,
+                Err(jcdetect::state::StateError::NotAStateFile) => StateLoad::NotAStateFile,
                 Err(err) => StateLoad::Refused(err.to_string()),
             }),
             #[cfg(feature = "wasm-host")]

@@ -18,7 +18,7 @@
 //! listening socket failing. End of stdin does not (an `exec` source gives `/dev/null`), nor
 //! does a client disconnecting: clients may reconnect at any time.
 
-use crate::follow::flush;
+use super::follow::flush;
 use crate::{now_nanos, Reporter, Sink, FLUSH_AT};
 use jcdetect::Engine;
 use std::io::{ErrorKind, Read};

@@ -5,7 +5,7 @@
 //! bytes are counted and discarded. `--repeat N` replays the whole set N times, each pass
 //! through a fresh engine (replaying into a warm one would make every event late).
 
-use crate::wasm_host::{Backend, WasmArgs};
+use crate::engine_host::{Backend, WasmArgs};
 use jcdetect::{Format, Options};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -79,8 +79,8 @@ fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
             "--wasm" => {
                 a.wasm = Some(WasmArgs {
                     path: value("a PATH")?,
-                    memory_mb: crate::wasm_host::DEFAULT_MEMORY_MB,
-                    timeout_ms: crate::wasm_host::DEFAULT_TIMEOUT_MS,
+                    memory_mb: crate::engine_host::DEFAULT_MEMORY_MB,
+                    timeout_ms: crate::engine_host::DEFAULT_TIMEOUT_MS,
                 })
             }
             "--wasm-memory-mb" => {

@@ -1,0 +1,3 @@
+//! The subcommands besides the filter.
+pub mod bench;
+pub mod generate;
