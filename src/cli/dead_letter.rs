@@ -21,13 +21,14 @@
 //! the end. A write error is reported once; later records are dropped (counted in the
 //! summary as usual) and the run ends with exit status 1.
 //!
-//! The handle is shared by the [`crate::Reporter`] (which records) and the [`crate::Sink`]
-//! (which flushes): both live on the thread that runs the engine.
+//! The handle is shared by the [`crate::report::Reporter`] (which records) and the
+//! [`crate::output::Sink`] (which flushes): both live on the thread that runs the engine.
 
 use jcdetect::Diagnostic;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::Path;
 use std::rc::Rc;
 
 /// Buffered bytes that trigger a write.
@@ -47,14 +48,15 @@ struct Inner {
 
 impl DeadLetter {
     /// Open FILE for appending (created if missing).
-    pub fn open(path: &str) -> Result<DeadLetter, String> {
+    pub fn open(path: &Path) -> Result<DeadLetter, String> {
+        let shown = path.display();
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .open(path)
-            .map_err(|e| format!("cannot open --errors {path}: {e}"))?;
+            .map_err(|e| format!("cannot open --errors {shown}: {e}"))?;
         Ok(DeadLetter(Rc::new(RefCell::new(Inner {
-            path: path.to_string(),
+            path: shown.to_string(),
             file,
             buf: Vec::with_capacity(WRITE_AT + (64 << 10)),
             first: None,

@@ -10,13 +10,15 @@
 //! engine's epoch, each call gets a deadline a fixed number of ticks ahead). A trap ends the
 //! run with `jcdetect: wasm module trapped: ...` and exit status 1.
 
-use jcdetect::{Config, Diagnostic, Engine, Options};
+use jcdetect::{Config, Diagnostic, Engine, Options, Stats};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Options of `--wasm` (filter and bench).
 #[derive(Debug, Clone)]
 #[cfg_attr(not(feature = "wasm-host"), allow(dead_code))]
 pub struct WasmArgs {
-    pub path: String,
+    pub path: PathBuf,
     pub memory_mb: u64,
     /// Wall-clock budget of one call into the module; 0 = unbounded.
     pub timeout_ms: u64,
@@ -48,6 +50,58 @@ impl std::fmt::Display for Fault {
     }
 }
 
+impl Fault {
+    /// Report the fault and give the exit status: 2 when the module cannot be loaded (a
+    /// setup error, as a config error is), 1 when it trapped during the run.
+    pub fn exit(self) -> ExitCode {
+        tracing::error!("{self}");
+        match self {
+            Fault::Usage(_) | Fault::Load(_) => ExitCode::from(2),
+            Fault::Trap(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// The run counters, typed: the library's [`Stats`] and the window tables' own counters,
+/// with the `--stats-json` document they are read from.
+pub struct Counters {
+    pub stats: Stats,
+    /// The rule id of each entry of `stats.alerts` (catalog order).
+    pub rule_ids: Vec<&'static str>,
+    /// Alerts held back by suppression.
+    pub suppressed: u64,
+    /// Evictions by table, ordered by table name.
+    pub evictions: Vec<(String, u64)>,
+    /// Bytes preallocated for the window tables.
+    pub state_bytes: u64,
+    /// The `--stats-json` document.
+    pub json: String,
+}
+
+impl Counters {
+    fn native(e: &Engine) -> Counters {
+        let w = e.window_stats();
+        let mut evictions: Vec<(String, u64)> = w
+            .evictions
+            .iter()
+            .map(|&(t, n)| (t.to_string(), n))
+            .collect();
+        evictions.sort();
+        Counters {
+            stats: e.stats().clone(),
+            rule_ids: rule_ids_of(e.rules()),
+            suppressed: w.suppressed,
+            evictions,
+            state_bytes: w.bytes as u64,
+            json: e.stats_json(),
+        }
+    }
+}
+
+fn rule_ids_of(rules: &jcdetect::rules::Rules) -> Vec<&'static str> {
+    rules.rules.iter().map(|r| r.def.id).collect()
+}
+
 #[cfg_attr(feature = "wasm-host", allow(dead_code))]
 pub const NO_FEATURE: &str = "jcdetect was built without the `wasm-host` feature; rebuild with \
 `cargo build --release --features wasm-host`";
@@ -71,9 +125,12 @@ impl Backend {
         match wasm {
             None => Ok(Backend::Native(Box::new(Engine::new(cfg, opts)))),
             #[cfg(feature = "wasm-host")]
-            Some(w) => Ok(Backend::Wasm(Box::new(imp::Module::load(
-                w, cfg_text, opts,
-            )?))),
+            Some(w) => {
+                let rule_ids = rule_ids_of(&jcdetect::rules::Rules::compile(cfg));
+                Ok(Backend::Wasm(Box::new(imp::Module::load(
+                    w, cfg_text, opts, rule_ids,
+                )?)))
+            }
             #[cfg(not(feature = "wasm-host"))]
             Some(_) => {
                 let _ = cfg_text;
@@ -158,10 +215,10 @@ impl Backend {
         }
     }
 
-    /// The run counters: the `--stats-json` text, and parsed.
-    pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
+    /// The run counters (and the `--stats-json` document).
+    pub fn stats(&mut self) -> Result<Counters, Fault> {
         match self {
-            Backend::Native(e) => Ok((e.stats_json(), e.stats_value())),
+            Backend::Native(e) => Ok(Counters::native(e)),
             #[cfg(feature = "wasm-host")]
             Backend::Wasm(m) => m.stats(),
         }
@@ -223,8 +280,9 @@ pub enum StateLoad {
 
 #[cfg(feature = "wasm-host")]
 mod imp {
-    use super::{Fault, WasmArgs};
-    use jcdetect::{Code, Diagnostic, Emit, Format, Options};
+    use super::{Counters, Fault, WasmArgs};
+    use jcdetect::{Code, Diagnostic, Emit, Format, Options, Stats};
+    use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
@@ -329,6 +387,8 @@ mod imp {
         timeout_ms: u64,
         cfg_text: String,
         opts: Options,
+        /// The rule ids in catalog order: the module's counters name rules by id.
+        rule_ids: Vec<&'static str>,
         /// Inputs started so far.
         inputs: u64,
         /// The module's line counter when the current input began: its diagnostics count
@@ -342,13 +402,19 @@ mod imp {
     }
 
     impl Module {
-        pub fn load(w: &WasmArgs, cfg_text: &str, opts: Options) -> Result<Module, Fault> {
-            let bytes = std::fs::read(&w.path).map_err(|e| load_err(format!("{}: {e}", w.path)))?;
+        pub fn load(
+            w: &WasmArgs,
+            cfg_text: &str,
+            opts: Options,
+            rule_ids: Vec<&'static str>,
+        ) -> Result<Module, Fault> {
+            let shown = w.path.display();
+            let bytes = std::fs::read(&w.path).map_err(|e| load_err(format!("{shown}: {e}")))?;
             let mut config = Config::new();
             config.epoch_interruption(w.timeout_ms > 0);
             let engine = Engine::new(&config).map_err(load_err)?;
             let module = wasmtime::Module::new(&engine, &bytes)
-                .map_err(|e| load_err(format!("{}: {e:#}", w.path)))?;
+                .map_err(|e| load_err(format!("{shown}: {e:#}")))?;
             let mut linker: Linker<State> = Linker::new(&engine);
             preview1::add_to_linker_sync(&mut linker, |s: &mut State| &mut s.wasi)
                 .map_err(load_err)?;
@@ -386,7 +452,7 @@ mod imp {
             } else {
                 (None, None)
             };
-            let what = |name: &str, m: &str| format!("{}: {name}: {m}", w.path);
+            let what = |name: &str, m: &str| format!("{shown}: {name}: {m}");
             let instance: Instance = linker.instantiate(&mut store, &module).map_err(|e| {
                 trap_message(&e, "instantiation", w.timeout_ms)
                     .map(Fault::Trap)
@@ -433,6 +499,7 @@ mod imp {
                 timeout_ms: w.timeout_ms,
                 cfg_text: cfg_text.to_string(),
                 opts,
+                rule_ids,
                 inputs: 0,
                 line_base: 0,
                 _ticker: ticker,
@@ -447,7 +514,7 @@ mod imp {
                     return Err(load_err(format!(
                         "{}: --max-line-bytes needs the export `jcdetect_set_max_line_bytes` \
                          (see wasm/ABI.md)",
-                        w.path
+                        shown
                     )));
                 };
                 m.arm();
@@ -578,8 +645,7 @@ mod imp {
             self.line_base = if self.inputs == 1 {
                 0
             } else {
-                let (_, v) = self.stats()?;
-                v["lines"].as_u64().unwrap_or(0)
+                self.stats()?.stats.lines
             };
             Ok(())
         }
@@ -651,14 +717,41 @@ mod imp {
             Ok(())
         }
 
-        pub fn stats(&mut self) -> Result<(String, serde_json::Value), Fault> {
+        /// `jcdetect_stats`: the module's `--stats-json` document, read into [`Counters`].
+        pub fn stats(&mut self) -> Result<Counters, Fault> {
             let mut text = Vec::new();
             self.call_packed(self.stats.clone(), "jcdetect_stats", &mut text)?;
-            let text = String::from_utf8(text)
+            let json = String::from_utf8(text)
                 .map_err(|_| Fault::Trap("jcdetect_stats returned no UTF-8 text".into()))?;
-            let v = serde_json::from_str(&text)
+            let doc: StatsDoc = serde_json::from_str(&json)
                 .map_err(|e| Fault::Trap(format!("jcdetect_stats returned no JSON ({e})")))?;
-            Ok((text, v))
+            let mut by_code = [0; Code::ALL.len()];
+            for (n, code) in by_code.iter_mut().zip(Code::ALL) {
+                *n = doc.diagnostics.get(code.as_str()).copied().unwrap_or(0);
+            }
+            let alerts = self
+                .rule_ids
+                .iter()
+                .map(|id| doc.alerts.get(*id).copied().unwrap_or(0))
+                .collect();
+            Ok(Counters {
+                stats: Stats {
+                    lines: doc.lines,
+                    events: doc.events,
+                    rejected: doc.bad_lines,
+                    by_code,
+                    alerts,
+                    allowlisted: doc.allowlisted,
+                    late: doc.late_events,
+                    ahead: doc.future_events,
+                    unwrapped: doc.unwrapped,
+                },
+                rule_ids: self.rule_ids.clone(),
+                suppressed: doc.suppressed,
+                evictions: doc.state.evictions.into_iter().collect(),
+                state_bytes: doc.state.bytes,
+                json,
+            })
         }
 
         fn no_state(&self) -> Fault {
@@ -693,6 +786,31 @@ mod imp {
             serde_json::from_slice(&text)
                 .map_err(|e| Fault::Trap(format!("jcdetect_restore returned no JSON ({e})")))
         }
+    }
+
+    /// The `--stats-json` document as the module writes it (`Engine::stats_value`); a
+    /// counter it lacks is 0.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct StatsDoc {
+        lines: u64,
+        events: u64,
+        bad_lines: u64,
+        diagnostics: BTreeMap<String, u64>,
+        alerts: BTreeMap<String, u64>,
+        allowlisted: u64,
+        late_events: u64,
+        future_events: u64,
+        unwrapped: u64,
+        suppressed: u64,
+        state: StateDoc,
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct StateDoc {
+        bytes: u64,
+        evictions: BTreeMap<String, u64>,
     }
 
     /// A one-line reason for a failed call, when it is a trap or a bound.

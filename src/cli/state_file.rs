@@ -16,8 +16,7 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
     let shown = path.display();
     // A state file is at most about the tables' size: a much bigger file is not one of ours
     // (and is not read into memory).
-    let (_, stats) = engine.stats()?;
-    let limit = stats["state"]["bytes"].as_u64().unwrap_or(0) * 2 + (1 << 20);
+    let limit = engine.stats()?.state_bytes * 2 + (1 << 20);
     match fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!("state: {shown} does not exist yet; starting with empty state");

@@ -5,119 +5,17 @@
 //! bytes are counted and discarded. `--repeat N` replays the whole set N times, each pass
 //! through a fresh engine (replaying into a warm one would make every event late).
 
-use crate::engine_host::{Backend, WasmArgs};
+use crate::args::Bench;
+use crate::engine_host::Backend;
+use crate::input::now_nanos;
+use crate::output::write_stdout;
+use crate::report::setup_error;
 use jcdetect::{Format, Options};
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-pub const HELP: &str = "\
-jcdetect bench - replay NDJSON files through the engine and report throughput
-
-USAGE:
-    jcdetect bench [OPTIONS] FILE...
-
-Reads every FILE (`-` = standard input) into memory, then feeds it to the engine in 1 MiB
-chunks as the filter does, discarding the alerts (their bytes are counted), and prints
-events, lines, bytes, wall time, events/s, MB/s (10^6 bytes), alerts by rule, peak RSS and
-the time from process start to the first chunk processed. A progress bar is drawn on
-standard error when it is a terminal.
-
-OPTIONS:
-    -c, --config FILE    TOML config, as for the filter
-    -f, --format FORMAT  alert format: `ecs` (default) or `ocsf`
-        --repeat N       replay the files N times (each pass with a fresh engine)
-        --json           print the result as one JSON object
-        --wasm PATH      run the engine as the jcdetect WASM module at PATH (wasmtime; needs
-                         the `wasm-host` build feature); each pass re-initializes the module
-        --wasm-memory-mb N, --wasm-timeout-ms N
-                         the module's bounds, as for the filter
-    -h, --help           this help
-";
-
 const CHUNK: usize = 1 << 20;
-
-struct Args {
-    config: Option<PathBuf>,
-    format: Format,
-    repeat: u32,
-    json: bool,
-    wasm: Option<WasmArgs>,
-    files: Vec<String>,
-}
-
-fn parse(raw: Vec<String>) -> Result<Option<Args>, String> {
-    let mut a = Args {
-        config: None,
-        format: Format::Ecs,
-        repeat: 1,
-        json: false,
-        wasm: None,
-        files: Vec::new(),
-    };
-    let mut it = raw.into_iter();
-    let (mut wasm_memory_mb, mut wasm_timeout_ms) = (None, None);
-    let mut only_files = false;
-    while let Some(arg) = it.next() {
-        if only_files || arg == "-" || !arg.starts_with('-') {
-            a.files.push(arg);
-            continue;
-        }
-        let (name, inline) = crate::split_option(&arg);
-        let mut value = |what: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or(format!("{name} needs {what}"))
-        };
-        match name.as_str() {
-            "--" => only_files = true,
-            "-h" | "--help" => return Ok(None),
-            "--json" => a.json = true,
-            "-c" | "--config" => a.config = Some(value("a FILE")?.into()),
-            "--wasm" => {
-                a.wasm = Some(WasmArgs {
-                    path: value("a PATH")?,
-                    memory_mb: crate::engine_host::DEFAULT_MEMORY_MB,
-                    timeout_ms: crate::engine_host::DEFAULT_TIMEOUT_MS,
-                })
-            }
-            "--wasm-memory-mb" => {
-                wasm_memory_mb = Some(crate::positive(&name, &value("a number")?)?)
-            }
-            "--wasm-timeout-ms" => {
-                wasm_timeout_ms = Some(crate::number(&name, &value("a number")?)?)
-            }
-            "-f" | "--format" => {
-                a.format = match value("ecs or ocsf")?.as_str() {
-                    "ecs" => Format::Ecs,
-                    "ocsf" => Format::Ocsf,
-                    other => return Err(format!("unknown format `{other}` (ecs or ocsf)")),
-                }
-            }
-            "--repeat" => {
-                let v = value("a number")?;
-                a.repeat = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or(format!("--repeat: `{v}` is not a positive integer"))?;
-            }
-            other => return Err(format!("unknown option `{other}` for `bench`")),
-        }
-    }
-    if let Some(w) = a.wasm.as_mut() {
-        w.memory_mb = wasm_memory_mb.unwrap_or(w.memory_mb);
-        w.timeout_ms = wasm_timeout_ms.unwrap_or(w.timeout_ms);
-    } else if wasm_memory_mb.is_some() || wasm_timeout_ms.is_some() {
-        return Err("--wasm-memory-mb and --wasm-timeout-ms need --wasm PATH".into());
-    }
-    if a.files.is_empty() {
-        return Err("`bench` needs at least one FILE".into());
-    }
-    Ok(Some(a))
-}
 
 /// What one run measured.
 struct Report {
@@ -136,21 +34,16 @@ struct Report {
     best_pass: Duration,
     load: Duration,
     alerts_total: u64,
-    alerts: Vec<(String, u64)>,
+    alerts: Vec<(&'static str, u64)>,
     peak_rss_kib: Option<u64>,
     first_event: Option<Duration>,
 }
 
-/// Run `jcdetect bench` (`raw` = the arguments after `bench`; `started` = process start).
-pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
-    let args = match parse(raw) {
-        Ok(Some(a)) => a,
-        Ok(None) => return crate::write_stdout(HELP.as_bytes()),
-        Err(e) => return crate::usage_error(e),
-    };
-    let (cfg, cfg_text) = match crate::load_config_text(&args.config) {
+/// Run `jcdetect bench` (`started` = process start).
+pub fn run(args: Bench, started: Instant) -> ExitCode {
+    let (cfg, cfg_text) = match super::load_config(args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => return crate::usage_error(e),
+        Err(e) => return setup_error(e),
     };
     let opts = Options {
         format: args.format,
@@ -159,7 +52,7 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
     let t_load = Instant::now();
     let mut inputs: Vec<Vec<u8>> = Vec::new();
     for f in &args.files {
-        let data = if f == "-" {
+        let data = if f.as_os_str() == "-" {
             let mut v = Vec::new();
             std::io::stdin().read_to_end(&mut v).map(|_| v)
         } else {
@@ -167,20 +60,15 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         };
         match data {
             Ok(d) => inputs.push(d),
-            Err(e) => return crate::usage_error(format!("cannot read {f}: {e}")),
+            Err(e) => return setup_error(format!("cannot read {}: {e}", f.display())),
         }
     }
     let load = t_load.elapsed();
     // Loading (and for WASM compiling) the engine is not measured; each pass starts afresh.
     let mut engine = match Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
         Ok(e) => e,
-        Err(f) => return crate::fault_exit(f),
+        Err(f) => return f.exit(),
     };
-    let rule_ids: Vec<&str> = jcdetect::rules::Rules::compile(&cfg)
-        .rules
-        .iter()
-        .map(|r| r.def.id)
-        .collect();
     let per_pass: u64 = inputs.iter().map(|d| d.len() as u64).sum();
     let total = per_pass * u64::from(args.repeat);
     let mut progress = Progress::new(total);
@@ -191,25 +79,25 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
     let (mut wall, mut best_pass) = (Duration::ZERO, Duration::MAX);
     let mut done = 0u64;
     let (mut lines, mut events, mut bad_lines, mut alerts_total) = (0, 0, 0, 0);
-    let mut alerts: Vec<(String, u64)> = rule_ids.iter().map(|&id| (id.into(), 0)).collect();
+    let mut alerts: Vec<(&'static str, u64)> = Vec::new();
     for pass in 0..args.repeat {
         if pass > 0 {
             if let Err(f) = engine.renew(&cfg) {
-                return crate::fault_exit(f);
+                return f.exit();
             }
         }
         let t0 = Instant::now();
         for input in &inputs {
             if let Err(f) = engine.start_input() {
-                return crate::fault_exit(f);
+                return f.exit();
             }
             for chunk in input.chunks(CHUNK) {
                 let fed = engine
-                    .set_fallback_time(crate::now_nanos())
+                    .set_fallback_time(now_nanos())
                     .and_then(|()| engine.feed(chunk, &mut out, &mut diags));
                 if let Err(f) = fed {
                     progress.clear();
-                    return crate::fault_exit(f);
+                    return f.exit();
                 }
                 first_event.get_or_insert_with(|| started.elapsed());
                 output_bytes += out.len() as u64;
@@ -219,7 +107,7 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
                 progress.tick(done);
             }
             if let Err(f) = engine.finish(&mut out, &mut diags) {
-                return crate::fault_exit(f);
+                return f.exit();
             }
             output_bytes += out.len() as u64;
             out.clear();
@@ -228,22 +116,24 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
         let pass = t0.elapsed();
         wall += pass;
         best_pass = best_pass.min(pass);
-        let s = match engine.stats() {
-            Ok((_, s)) => s,
-            Err(f) => return crate::fault_exit(f),
+        let c = match engine.stats() {
+            Ok(c) => c,
+            Err(f) => return f.exit(),
         };
-        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-        lines += n(&s["lines"]);
-        events += n(&s["events"]);
-        bad_lines += n(&s["bad_lines"]);
-        alerts_total += n(&s["alerts_total"]);
-        for (id, k) in alerts.iter_mut() {
-            *k += n(&s["alerts"][id.as_str()]);
+        let s = &c.stats;
+        lines += s.lines;
+        events += s.events;
+        bad_lines += s.rejected;
+        alerts_total += s.total_alerts();
+        alerts.resize(c.rule_ids.len(), ("", 0));
+        for ((id, k), (rule, n)) in alerts.iter_mut().zip(c.rule_ids.iter().zip(&s.alerts)) {
+            *id = rule;
+            *k += n;
         }
     }
     progress.clear();
     let report = Report {
-        files: args.files,
+        files: args.files.iter().map(|f| f.display().to_string()).collect(),
         format: args.format,
         engine: engine.name(),
         repeat: args.repeat,
@@ -265,7 +155,7 @@ pub fn run(raw: Vec<String>, started: Instant) -> ExitCode {
     } else {
         report.text()
     };
-    crate::write_stdout(text.as_bytes())
+    write_stdout(text.as_bytes())
 }
 
 /// Peak resident set size (`VmHWM`), in KiB; `None` where `/proc` has no such line.
@@ -304,7 +194,7 @@ impl Report {
         let alerts: serde_json::Map<String, serde_json::Value> = self
             .alerts
             .iter()
-            .map(|(id, n)| (id.clone(), (*n).into()))
+            .map(|(id, n)| (id.to_string(), (*n).into()))
             .collect();
         let v = serde_json::json!({
             "files": self.files,

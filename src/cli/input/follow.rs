@@ -19,16 +19,22 @@
 //!   finished) is saved with the window state, and the next run resumes there, so a restart
 //!   neither reads lines twice nor skips what was written while it was down.
 
-use crate::{now_nanos, Reporter, Sink, Stop, FLUSH_AT};
-use jcdetect::Engine;
+use super::now_nanos;
+use crate::output::Sink;
+use crate::report::Reporter;
+use crate::shutdown::StopFlag;
+use jcdetect::{Diagnostic, Engine};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// How often the file is checked for growth, rotation and truncation when idle.
-pub const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(200);
+
+/// Read size.
+const CHUNK: usize = 1 << 20;
 
 pub struct Follower {
     path: PathBuf,
@@ -62,13 +68,14 @@ enum Pass {
 }
 
 impl Follower {
-    pub fn open(path: &str, from_end: bool) -> Result<Follower, String> {
-        let mut file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    pub fn open(path: &Path, from_end: bool) -> Result<Follower, String> {
+        let name = path.display().to_string();
+        let mut file = File::open(path).map_err(|e| format!("cannot open {name}: {e}"))?;
         let meta = file
             .metadata()
-            .map_err(|e| format!("cannot stat {path}: {e}"))?;
+            .map_err(|e| format!("cannot stat {name}: {e}"))?;
         if meta.is_dir() {
-            return Err(format!("cannot follow {path}: it is a directory"));
+            return Err(format!("cannot follow {name}: it is a directory"));
         }
         let (mut pos, mut skip_partial) = (0, false);
         if from_end && meta.len() > 0 {
@@ -76,13 +83,13 @@ impl Follower {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::Start(meta.len() - 1))
                 .and_then(|_| file.read_exact(&mut last))
-                .map_err(|e| format!("cannot read {path}: {e}"))?;
+                .map_err(|e| format!("cannot read {name}: {e}"))?;
             pos = meta.len();
             skip_partial = last[0] != b'\n';
         }
         Ok(Follower {
-            path: PathBuf::from(path),
-            name: path.to_string(),
+            path: path.to_path_buf(),
+            name,
             id: identity(&meta),
             file,
             pos,
@@ -143,11 +150,11 @@ impl Follower {
         engine: &mut Engine,
         sink: &mut Sink,
         rep: &mut Reporter,
-        chunk: &mut [u8],
-        stop: &crate::shutdown::StopFlag,
+        stop: &StopFlag,
         keep_partial: bool,
     ) -> ExitCode {
         let mut diags = Vec::new();
+        let chunk = &mut vec![0u8; CHUNK][..];
         engine.start_input();
         loop {
             if stop.is_set() {
@@ -156,13 +163,13 @@ impl Follower {
                     rep.report(&self.name, &mut diags);
                 }
                 tracing::info!("stopped by a signal; alerts flushed");
-                return flush(sink).unwrap_or(ExitCode::SUCCESS);
+                return sink.flush_or_end().unwrap_or(ExitCode::SUCCESS);
             }
             let got = match self.drain(engine, sink, rep, chunk, &mut diags, stop) {
                 Pass::Eof(n) => n,
                 Pass::Stop(code) => return code,
             };
-            if let Some(code) = flush(sink) {
+            if let Some(code) = sink.flush_or_end() {
                 return code;
             }
             if stop.is_set() {
@@ -181,7 +188,7 @@ impl Follower {
                         Ok(file) => {
                             engine.finish(&mut sink.buf, &mut diags);
                             rep.report(&self.name, &mut diags);
-                            if let Some(code) = flush(sink) {
+                            if let Some(code) = sink.flush_or_end() {
                                 return code;
                             }
                             self.id = file.metadata().ok().and_then(|m| identity(&m));
@@ -202,7 +209,7 @@ impl Follower {
                 if meta.len() < self.pos {
                     engine.finish(&mut sink.buf, &mut diags);
                     rep.report(&self.name, &mut diags);
-                    if let Some(code) = flush(sink) {
+                    if let Some(code) = sink.flush_or_end() {
                         return code;
                     }
                     if let Err(e) = self.file.seek(SeekFrom::Start(0)) {
@@ -229,8 +236,8 @@ impl Follower {
         sink: &mut Sink,
         rep: &mut Reporter,
         chunk: &mut [u8],
-        diags: &mut Vec<jcdetect::Diagnostic>,
-        stop: &crate::shutdown::StopFlag,
+        diags: &mut Vec<Diagnostic>,
+        stop: &StopFlag,
     ) -> Pass {
         let mut total = 0;
         loop {
@@ -262,23 +269,9 @@ impl Follower {
             engine.set_fallback_time(now_nanos());
             engine.feed(data, &mut sink.buf, diags);
             rep.report(&self.name, diags);
-            if sink.buf.len() >= FLUSH_AT {
-                if let Some(code) = flush(sink) {
-                    return Pass::Stop(code);
-                }
+            if let Some(code) = sink.flush_if_full() {
+                return Pass::Stop(code);
             }
-        }
-    }
-}
-
-/// Flush the sink; `Some(status)` when the run must stop (also used by `--listen`).
-pub(crate) fn flush(sink: &mut Sink) -> Option<ExitCode> {
-    match sink.flush() {
-        Ok(()) => None,
-        Err(Stop::BrokenPipe) => Some(ExitCode::SUCCESS),
-        Err(Stop::Io(e)) => {
-            tracing::error!("writing output: {e}");
-            Some(ExitCode::from(1))
         }
     }
 }

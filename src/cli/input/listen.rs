@@ -3,7 +3,8 @@
 //!
 //! Threads and framing:
 //! - one acceptor thread; one reader thread per connection, which splits its own byte stream
-//!   into lines, so a line is never split or merged across connections. A reader sends whole
+//!   into lines with its own [`Framer`] (the engine's framing, so lines are framed as from a
+//!   file), so a line is never split or merged across connections. A reader sends whole
 //!   lines, in batches (one per socket read), over a channel to the engine, which runs on the
 //!   main thread and owns the only [`Engine`]: all connections share its state.
 //! - A line longer than `--max-line-bytes` is dropped by its reader without being buffered and
@@ -18,9 +19,12 @@
 //! listening socket failing. End of stdin does not (an `exec` source gives `/dev/null`), nor
 //! does a client disconnecting: clients may reconnect at any time.
 
-use super::follow::flush;
-use crate::{now_nanos, Reporter, Sink, FLUSH_AT};
-use jcdetect::Engine;
+use super::now_nanos;
+use crate::output::Sink;
+use crate::report::Reporter;
+use crate::shutdown::StopFlag;
+use jcdetect::frame::{Frame, Framer};
+use jcdetect::{Diagnostic, Engine};
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
@@ -31,9 +35,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Bytes of complete lines queued for the engine before readers wait.
-pub const IN_FLIGHT: usize = 64 << 20;
+const IN_FLIGHT: usize = 64 << 20;
 /// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 256;
+const MAX_CONNECTIONS: usize = 256;
 /// Socket read size.
 const READ_SIZE: usize = 64 << 10;
 
@@ -101,7 +105,7 @@ impl Listener {
         sink: &mut Sink,
         rep: &mut Reporter,
         max_line_bytes: usize,
-        stop: &crate::shutdown::StopFlag,
+        stop: &StopFlag,
     ) -> ExitCode {
         // Always printed: with port 0 it is the only way to learn the port.
         eprintln!("jcdetect: listening on {}", self.addr);
@@ -119,15 +123,10 @@ impl Listener {
         });
         let acceptor_budget = Arc::clone(&budget);
         let listener = self.listener;
-        // With --errors the readers keep the start of each over-long line they drop.
-        let keep = if engine.options().keep_rejected {
-            jcdetect::engine::REJECTED_PREFIX_BYTES
-        } else {
-            0
-        };
         let framing = Framing {
             max_line_bytes,
-            keep,
+            // With --errors the readers keep the start of each over-long line they drop.
+            keep_prefix: engine.options().keep_rejected,
         };
         let spawned = std::thread::Builder::new()
             .name("accept".into())
@@ -146,7 +145,7 @@ fn engine_loop(
     engine: &mut Engine,
     sink: &mut Sink,
     rep: &mut Reporter,
-    stop: &crate::shutdown::StopFlag,
+    stop: &StopFlag,
 ) -> ExitCode {
     use std::sync::mpsc::RecvTimeoutError;
     let mut diags = Vec::new();
@@ -163,7 +162,7 @@ fn engine_loop(
                 }
             }
             tracing::info!("stopped by a signal; alerts flushed");
-            return flush(sink).unwrap_or(ExitCode::SUCCESS);
+            return sink.flush_or_end().unwrap_or(ExitCode::SUCCESS);
         }
         let msg = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(m) => m,
@@ -173,10 +172,8 @@ fn engine_loop(
         let mut next = Some(msg);
         while let Some(msg) = next.take() {
             handle(msg, budget, engine, sink, rep, &mut diags);
-            if sink.buf.len() >= FLUSH_AT {
-                if let Some(code) = flush(sink) {
-                    return code;
-                }
+            if let Some(code) = sink.flush_if_full() {
+                return code;
             }
             if stop.is_set() {
                 break;
@@ -187,12 +184,12 @@ fn engine_loop(
             }
         }
         // Nothing more queued: hand the alerts downstream now.
-        if let Some(code) = flush(sink) {
+        if let Some(code) = sink.flush_or_end() {
             return code;
         }
     }
     tracing::error!("the listening socket failed; stopping");
-    if let Some(code) = flush(sink) {
+    if let Some(code) = sink.flush_or_end() {
         return code;
     }
     ExitCode::from(1)
@@ -204,7 +201,7 @@ fn handle(
     engine: &mut Engine,
     sink: &mut Sink,
     rep: &mut Reporter,
-    diags: &mut Vec<jcdetect::Diagnostic>,
+    diags: &mut Vec<Diagnostic>,
 ) {
     match msg {
         Msg::Batch {
@@ -238,14 +235,32 @@ fn handle(
 #[derive(Clone, Copy)]
 struct Framing {
     max_line_bytes: usize,
-    /// How many bytes of an over-long line to keep (0: none).
-    keep: usize,
+    /// Keep the start of an over-long line (for `--errors`).
+    keep_prefix: bool,
 }
 
-/// Append what fits of `part` to the kept start of an over-long line.
-fn keep_prefix(prefix: &mut Vec<u8>, part: &[u8], keep: usize) {
-    let room = keep.saturating_sub(prefix.len());
-    prefix.extend_from_slice(&part[..room.min(part.len())]);
+/// The lines of one batch: their bytes (of an over-long line, its kept start) and where
+/// each one is.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    fn push(&mut self, f: Frame<'_>) {
+        let start = self.data.len();
+        match f {
+            Frame::Line(line) => {
+                self.data.extend_from_slice(line);
+                self.items.push(Item::Line(start..self.data.len()));
+            }
+            Frame::TooLong { len, prefix } => {
+                self.data.extend_from_slice(&prefix);
+                self.items.push(Item::TooLong(len, start..self.data.len()));
+            }
+        }
+    }
 }
 
 fn accept_loop(listener: TcpListener, tx: Sender<Msg>, budget: Arc<Budget>, framing: Framing) {
@@ -296,23 +311,17 @@ fn read_connection(
     budget: &Budget,
     framing: Framing,
 ) {
-    let Framing {
-        max_line_bytes,
-        keep,
-    } = framing;
+    let mut framer = Framer::new(framing.max_line_bytes, framing.keep_prefix);
     let mut buf = vec![0u8; READ_SIZE];
-    // The start of a line that has no newline yet, or, when it grew too long, its length
-    // (and with --errors its first `keep` bytes).
-    let mut pending: Vec<u8> = Vec::new();
-    let mut discarding: Option<usize> = None;
-    let mut long_prefix: Vec<u8> = Vec::new();
+    let mut batch = Batch::default();
     let mut lines = 0u64;
-    let send = |data: Vec<u8>, items: Vec<Item>, lines: &mut u64| -> bool {
-        if items.is_empty() {
+    let mut send = |batch: &mut Batch| -> bool {
+        if batch.items.is_empty() {
             return true;
         }
-        let first_line = *lines + 1;
-        *lines += items.len() as u64;
+        let Batch { data, items } = std::mem::take(batch);
+        let first_line = lines + 1;
+        lines += items.len() as u64;
         budget.acquire(data.len());
         let n = data.len();
         let sent = tx.send(Msg::Batch {
@@ -336,56 +345,17 @@ fn read_connection(
                 break;
             }
         };
-        let (mut data, mut items) = (Vec::new(), Vec::new());
-        let mut rest = &buf[..n];
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            let head = &rest[..i];
-            rest = &rest[i + 1..];
-            if let Some(len) = discarding.take() {
-                keep_prefix(&mut long_prefix, head, keep);
-                let start = data.len();
-                data.append(&mut long_prefix);
-                items.push(Item::TooLong(len + head.len(), start..data.len()));
-            } else if pending.len() + head.len() > max_line_bytes {
-                keep_prefix(&mut long_prefix, &pending, keep);
-                keep_prefix(&mut long_prefix, head, keep);
-                let start = data.len();
-                data.append(&mut long_prefix);
-                items.push(Item::TooLong(pending.len() + head.len(), start..data.len()));
-                pending.clear();
-            } else {
-                let start = data.len();
-                data.extend_from_slice(&pending);
-                data.extend_from_slice(head);
-                pending.clear();
-                items.push(Item::Line(start..data.len()));
-            }
-        }
-        if let Some(len) = discarding.as_mut() {
-            *len += rest.len();
-            keep_prefix(&mut long_prefix, rest, keep);
-        } else if pending.len() + rest.len() > max_line_bytes {
-            discarding = Some(pending.len() + rest.len());
-            keep_prefix(&mut long_prefix, &pending, keep);
-            keep_prefix(&mut long_prefix, rest, keep);
-            pending = Vec::new();
-        } else {
-            pending.extend_from_slice(rest);
-        }
-        if !send(data, items, &mut lines) {
+        framer.feed(&buf[..n], |f| batch.push(f));
+        if !send(&mut batch) {
             return;
         }
     }
     // The connection is closed: a last line without a newline still counts.
-    let (mut data, mut items) = (Vec::new(), Vec::new());
-    if let Some(len) = discarding {
-        data = long_prefix;
-        items.push(Item::TooLong(len, 0..data.len()));
-    } else if !pending.is_empty() {
-        data = pending;
-        items.push(Item::Line(0..data.len()));
-    }
-    if send(data, items, &mut lines) {
-        let _ = tx.send(Msg::Closed { conn, lines });
+    framer.finish(|f| batch.push(f));
+    if send(&mut batch) {
+        let _ = tx.send(Msg::Closed {
+            conn: conn.clone(),
+            lines,
+        });
     }
 }

@@ -1,0 +1,155 @@
+//! The filter (`jcdetect [OPTIONS] [FILE]...`, `--follow FILE`, `--listen ADDR`): set up
+//! everything that can fail before reading a byte (config, inputs, `--errors`, the engine,
+//! `--state`), run the input's loop, then end the run: flush, save the state, log the summary,
+//! write `--stats-json`.
+
+use crate::args::{Filter, Input};
+use crate::dead_letter::DeadLetter;
+use crate::engine_host::{Backend, Fault};
+use crate::input::{files, follow::Follower, listen::Listener};
+use crate::output::{Sink, Stop};
+use crate::report::{setup_error, summary, Reporter};
+use crate::{shutdown, state_file};
+use jcdetect::Options;
+use std::process::ExitCode;
+
+/// The input, opened.
+enum Source {
+    Files(Vec<files::Opened>),
+    Follow(Follower),
+    Listen(Listener),
+}
+
+impl Source {
+    /// Open FILEs, the followed file or the listening socket first: a typo in a name or a
+    /// busy port is reported before any state is allocated or any input read.
+    fn open(input: &Input) -> Result<Source, String> {
+        Ok(match input {
+            Input::Files(paths) => Source::Files(files::open(paths)?),
+            Input::Follow { path, from_end } => Source::Follow(Follower::open(path, *from_end)?),
+            Input::Listen(addr) => Source::Listen(Listener::bind(addr)?),
+        })
+    }
+}
+
+pub fn run(args: Filter) -> ExitCode {
+    let (cfg, cfg_text) = match super::load_config(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return setup_error(e),
+    };
+    let mut source = match Source::open(&args.input) {
+        Ok(s) => s,
+        Err(e) => return setup_error(e),
+    };
+    let opts = Options {
+        format: args.format,
+        emit: args.emit,
+        max_line_bytes: args.max_line_bytes,
+        keep_rejected: args.errors.is_some(),
+        ..Options::default()
+    };
+    let errors = match args.errors.as_deref().map(DeadLetter::open) {
+        Some(Ok(e)) => Some(e),
+        Some(Err(e)) => return setup_error(e),
+        None => None,
+    };
+    let mut engine = match Backend::open(&cfg, &cfg_text, opts, args.wasm.as_ref()) {
+        Ok(e) => e,
+        Err(f) => return f.exit(),
+    };
+    // What the CLI saved with the state: `{"follow": position}` (input/follow.rs).
+    if let Some(path) = &args.state {
+        match state_file::load(path, &mut engine) {
+            Ok(bytes) => {
+                let host: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                if let (Source::Follow(f), false) = (&mut source, host["follow"].is_null()) {
+                    f.resume(&host["follow"]);
+                }
+            }
+            Err(f) => return f.exit(),
+        }
+    }
+    let mut sink = Sink::new(errors.clone());
+    let mut rep = Reporter::new(args.quiet, errors.clone());
+    let stop = shutdown::install();
+    // --follow and --listen run on the native engine (the arguments refuse them with --wasm).
+    let mut saved_host = Vec::new();
+    let mut fault: Option<Fault> = None;
+    let mut status = match (source, &mut engine) {
+        (Source::Files(inputs), engine) => {
+            match files::run(
+                inputs,
+                engine,
+                &mut sink,
+                &mut rep,
+                &stop,
+                args.max_line_bytes,
+            ) {
+                Ok(s) => s,
+                // A trap in the WASM module ends the run (after writing what it had produced).
+                Err(f) => {
+                    fault = Some(f);
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+        (Source::Follow(mut f), Backend::Native(e)) => {
+            let code = f.run(e, &mut sink, &mut rep, &stop, args.state.is_some());
+            saved_host = serde_json::json!({ "follow": f.position(e) })
+                .to_string()
+                .into_bytes();
+            code
+        }
+        (Source::Listen(l), Backend::Native(e)) => {
+            l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
+        }
+        #[cfg(feature = "wasm-host")]
+        (_, Backend::Wasm(_)) => unreachable!("--wasm runs on FILEs and stdin only"),
+    };
+    match sink.flush() {
+        Ok(()) | Err(Stop::BrokenPipe) => {}
+        Err(Stop::Io(e)) => {
+            tracing::error!("writing output: {e}");
+            status = ExitCode::from(1);
+        }
+    }
+    if let Some(e) = &errors {
+        e.flush();
+        if e.failed() {
+            status = ExitCode::from(1);
+        }
+    }
+    if let Some(f) = fault {
+        return f.exit();
+    }
+    if let Some(path) = &args.state {
+        if sink.broken {
+            // Alerts that did not reach downstream would never fire again from saved state.
+            tracing::warn!(
+                "output not fully delivered: state not saved, {} keeps the previous run's",
+                path.display()
+            );
+        } else {
+            let bytes = match engine.snapshot(&saved_host) {
+                Ok(b) => b,
+                Err(f) => return f.exit(),
+            };
+            if let Err(e) = state_file::save(path, &bytes) {
+                tracing::error!("cannot save --state {}: {e}", path.display());
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    let counters = match engine.stats() {
+        Ok(c) => c,
+        Err(f) => return f.exit(),
+    };
+    tracing::info!("{}", summary(&counters));
+    if let Some(path) = &args.stats_json {
+        if let Err(e) = std::fs::write(path, &counters.json) {
+            tracing::error!("cannot write --stats-json {}: {e}", path.display());
+            status = ExitCode::from(1);
+        }
+    }
+    status
+}
