@@ -26,21 +26,7 @@ pub const MAX_INT_PARAM: i64 = 100 * 365 * 86_400;
 /// Largest accepted `threshold` (slots per key grow with it).
 pub const MAX_THRESHOLD: i64 = 1000;
 
-/// A value given for a rule parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    StrList(Vec<String>),
-    Int(u64),
-    Float(f64),
-}
-
-/// What the config says about one rule.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RuleOverride {
-    pub enabled: Option<bool>,
-    pub severity: Option<Severity>,
-    pub params: BTreeMap<String, ParamValue>,
-}
+pub use crate::rules::{Overrides, ParamValue, RuleOverride};
 
 /// An IP network in CIDR form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,31 +90,7 @@ impl Allowlist {
     }
 }
 
-/// `[state]`: the window state's budget and lateness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateConfig {
-    /// Memory for all stateful rules' tables together, MiB.
-    pub memory_mb: u64,
-    /// Events up to this far behind the watermark still count in windows.
-    pub allowed_lateness_secs: u64,
-    /// One event moves the watermark at most this far; a bigger jump waits for the next
-    /// event to confirm it (`src/watermark.rs`).
-    pub max_jump_secs: u64,
-    /// An unconfirmed event this far ahead of the watermark is kept out of the windows
-    /// (default 30 days, the longest horizon of the default rules).
-    pub max_future_secs: u64,
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        StateConfig {
-            memory_mb: 32,
-            allowed_lateness_secs: 300,
-            max_jump_secs: 3600,
-            max_future_secs: 2_592_000,
-        }
-    }
-}
+pub use crate::windows::StateConfig;
 
 /// A validated configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -205,6 +167,18 @@ impl Config {
     /// The override for a rule, if any.
     pub fn rule(&self, id: &str) -> Option<&RuleOverride> {
         self.rules.get(id)
+    }
+}
+
+impl Overrides for Config {
+    fn rule(&self, id: &str) -> Option<&RuleOverride> {
+        self.rules.get(id)
+    }
+}
+
+impl AsRef<StateConfig> for Config {
+    fn as_ref(&self) -> &StateConfig {
+        &self.state
     }
 }
 

@@ -92,7 +92,7 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawLine {
     /// The line, or for `line_too_long` (never buffered whole) only its first
-    /// [`crate::engine::REJECTED_PREFIX_BYTES`] bytes.
+    /// [`crate::frame::REJECTED_PREFIX_BYTES`] bytes.
     pub bytes: Vec<u8>,
     /// Length of the whole line; more than `bytes.len()` when only a prefix was kept.
     pub len: usize,

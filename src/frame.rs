@@ -179,11 +179,13 @@ mod tests {
         got
     }
 
+    /// (max line bytes, chunks, frames)
+    type Case<'a> = (usize, &'a [&'a [u8]], Vec<Result<String, usize>>);
+
     #[test]
     fn lines_across_chunks_and_over_the_limit() {
         let ok = |s: &str| Ok(s.to_string());
-        // (max line bytes, chunks, frames)
-        let cases: &[(usize, &[&[u8]], Vec<Result<String, usize>>)] = &[
+        let cases: &[Case] = &[
             (10, &[b"a\nb\n"], vec![ok("a"), ok("b")]),
             (10, &[b"ab", b"c\nd"], vec![ok("abc"), ok("d")]),
             (10, &[b"\n\n"], vec![ok(""), ok("")]),

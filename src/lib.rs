@@ -14,9 +14,10 @@
 //! ```
 //!
 //! [`engine`] drives a line through them; [`state`] is the versioned file the windows are
-//! saved in; [`config`], [`diag`] and [`hash`] are shared by all steps. A module only uses
-//! modules listed before it in the graph below (no cycles):
-//! `hash, diag → decode → rules → config → alert → state → windows → frame → engine`.
+//! saved in; [`config`] turns TOML into the settings of rules and windows; [`diag`] counts and
+//! reports bad input; [`hash`] is the one stable hash. A module only uses modules before it
+//! in this order (no cycles; `tests/layout.rs` checks it):
+//! `hash → decode → rules → alert → state → windows → config → frame → diag → engine`.
 #![forbid(unsafe_code)]
 
 pub mod alert;
@@ -30,8 +31,8 @@ pub mod rules;
 pub mod state;
 pub mod windows;
 
-/// The synthetic replay generator (`jcdetect generate`, the benches and tests). Not part of
-/// the data path, and not in the WASM builds.
+// The synthetic replay generator (`jcdetect generate`, the benches and tests): not part of
+// the data path, and not in the WASM builds.
 #[cfg(feature = "generate")]
 pub mod replay;
 

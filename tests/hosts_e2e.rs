@@ -6,6 +6,9 @@
 //! Fluent Bit tests also need the module (`wasm/build.sh`). `JCDETECT_E2E_EVENTS` sets the
 //! size of the generated replay (default 20 000). How to build the hosts: README.md, "Testing
 //! in the real hosts".
+//!
+//! Over 800 lines: the five deployment patterns share one install-and-run harness and one
+//! comparison with the native CLI, which would otherwise be copied per file.
 
 #[path = "common/live.rs"]
 mod live;

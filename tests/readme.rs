@@ -320,7 +320,7 @@ fn the_readme_links_every_page_of_docs_and_the_pipelines() {
     let targets: Vec<String> = links(&readme).into_iter().map(|(_, t)| t).collect();
     for page in docs_pages() {
         assert!(
-            targets.iter().any(|t| *t == page),
+            targets.contains(&page),
             "README.md does not link {page}"
         );
     }

@@ -6,6 +6,9 @@
 //! The modules are built here (once per test binary) when missing or older than the sources:
 //! `wasm/build.sh`, or `cargo build --manifest-path wasm/Cargo.toml --release --target ...`.
 //! `JCDETECT_WASM_WASIP1` / `JCDETECT_WASM_UNKNOWN` name prebuilt modules instead.
+//!
+//! Over 800 lines: module building, the wasmtime harness of Fluent Bit's call sequence and
+//! the parity cases share their helpers (one build of the modules per test binary).
 #![cfg(feature = "wasm-host")]
 
 mod common;

@@ -42,6 +42,9 @@
 //!   alerted and `g` is less than `suppress_secs` from one of its alerts, on either side (a
 //!   late event may complete a window before the latest alert); `suppress_secs = 0` never
 //!   holds back.
+//!
+//! Over 800 lines: the naive reference model is half of it and belongs beside the
+//! properties that compare the engine with it.
 
 use jcdetect::{Config, Engine, Options};
 use proptest::prelude::*;

@@ -3,12 +3,39 @@
 
 pub mod catalog;
 
-use crate::config::{Config, ParamValue};
 use crate::decode::{ChangeValue, Event};
 use catalog::{Cond, FieldSel, ParamDefault, RuleDef, RuleKind, Severity, ToIs};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 pub use catalog::normalize_field;
+
+/// A value given for a rule parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    StrList(Vec<String>),
+    Int(u64),
+    Float(f64),
+}
+
+/// What the config says about one rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleOverride {
+    pub enabled: Option<bool>,
+    pub severity: Option<Severity>,
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// Where compiling finds the user's settings of each rule (the config, or a plain map).
+pub trait Overrides {
+    fn rule(&self, id: &str) -> Option<&RuleOverride>;
+}
+
+impl Overrides for BTreeMap<String, RuleOverride> {
+    fn rule(&self, id: &str) -> Option<&RuleOverride> {
+        self.get(id)
+    }
+}
 
 /// [`normalize_field`] into a stack buffer, for matching on the hot path without allocating.
 fn normalized(s: &str) -> smallvec::SmallVec<[u8; 64]> {
@@ -41,7 +68,7 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
-    fn new(def: &'static RuleDef, cfg: &Config) -> CompiledRule {
+    fn new(def: &'static RuleDef, cfg: &impl Overrides) -> CompiledRule {
         let o = cfg.rule(def.id);
         let mut r = CompiledRule {
             def,
@@ -210,7 +237,7 @@ pub fn is_login_event(ev: &Event<'_>) -> bool {
 impl Rules {
     /// Compile every built-in rule with the config's overrides. Disabled rules are kept (so
     /// `jcdetect rules` can show them) but not indexed.
-    pub fn compile(cfg: &Config) -> Rules {
+    pub fn compile(cfg: &impl Overrides) -> Rules {
         let rules: Vec<CompiledRule> = crate::rules::catalog::all()
             .map(|d| CompiledRule::new(d, cfg))
             .collect();
@@ -398,6 +425,7 @@ fn cond(r: &CompiledRule, c: &Cond, ev: &Event<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::decode::decode;
 
     fn rules() -> Rules {

@@ -12,7 +12,6 @@ mod recent;
 pub mod watermark;
 
 use crate::alert::{Evidence, Extra};
-use crate::config::Config;
 use crate::decode::time::NANOS;
 use crate::decode::Event;
 use crate::hash::hash64;
@@ -36,8 +35,8 @@ pub(crate) use codec::Codec;
 use evidence::*;
 pub use id::CompactId;
 use meta::*;
-pub use plan::planned_bytes;
 use plan::*;
+pub use plan::{planned_bytes, StateConfig};
 use records::*;
 use table::*;
 
@@ -168,7 +167,8 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 
 impl Windows {
     /// Build the tables for the enabled stateful rules, splitting `[state] memory_mb`.
-    pub fn new(rules: &Rules, cfg: &Config) -> Windows {
+    pub fn new(rules: &Rules, state: &impl AsRef<StateConfig>) -> Windows {
+        let state = state.as_ref();
         let spray = Knobs::of(rules, "password_spray_from_ip");
         let stuffing = Knobs::of(rules, "credential_stuffing_success");
         let bf_success = Knobs::of(rules, "brute_force_then_success");
@@ -182,14 +182,11 @@ impl Windows {
         let rule = |k: &Knobs| &rules.rules[k.rule];
         let stuffing_success_window = rule(&stuffing).int("success_window_secs") as i64 * NANOS;
         let mfa_horizon = rule(&mfa).int("horizon_secs") as i64 * NANOS;
-        let lateness_secs = cfg.state.allowed_lateness_secs;
+        let lateness_secs = state.allowed_lateness_secs;
 
         // The shapes come from `plan`, which `planned_bytes` (config validation) shares.
-        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent] = plan(
-            rules,
-            lateness_secs,
-            cfg.state.memory_mb as usize * (1 << 20),
-        );
+        let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent] =
+            plan(rules, lateness_secs, state.memory_mb as usize * (1 << 20));
         Windows {
             spray,
             stuffing,

@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// `[state]`: the window state's budget and lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateConfig {
+    /// Memory for all stateful rules' tables together, MiB.
+    pub memory_mb: u64,
+    /// Events up to this far behind the watermark still count in windows.
+    pub allowed_lateness_secs: u64,
+    /// One event moves the watermark at most this far; a bigger jump waits for the next
+    /// event to confirm it (`watermark.rs`).
+    pub max_jump_secs: u64,
+    /// An unconfirmed event this far ahead of the watermark is kept out of the windows
+    /// (default 30 days, the longest horizon of the default rules).
+    pub max_future_secs: u64,
+}
+
+impl AsRef<StateConfig> for StateConfig {
+    fn as_ref(&self) -> &StateConfig {
+        self
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            memory_mb: 32,
+            allowed_lateness_secs: 300,
+            max_jump_secs: 3600,
+            max_future_secs: 2_592_000,
+        }
+    }
+}
+
 /// Buckets and bytes per key of a table given `bytes` of budget, `k` slots per key and a
 /// per-key record of `meta` bytes. At least one bucket, so a share smaller than one bucket
 /// of keys takes more than the share (`Config` validation refuses such budgets).
