@@ -107,8 +107,8 @@ impl Default for FilterConfig {
 /// `format`, `use_record_time`, `state`, `checkpoint_secs`, `checkpoint_records`; see
 /// `wasm/README.md`). Every problem is reported.
 pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
-        problems: vec![format!("TOML syntax: {}", e.message().trim())],
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::new([format!("TOML syntax: {}", e.message().trim())])
     })?;
     let mut problems = Vec::new();
     let mut fc = FilterConfig::default();
@@ -176,12 +176,12 @@ pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
     }
     match Config::from_value(&toml::Value::Table(table)) {
         Ok(c) => fc.config = c,
-        Err(e) => problems.extend(e.problems),
+        Err(e) => problems.extend(e.messages()),
     }
     if problems.is_empty() {
         Ok(fc)
     } else {
-        Err(ConfigError { problems })
+        Err(ConfigError::new(problems))
     }
 }
 

@@ -110,9 +110,9 @@ impl Detector {
                 // Throws on cycles and BigInts: pass that error on as a config error.
                 let s = JSON::stringify(&config).map_err(|e| {
                     let msg = js_sys::Error::from(e).message();
-                    config_error(&jcdetect::ConfigError {
-                        problems: vec![format!("cannot serialize the config: {msg}")],
-                    })
+                    config_error(&jcdetect::ConfigError::new([format!(
+                        "cannot serialize the config: {msg}"
+                    )]))
                 })?;
                 String::from(s)
             }

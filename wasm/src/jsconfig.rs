@@ -7,7 +7,7 @@ use serde_json::Value;
 /// Parse `JSON.stringify(config)` into the core config and engine options. Every problem is
 /// reported, as the TOML path does.
 pub fn parse(json: &str) -> Result<(Config, Options), ConfigError> {
-    let one = |p: String| ConfigError { problems: vec![p] };
+    let one = |p: String| ConfigError::new([p]);
     let v: Value = serde_json::from_str(json).map_err(|e| one(format!("not JSON: {e}")))?;
     let mut map = match v {
         Value::Null => serde_json::Map::new(),
@@ -40,7 +40,7 @@ pub fn parse(json: &str) -> Result<(Config, Options), ConfigError> {
     if problems.is_empty() {
         // The core names the allowed top-level keys; `format`/`emit` are ours.
         let cfg = Config::from_value(&toml::Value::Table(table)).map_err(|mut e| {
-            for p in &mut e.problems {
+            for p in e.problems.iter_mut().map(|p| &mut p.message) {
                 if p.starts_with("unknown top-level key") {
                     p.truncate(p.find(" (expected").unwrap_or(p.len()));
                     p.push_str(" (expected `rules`, `allowlist`, `state`, `format` or `emit`)");
@@ -52,9 +52,9 @@ pub fn parse(json: &str) -> Result<(Config, Options), ConfigError> {
     }
     // Still validate the rest, so one message lists every problem.
     if let Err(e) = Config::from_value(&toml::Value::Table(table)) {
-        problems.extend(e.problems);
+        problems.extend(e.messages());
     }
-    Err(ConfigError { problems })
+    Err(ConfigError::new(problems))
 }
 
 /// JSON → TOML value. TOML has no null; integers beyond i64 do not fit.
@@ -84,7 +84,7 @@ fn to_toml(at: &str, v: Value) -> Result<toml::Value, String> {
 
 /// The message of the JS `Error` a bad config throws.
 pub fn error_json(e: &ConfigError) -> String {
-    serde_json::json!({"error": "config", "message": e.to_string(), "problems": e.problems})
+    serde_json::json!({"error": "config", "message": e.to_string(), "problems": e.messages()})
         .to_string()
 }
 
@@ -116,13 +116,13 @@ mod tests {
         let e =
             parse(r#"{"format":"xml","rules":{"nope":{}},"state":{"memory_mb":null},"colour":1}"#)
                 .unwrap_err();
-        let all = e.problems.join("\n");
+        let all = e.messages().join("\n");
         assert!(all.contains("`format` must be"), "{all}");
         assert!(all.contains("`state.memory_mb` is null"), "{all}");
         assert!(all.contains("unknown rule `nope`"), "{all}");
         assert!(all.contains("unknown top-level key `colour`"), "{all}");
         let e = parse(r#"{"colour":1}"#).unwrap_err();
-        assert!(e.problems[0].ends_with("`format` or `emit`)"), "{e}");
+        assert!(e.problems[0].message.ends_with("`format` or `emit`)"), "{e}");
         assert!(parse("[1]").is_err());
         let v: Value = serde_json::from_str(&error_json(&e)).unwrap();
         assert_eq!(v["error"], "config");
