@@ -24,6 +24,7 @@ pub fn init(quiet: bool) {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
+        .with_ansi(false)
         .event_format(Style)
         .init();
 }

@@ -6,12 +6,19 @@
 use crate::args::{Filter, Input};
 use crate::dead_letter::DeadLetter;
 use crate::engine_host::{Backend, Fault};
-use crate::input::{files, follow::Follower, listen::Listener};
+use crate::input::follow::{Follower, Position};
+use crate::input::{files, listen::Listener};
 use crate::output::{Sink, Stop};
 use crate::report::{setup_error, summary, Reporter};
 use crate::{shutdown, state_file};
 use jcdetect::Options;
 use std::process::ExitCode;
+
+/// The CLI's own bytes in the `--state` file: where `--follow` resumes.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Host {
+    follow: Option<Position>,
+}
 
 /// The input, opened.
 enum Source {
@@ -57,13 +64,13 @@ pub fn run(args: Filter) -> ExitCode {
         Ok(e) => e,
         Err(f) => return f.exit(),
     };
-    // What the CLI saved with the state: `{"follow": position}` (input/follow.rs).
     if let Some(path) = &args.state {
         match state_file::load(path, &mut engine) {
             Ok(bytes) => {
-                let host: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                if let (Source::Follow(f), false) = (&mut source, host["follow"].is_null()) {
-                    f.resume(&host["follow"]);
+                // Empty (no --follow last time) or unreadable: nothing to resume.
+                let host: Host = serde_json::from_slice(&bytes).unwrap_or_default();
+                if let (Source::Follow(f), Some(at)) = (&mut source, &host.follow) {
+                    f.resume(at);
                 }
             }
             Err(f) => return f.exit(),
@@ -95,16 +102,24 @@ pub fn run(args: Filter) -> ExitCode {
         }
         (Source::Follow(mut f), Backend::Native(e)) => {
             let code = f.run(e, &mut sink, &mut rep, &stop, args.state.is_some());
-            saved_host = serde_json::json!({ "follow": f.position(e) })
-                .to_string()
-                .into_bytes();
+            let host = Host {
+                follow: Some(f.position(e)),
+            };
+            saved_host = serde_json::to_vec(&host).unwrap_or_default();
             code
         }
         (Source::Listen(l), Backend::Native(e)) => {
             l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
         }
+        // Refused with the arguments already; said again rather than assumed.
         #[cfg(feature = "wasm-host")]
-        (_, Backend::Wasm(_)) => unreachable!("--wasm runs on FILEs and stdin only"),
+        (_, Backend::Wasm(_)) => {
+            fault = Some(Fault::Usage(
+                "--wasm runs on FILEs and stdin; it does not combine with --follow or --listen"
+                    .into(),
+            ));
+            ExitCode::SUCCESS
+        }
     };
     match sink.flush() {
         Ok(()) | Err(Stop::BrokenPipe) => {}

@@ -59,6 +59,23 @@ fn identity(_: &fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
+/// Where a restart resumes, saved with the window state (`--state`) as
+/// `{"follow": {"dev", "ino", "offset", "path", "skip_partial"}}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// Device and inode of the file read.
+    dev: u64,
+    ino: u64,
+    /// The start of the first line not finished.
+    offset: u64,
+    /// The path as given (for a person reading the file; the identity decides).
+    #[serde(default)]
+    path: String,
+    /// Still inside the partial line `--follow-from-end` skips.
+    #[serde(default)]
+    skip_partial: bool,
+}
+
 /// What one pass over the available data ended with.
 enum Pass {
     /// Read this many bytes, then reached the end of the data.
@@ -99,14 +116,10 @@ impl Follower {
 
     /// Resume at a position saved by [`Follower::position`] when it names the same file
     /// and the file still reaches it; otherwise say why and keep the start chosen by `open`.
-    pub fn resume(&mut self, saved: &serde_json::Value) {
-        let (Some(dev), Some(ino), Some(offset)) = (
-            saved["dev"].as_u64(),
-            saved["ino"].as_u64(),
-            saved["offset"].as_u64(),
-        ) else {
-            return;
-        };
+    pub fn resume(&mut self, saved: &Position) {
+        let Position {
+            dev, ino, offset, ..
+        } = *saved;
         let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
         // The file's identity decides, not the path's spelling (`./f.log`, another cwd).
         if self.id != Some((dev, ino)) {
@@ -124,22 +137,21 @@ impl Follower {
         } else if self.file.seek(SeekFrom::Start(offset)).is_ok() {
             self.pos = offset;
             // Still inside the partial line `--follow-from-end` chose to skip.
-            self.skip_partial = saved["skip_partial"].as_bool().unwrap_or(false);
+            self.skip_partial = saved.skip_partial;
             tracing::info!("{}: resuming at byte {offset}", self.name);
         }
     }
 
     /// Where a restart should resume: the start of the first line not finished.
-    pub fn position(&self, engine: &Engine) -> serde_json::Value {
+    pub fn position(&self, engine: &Engine) -> Position {
         let (dev, ino) = self.id.unwrap_or((0, 0));
-        let offset = self.pos.saturating_sub(engine.pending_bytes() as u64);
-        serde_json::json!({
-            "path": self.name,
-            "dev": dev,
-            "ino": ino,
-            "offset": offset,
-            "skip_partial": self.skip_partial,
-        })
+        Position {
+            dev,
+            ino,
+            offset: self.pos.saturating_sub(engine.pending_bytes() as u64),
+            path: self.name.clone(),
+            skip_partial: self.skip_partial,
+        }
     }
 
     /// Follow until stopped. With `keep_partial` (a position will be saved) a line the writer
