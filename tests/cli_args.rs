@@ -14,6 +14,8 @@ const EX: &str = "@example";
 const NON_UTF8: &str = "@non-utf8";
 const MISSING: &str = "@missing";
 const BAD_TOML: &str = "@bad-toml";
+/// A config whose values are wrong, each at a known line and column.
+const BAD_VALUES: &str = "@bad-values";
 
 /// What stdout must be.
 enum Out {
@@ -57,7 +59,8 @@ const CASES: &[Case] = &[
     // Setup errors: exit 2 without the usage or a pointer to --help (the arguments were fine).
     (&[EX, MISSING],                   2, Empty, &["jcdetect: cannot open ", "does-not-exist.ndjson"], &["--help", "Usage:"]),
     (&["--config", MISSING, EX],       2, Empty, &["jcdetect: cannot read config "], &["--help", "Usage:"]),
-    (&["--config", BAD_TOML, EX],      2, Empty, &["jcdetect: ", "TOML"], &["--help", "Usage:"]),
+    (&["--config", BAD_TOML, EX],      2, Empty, &["jcdetect: ", "bad.toml:1:7: TOML syntax"], &["--help", "Usage:"]),
+    (&["--config", BAD_VALUES, EX],    2, Empty, &["bad-values.toml:2:13: rules.password_spray_from_ip.threshold: 5000 is above the limit 1000\n", "bad-values.toml:4:13: state.memory_mb: "], &["--help", "Usage:"]),
     (&["bench", MISSING],              2, Empty, &["jcdetect: cannot read "], &["--help", "Usage:"]),
     // Help, per command, and shell completions.
     (&["generate", "--help"],          0, Has("--attack-mix"), &[], &[]),
@@ -79,6 +82,11 @@ impl Fixture {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(example(), dir.join(non_utf8_name())).unwrap();
         std::fs::write(dir.join("bad.toml"), "[rules\n").unwrap();
+        std::fs::write(
+            dir.join("bad-values.toml"),
+            "[rules.password_spray_from_ip]\nthreshold = 5000\n[state]\nmemory_mb = \"x\"\n",
+        )
+        .unwrap();
         Fixture { dir }
     }
 
@@ -88,6 +96,7 @@ impl Fixture {
             NON_UTF8 => self.dir.join(non_utf8_name()).into(),
             MISSING => self.dir.join("does-not-exist.ndjson").into(),
             BAD_TOML => self.dir.join("bad.toml").into(),
+            BAD_VALUES => self.dir.join("bad-values.toml").into(),
             a => a.into(),
         }
     }

@@ -319,10 +319,7 @@ fn the_readme_links_every_page_of_docs_and_the_pipelines() {
     let readme = read("README.md");
     let targets: Vec<String> = links(&readme).into_iter().map(|(_, t)| t).collect();
     for page in docs_pages() {
-        assert!(
-            targets.contains(&page),
-            "README.md does not link {page}"
-        );
+        assert!(targets.contains(&page), "README.md does not link {page}");
     }
     for must in [
         "pipeline-configs/README.md",

@@ -122,7 +122,10 @@ mod tests {
         assert!(all.contains("unknown rule `nope`"), "{all}");
         assert!(all.contains("unknown top-level key `colour`"), "{all}");
         let e = parse(r#"{"colour":1}"#).unwrap_err();
-        assert!(e.problems[0].message.ends_with("`format` or `emit`)"), "{e}");
+        assert!(
+            e.problems[0].message.ends_with("`format` or `emit`)"),
+            "{e}"
+        );
         assert!(parse("[1]").is_err());
         let v: Value = serde_json::from_str(&error_json(&e)).unwrap();
         assert_eq!(v["error"], "config");

@@ -17,6 +17,6 @@ pub fn load_config(path: Option<&Path>) -> Result<(Config, String), String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    let cfg = Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg = Config::from_toml_str(&text).map_err(|e| e.in_file(path.display()).to_string())?;
     Ok((cfg, text))
 }
