@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # benches/replay.sh — build the release binary and replay NDJSON through `jcdetect bench`,
-# printing a Markdown table row for the README's Performance section.
+# printing a Markdown table row for docs/performance.md.
 #
 # Usage:
 #   benches/replay.sh [--row] FILE... [-- BENCH-OPTIONS...]

@@ -296,6 +296,10 @@ fn validate(
             // The Fluent Bit filter's own settings (checked by the filter, wasm/), so one
             // jcdetect.toml serves the filter and the CLI in a deployment.
             "fluentbit" if value.is_table() => {}
+            "fluentbit" => r.value(
+                &[Seg::Key("fluentbit")],
+                format_args!("must be a table, not {}", what(value)),
+            ),
             other => r.key(
                 &[Seg::Key(other)],
                 format!(

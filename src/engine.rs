@@ -225,7 +225,7 @@ impl Engine {
     }
 
     /// The window state (tables, suppression, watermark) as a state file's bytes
-    /// (`src/persist.rs`). Counters and line numbers are per run and not included.
+    /// (`src/state.rs`). Counters and line numbers are per run and not included.
     pub fn snapshot(&self) -> Vec<u8> {
         self.snapshot_with(&[])
     }
@@ -528,7 +528,7 @@ impl Engine {
             }
         };
         let time = event_time.or(host_event_time);
-        // Windows see events in time: not too late, not too far ahead (src/watermark.rs).
+        // Windows see events in time: not too late, not too far ahead (`src/windows/watermark.rs`).
         let window_time = match time.map(|t| (t, self.clock.observe(t))) {
             Some((t, Verdict::InTime { now })) => Some((t, now)),
             Some((_, Verdict::Late)) => {

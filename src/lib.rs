@@ -15,8 +15,8 @@
 //!
 //! [`engine`] drives a line through them; [`state`] is the versioned file the windows are
 //! saved in; [`config`] turns TOML into the settings of rules and windows; [`diag`] counts and
-//! reports bad input; [`hash`] is the one stable hash. A module only uses modules before it
-//! in this order (no cycles; `tests/layout.rs` checks it):
+//! reports bad input; [`hash`] holds the stable hashes (state keys, alert ids). A module only
+//! uses modules before it in this order (no cycles; `tests/layout.rs` checks it):
 //! `hash → decode → rules → alert → state → windows → config → frame → diag → engine`.
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! The window-state file format: a versioned, checksummed container, and the little-endian
-//! field codec the tables use to write themselves (`src/window.rs`).
+//! field codec the tables use to write themselves (`src/windows/codec.rs`).
 //!
 //! ```text
 //! "JCDSTATE"  magic, 8 bytes

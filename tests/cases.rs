@@ -19,7 +19,8 @@
 //! JCDETECT_BLESS=1 cargo test --test cases
 //! ```
 //!
-//! and review the diff (`git diff tests/cases`) before committing it. A new case needs only
+//! (a run that rewrote a golden fails, naming it) and review the diff (`git diff tests/cases`)
+//! before committing it. A new case needs only
 //! its input, expectations and optional config: blessing writes its goldens. See also
 //! `tests/cases/README.md`.
 
@@ -170,8 +171,14 @@ fn run_case(case: &Path) -> Result<(), String> {
         let out = output(&cfg, format, &input);
         let path = case.join(name);
         if blessing() {
+            // A rewritten golden fails the run, so a blessing run (or a JCDETECT_BLESS left
+            // set) never passes for a change nobody reviewed.
             if std::fs::read(&path).ok().as_deref() != Some(&out[..]) {
                 std::fs::write(&path, &out).map_err(|e| format!("{name}: {e}"))?;
+                problems.push(format!(
+                    "{name} rewritten ({BLESS} is set): review `git diff tests/cases`, then \
+                     run again without {BLESS}"
+                ));
             }
             continue;
         }

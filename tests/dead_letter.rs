@@ -1,4 +1,4 @@
-//! `--errors FILE` (src/dead_letter.rs), run through the binary: one record per rejected line,
+//! `--errors FILE` (`src/cli/dead_letter.rs`), run through the binary: one record per rejected line,
 //! byte-exact; alerts unchanged; write failures reported with exit 1; refused with --wasm.
 
 use std::io::Write;

@@ -1,5 +1,5 @@
-//! The fast decoder (`event::decode`, a hand-written scanner) against the reference one on
-//! serde_json (`event::decode_with_serde`): on random DI-shaped events, and on the same
+//! The fast decoder (`decode::decode`, a hand-written scanner) against the reference one on
+//! serde_json (`decode::decode_with_serde`): on random DI-shaped events, and on the same
 //! events cut short or with bytes removed, inserted or swapped, both must accept the same
 //! lines and read the same fields, and reject the same lines. A rejected line is
 //! `not_an_object` exactly when it is valid JSON.

@@ -475,7 +475,7 @@ fn follow_from_end_resumes_inside_the_skipped_line() {
 #[test]
 fn a_pipe_writer_sending_one_line_at_a_time_gets_each_lines_alerts_before_the_next() {
     // As Vector's console sink writes: an event per write. After two small reads the reader
-    // pauses to gather writes (src/reader.rs); the alerts of what was read must still go out
+    // pauses to gather writes (`src/cli/input/files.rs`); the alerts of what was read must still go out
     // at once, not wait for more input.
     let lines = example_lines();
     let cum = cumulative(&lines, Emit::Alerts);

@@ -1,7 +1,7 @@
 //! Replays the fuzz regression corpus (`tests/fuzz/regressions/<target>/`: minimized inputs
 //! of bugs the fuzz targets found, and hand-picked seeds) through the same checks as the
-//! cargo-fuzz targets (`tests/fuzz/checks.rs`), under plain `cargo test` on stable. See the
-//! README's "Fuzzing" section.
+//! cargo-fuzz targets (`tests/fuzz/checks.rs`), under plain `cargo test` on stable. See
+//! docs/testing.md, "Fuzzing".
 
 #[path = "fuzz/checks.rs"]
 mod checks;

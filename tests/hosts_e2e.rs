@@ -4,7 +4,7 @@
 //! Runs only when `FLUENT_BIT` / `VECTOR` name the binaries (`FLB_WAMRC` adds Fluent Bit's
 //! AOT compiler, for the AOT module); otherwise each test prints SKIPPED and passes. The
 //! Fluent Bit tests also need the module (`wasm/build.sh`). `JCDETECT_E2E_EVENTS` sets the
-//! size of the generated replay (default 20 000). How to build the hosts: README.md, "Testing
+//! size of the generated replay (default 20 000). How to build the hosts: docs/testing.md, "Testing
 //! in the real hosts".
 //!
 //! Over 800 lines: the five deployment patterns share one install-and-run harness and one
@@ -33,7 +33,7 @@ fn host(var: &str, test: &str) -> Option<PathBuf> {
             // log should say the test was skipped.
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED {test}: set {var} to the host binary to run it (README: Testing in the real hosts)"
+                "SKIPPED {test}: set {var} to the host binary to run it (docs/testing.md: Testing in the real hosts)"
             );
             None
         }

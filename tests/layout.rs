@@ -18,6 +18,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
             rust_files(&p, out);
         } else if p.extension().is_some_and(|x| x == "rs") {
             out.push(p);
@@ -40,20 +43,83 @@ fn top_module(rel: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The `crate::NAME` paths used in `text` outside its test module.
+/// The modules `text` uses through `crate::NAME` or `crate::{NAME, …}` outside its test
+/// module. Items re-exported at the root (`crate::Engine`) count as their module's.
 fn uses(text: &str) -> Vec<String> {
+    const ROOT_ITEMS: &[(&str, &str)] = &[
+        ("Format", "alert"),
+        ("Config", "config"),
+        ("ConfigError", "config"),
+        ("Code", "diag"),
+        ("Diagnostic", "diag"),
+        ("RawLine", "diag"),
+        ("Stats", "diag"),
+        ("Emit", "engine"),
+        ("Engine", "engine"),
+        ("Options", "engine"),
+    ];
     let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
-    let mut found = Vec::new();
-    for (i, _) in code.match_indices("crate::") {
-        let name: String = code[i + 7..]
+    // Comments (doc links included) name modules without depending on them.
+    let code: String = code
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let code = code.as_str();
+    let ident = |s: &str| -> String {
+        s.trim_start()
             .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        if !found.contains(&name) {
-            found.push(name);
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + 7..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Top-level names of the group only: `{a::{b, c}, d}` uses a and d.
+            let (mut depth, mut start) = (0, 0);
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        names.push(ident(&group[start..j]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.push(ident(&group[start..j]));
+                        start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            names.push(ident(rest));
+        }
+    }
+    let mut found: Vec<String> = Vec::new();
+    for n in names {
+        let module = ROOT_ITEMS
+            .iter()
+            .find(|(item, _)| *item == n)
+            .map_or(n.clone(), |(_, m)| m.to_string());
+        if !found.contains(&module) {
+            found.push(module);
         }
     }
     found
+}
+
+#[test]
+fn the_import_scanner_sees_every_form() {
+    assert_eq!(uses("use crate::decode::Event;"), ["decode"]);
+    assert_eq!(
+        uses("use crate::{engine::X, windows::{a, b}, Config};"),
+        ["engine", "windows", "config"]
+    );
+    assert_eq!(uses("let e = crate::Engine::new();"), ["engine"]);
+    assert!(uses("#[cfg(test)]\nmod tests {\n use crate::engine; }").is_empty());
+    assert!(uses("/// See [`crate::Engine`].\nfn f() {}").is_empty());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The window-state snapshot (`Engine::snapshot` / `Engine::restore`, `src/persist.rs`):
+//! The window-state snapshot (`Engine::snapshot` / `Engine::restore`, `src/state.rs`):
 //! a stream cut by restarts must raise exactly the alerts of the uncut stream, and a
 //! damaged, foreign or incompatible state file must be refused without panicking and
 //! without changing the engine.

@@ -1,4 +1,4 @@
-//! Property tests of the stateful rules (catalog section B, `src/window.rs`) against a naive
+//! Property tests of the stateful rules (catalog section B, `src/windows/`) against a naive
 //! reference model that keeps every event and recounts on each arrival.
 //!
 //! Streams are dense: 2–7 actors, or in a quarter of the cases 8–20 (so distinct tables fill

@@ -80,10 +80,10 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
 
 /// Report a refused state file and move it aside to `FILE.rejected`.
 fn reject(path: &Path, why: &str) {
-    let aside = path.with_file_name(format!(
-        "{}.rejected",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
+    // Built as an OS string: a non-UTF-8 name keeps its bytes.
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".rejected");
+    let aside = path.with_file_name(name);
     let moved = fs::rename(path, &aside)
         .map(|()| format!("moved to {}", aside.display()))
         .unwrap_or_else(|e| format!("could not be moved aside: {e}"));

@@ -41,7 +41,7 @@ const BAD: &[(&str, &str)] = &[
     ("[allowlist]\ncountries = [\"FR\", \"France\"]\n", "c.toml:2:20: allowlist.countries[1]: `France` is not a two-letter ISO 3166 country code"),
     ("[allowlist]\nhosts = []\n", "c.toml:2:1: unknown key `allowlist.hosts` (expected ips, users, countries)"),
     ("colour = 1\n", "c.toml:1:1: unknown top-level key `colour` (expected `rules`, `allowlist`, `state` or the `fluentbit` table)"),
-    ("fluentbit = 1\n", "c.toml:1:1: unknown top-level key `fluentbit` (expected `rules`, `allowlist`, `state` or the `fluentbit` table)"),
+    ("fluentbit = 1\n", "c.toml:1:13: fluentbit: must be a table, not the integer 1"),
     // File order, whatever the order of the tables' keys.
     ("[state]\nmemory_mb = 0\n[allowlist]\nips = [\"x\"]\n[rules.user_created]\nenabled = 1\n", "c.toml:2:13: state.memory_mb: 0 is below the minimum 1 | c.toml:4:8: allowlist.ips[0]: `x` is not an IP address or CIDR | c.toml:6:11: rules.user_created.enabled: must be true or false, not the integer 1"),
     ("[rules.user_created]\nseverity = 1\nenabled = 1\n[rules.account_locked]\nenabled = 1\n", "c.toml:2:12: rules.user_created.severity: must be one of informational, low, medium, high, critical, not the integer 1 | c.toml:3:11: rules.user_created.enabled: must be true or false, not the integer 1 | c.toml:5:11: rules.account_locked.enabled: must be true or false, not the integer 1"),

@@ -653,7 +653,7 @@ const T1110_003: AttackRef = t("T1110.003", "Password Spraying");
 const T1110_004: AttackRef = t("T1110.004", "Credential Stuffing");
 
 /// The stateful rules of the catalog (section B), in catalog order. Their logic lives in
-/// `window.rs`; thresholds, windows and suppression come from these parameters.
+/// `src/windows/`; thresholds, windows and suppression come from these parameters.
 pub const STATEFUL_RULES: &[RuleDef] = &[
     stateful(
         "password_spray_from_ip",

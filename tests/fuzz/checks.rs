@@ -28,7 +28,7 @@ fn serde_too_deep(e: &serde_json::Error) -> bool {
     e.to_string().contains("recursion limit exceeded")
 }
 
-/// The line decoder: `event::decode` never panics and agrees with the serde_json reference
+/// The line decoder: `decode::decode` never panics and agrees with the serde_json reference
 /// decoder exactly where tests/decoder.rs requires it: both accept with the same fields, or
 /// both reject and the rejection is `not_an_object` exactly when the text is valid JSON;
 /// the fast decoder may accept what serde rejects only for the documented leniencies.

@@ -107,9 +107,14 @@ impl Default for FilterConfig {
 /// `format`, `use_record_time`, `state`, `checkpoint_secs`, `checkpoint_records`; see
 /// `wasm/README.md`). Every problem is reported.
 pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        ConfigError::new([format!("TOML syntax: {}", e.message().trim())])
-    })?;
+    // The core settings as the CLI reads them, with line and column (it takes a `[fluentbit]`
+    // table as is, and refuses a `fluentbit` key that is no table).
+    let core = Config::from_toml_str(text);
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        return Err(core
+            .err()
+            .unwrap_or_else(|| ConfigError::new(["TOML syntax"])));
+    };
     let mut problems = Vec::new();
     let mut fc = FilterConfig::default();
     let (mut state, mut secs, mut records) = (None, None, None);
@@ -157,10 +162,7 @@ pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
                 }
             }
         }
-        Some(v) => problems.push(format!(
-            "`fluentbit` must be a table, not a {}",
-            v.type_str()
-        )),
+        Some(_) => {} // reported by the core's parse
     }
     match state {
         Some(path) => {
@@ -174,14 +176,15 @@ pub fn parse_filter_config(text: &str) -> Result<FilterConfig, ConfigError> {
             .push("`fluentbit.checkpoint_secs`/`checkpoint_records` need `fluentbit.state`".into()),
         None => {}
     }
-    match Config::from_value(&toml::Value::Table(table)) {
+    let mut err = ConfigError::new(problems);
+    match core {
         Ok(c) => fc.config = c,
-        Err(e) => problems.extend(e.messages()),
+        Err(e) => err.problems.extend(e.problems),
     }
-    if problems.is_empty() {
+    if err.problems.is_empty() {
         Ok(fc)
     } else {
-        Err(ConfigError::new(problems))
+        Err(err)
     }
 }
 
