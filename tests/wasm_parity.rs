@@ -1093,30 +1093,19 @@ fn fluent_bit_module_checkpoints_and_a_new_instance_restores() {
     assert!(var.0.join("fb.state").exists(), "checkpoint written");
     assert!(!var.0.join("fb.state.tmp").exists(), "renamed into place");
 
-    // A restart: the spray crosses its threshold on the restored windows.
-    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
-    let mut fired = Vec::new();
-    for i in 12..16 {
-        fired.extend(rules(fb.call(
-            "jumpcloud.di",
-            1_714_557_600,
-            0,
-            failure(i).as_bytes(),
-        )));
-    }
+    // The last four failures, in a new instance (a restart).
+    let restart_with_four_more = || {
+        let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
+        (12..16)
+            .flat_map(|i| rules(fb.call("jumpcloud.di", 1_714_557_600, 0, failure(i).as_bytes())))
+            .collect::<Vec<_>>()
+    };
+    // The spray crosses its threshold on the restored windows.
+    let fired = restart_with_four_more();
     assert_eq!(fired, ["password_spray_from_ip"]);
 
     // Without the checkpoint the same four failures stay below the threshold.
     std::fs::remove_file(var.0.join("fb.state")).unwrap();
-    let mut fb = FluentBit::with_dirs(Flavour::FluentBit, &dirs);
-    let mut fired = Vec::new();
-    for i in 12..16 {
-        fired.extend(rules(fb.call(
-            "jumpcloud.di",
-            1_714_557_600,
-            0,
-            failure(i).as_bytes(),
-        )));
-    }
+    let fired = restart_with_four_more();
     assert!(fired.is_empty(), "{fired:?}");
 }

@@ -43,32 +43,6 @@ use table::*;
 /// At most this many DI ids are listed in an alert's evidence.
 pub const MAX_EVIDENCE_IDS: usize = 32;
 
-/// Resolved settings of one stateful rule (times in ns).
-#[derive(Clone, Copy, Default)]
-struct Knobs {
-    rule: usize,
-    on: bool,
-    threshold: u64,
-    window: i64,
-    suppress: i64,
-}
-
-impl Knobs {
-    fn of(rules: &Rules, id: &str) -> Knobs {
-        let Some(i) = rules.index_of(id) else {
-            return Knobs::default();
-        };
-        let r = &rules.rules[i];
-        Knobs {
-            rule: i,
-            on: r.enabled,
-            threshold: r.int("threshold"),
-            window: r.int("window_secs") as i64 * NANOS,
-            suppress: r.int("suppress_secs") as i64 * NANOS,
-        }
-    }
-}
-
 /// One login as the window rules see it.
 #[derive(Clone, Copy)]
 struct Obs<'a, 'e> {
@@ -169,16 +143,18 @@ impl Windows {
     /// Build the tables for the enabled stateful rules, splitting `[state] memory_mb`.
     pub fn new(rules: &Rules, state: &impl AsRef<StateConfig>) -> Windows {
         let state = state.as_ref();
-        let spray = Knobs::of(rules, "password_spray_from_ip");
-        let stuffing = Knobs::of(rules, "credential_stuffing_success");
-        let bf_success = Knobs::of(rules, "brute_force_then_success");
-        let bf_attempts = Knobs::of(rules, "brute_force_attempts");
-        let locked = Knobs::of(rules, "multiple_accounts_locked");
-        let admin_cc = Knobs::of(rules, "admin_multi_country_login");
-        let user_cc = Knobs::of(rules, "user_multi_country_login");
-        let travel = Knobs::of(rules, "impossible_travel");
-        let sso = Knobs::of(rules, "sso_failure_burst");
-        let mfa = Knobs::of(rules, "mfa_bypass_suspected");
+        let StatefulKnobs {
+            spray,
+            stuffing,
+            bf_success,
+            bf_attempts,
+            locked,
+            admin_cc,
+            user_cc,
+            travel,
+            sso,
+            mfa,
+        } = StatefulKnobs::of(rules);
         let rule = |k: &Knobs| &rules.rules[k.rule];
         let stuffing_success_window = rule(&stuffing).int("success_window_secs") as i64 * NANOS;
         let mfa_horizon = rule(&mfa).int("horizon_secs") as i64 * NANOS;

@@ -1,5 +1,6 @@
-//! Memory planning: how many record slots each key needs for exactness under the allowed
-//! lateness, and how the budget is shared between the tables. Fixed at start-up.
+//! The stateful rules' settings (`Knobs`) and memory planning: how many record slots each key
+//! needs for exactness under the allowed lateness, and how the budget is shared between the
+//! tables. Fixed at start-up.
 
 use super::*;
 
@@ -31,6 +32,66 @@ impl Default for StateConfig {
             allowed_lateness_secs: 300,
             max_jump_secs: 3600,
             max_future_secs: 2_592_000,
+        }
+    }
+}
+
+/// Resolved settings of one stateful rule (times in ns).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Knobs {
+    pub(super) rule: usize,
+    pub(super) on: bool,
+    pub(super) threshold: u64,
+    pub(super) window: i64,
+    pub(super) suppress: i64,
+}
+
+impl Knobs {
+    pub(super) fn of(rules: &Rules, id: &str) -> Knobs {
+        let Some(i) = rules.index_of(id) else {
+            return Knobs::default();
+        };
+        let r = &rules.rules[i];
+        Knobs {
+            rule: i,
+            on: r.enabled,
+            threshold: r.int("threshold"),
+            window: r.int("window_secs") as i64 * NANOS,
+            suppress: r.int("suppress_secs") as i64 * NANOS,
+        }
+    }
+}
+
+/// The settings of every stateful rule of the catalog, by the name the code gives it (the
+/// table plan and the window logic both start from these).
+#[derive(Clone, Copy)]
+pub(super) struct StatefulKnobs {
+    pub(super) spray: Knobs,
+    pub(super) stuffing: Knobs,
+    pub(super) bf_success: Knobs,
+    pub(super) bf_attempts: Knobs,
+    pub(super) locked: Knobs,
+    pub(super) admin_cc: Knobs,
+    pub(super) user_cc: Knobs,
+    pub(super) travel: Knobs,
+    pub(super) sso: Knobs,
+    pub(super) mfa: Knobs,
+}
+
+impl StatefulKnobs {
+    pub(super) fn of(rules: &Rules) -> StatefulKnobs {
+        let k = |id| Knobs::of(rules, id);
+        StatefulKnobs {
+            spray: k("password_spray_from_ip"),
+            stuffing: k("credential_stuffing_success"),
+            bf_success: k("brute_force_then_success"),
+            bf_attempts: k("brute_force_attempts"),
+            locked: k("multiple_accounts_locked"),
+            admin_cc: k("admin_multi_country_login"),
+            user_cc: k("user_multi_country_login"),
+            travel: k("impossible_travel"),
+            sso: k("sso_failure_burst"),
+            mfa: k("mfa_bypass_suspected"),
         }
     }
 }
@@ -74,16 +135,18 @@ pub(super) const TABLES: usize = 8;
 /// countries, travel, MFA, recent successes (only `bytes` is used: see [`Recents`]); `None`
 /// for a table that no enabled rule uses.
 pub(super) fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<Spec>; TABLES] {
-    let spray = Knobs::of(rules, "password_spray_from_ip");
-    let stuffing = Knobs::of(rules, "credential_stuffing_success");
-    let bf_success = Knobs::of(rules, "brute_force_then_success");
-    let bf_attempts = Knobs::of(rules, "brute_force_attempts");
-    let locked = Knobs::of(rules, "multiple_accounts_locked");
-    let admin_cc = Knobs::of(rules, "admin_multi_country_login");
-    let user_cc = Knobs::of(rules, "user_multi_country_login");
-    let travel = Knobs::of(rules, "impossible_travel");
-    let sso = Knobs::of(rules, "sso_failure_burst");
-    let mfa = Knobs::of(rules, "mfa_bypass_suspected");
+    let StatefulKnobs {
+        spray,
+        stuffing,
+        bf_success,
+        bf_attempts,
+        locked,
+        admin_cc,
+        user_cc,
+        travel,
+        sso,
+        mfa,
+    } = StatefulKnobs::of(rules);
     let param = |k: &Knobs, name: &str| {
         rules
             .rules
