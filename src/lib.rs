@@ -36,6 +36,11 @@ pub mod windows;
 #[cfg(feature = "generate")]
 pub mod replay;
 
+// The DI API source's decisions (`jcdetect pull`): the CLI does its I/O. Not in the WASM
+// builds.
+#[cfg(feature = "pull")]
+pub mod pull;
+
 pub use alert::Format;
 pub use config::{Config, ConfigError};
 pub use diag::{Code, Diagnostic, RawLine, Stats};

@@ -1,0 +1,720 @@
+//! The Directory Insights API source, without I/O: which request to send next, what a reply
+//! means (events to deliver, a fault to back off from, the end of a query), and the cursor
+//! that makes a restart neither skip nor repeat events. The CLI (`src/cli/pull.rs`) sends the
+//! requests, sleeps, writes the events and saves the cursor; everything that decides is here,
+//! so the tests can drive it through thousands of fault scripts without a network.
+//!
+//! The protocol (`POST /insights/directory/v1/events`): a query is `service`, `start_time`,
+//! optional `end_time`, `limit`, `sort: ASC`, and `search_after` from the previous page's
+//! `X-Search_after` header; another page exists while a page is full. Each poll re-queries
+//! an overlap (up to `lag` behind what it read before, by the API's clock), so events the
+//! API ingests late are still read, and skips the events it already delivered by their DI
+//! `id`; [`cursor`] says why that start is exact.
+//!
+//! Several organizations and services are pulled as separate streams whose pages are merged
+//! by event time, so the detector downstream sees one stream in time order.
+//!
+//! Feature `pull` (on with the CLI): never in the WASM builds.
+
+pub mod cursor;
+mod reply;
+
+use crate::decode::time::to_rfc3339;
+use cursor::Cursor;
+pub use reply::{parse_http_date, Failure, Reply};
+use std::collections::VecDeque;
+
+const SECOND: i64 = 1_000_000_000;
+/// A full page that repeats the previous one this many times in a row ends the stream's
+/// query for this poll (the next poll starts again from its cursor).
+const MAX_REPEATS: u32 = 3;
+/// Retry-After values above this are taken as this (a misconfigured proxy must not park the
+/// collector for a day).
+const MAX_RETRY_AFTER: i64 = 3600 * SECOND;
+/// The API's largest page.
+pub const MAX_LIMIT: u32 = 10_000;
+
+/// What to pull and how (the CLI's options, in ns).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DI services (`all`, `directory`, `sso`, …); at least one.
+    pub services: Vec<String>,
+    /// `x-org-id`s; none: the key's own organization (no header).
+    pub orgs: Vec<String>,
+    /// Start of a first run (a saved cursor takes precedence).
+    pub since: i64,
+    /// Deliver events up to and including this time, then end.
+    pub until: Option<i64>,
+    /// The longest the API may take to make an event readable after its time (ingestion
+    /// delay): each poll re-reads this far back.
+    pub lag: i64,
+    /// Between polls, once every stream has read all there is.
+    pub poll: i64,
+    /// Page size asked for (1..=10 000).
+    pub limit: u32,
+    /// First retry delay; doubles per failed attempt up to `backoff_max`.
+    pub backoff: i64,
+    pub backoff_max: i64,
+}
+
+impl Settings {
+    /// The org × service streams, in a fixed order.
+    pub fn streams(&self) -> Vec<(Option<String>, String)> {
+        let orgs: Vec<Option<String>> = if self.orgs.is_empty() {
+            vec![None]
+        } else {
+            self.orgs.iter().cloned().map(Some).collect()
+        };
+        orgs.iter()
+            .flat_map(|o| self.services.iter().map(move |s| (o.clone(), s.clone())))
+            .collect()
+    }
+}
+
+/// One request to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// `x-org-id`, if any.
+    pub org: Option<String>,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// The events of a delivery: NDJSON lines, in the order to write them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub lines: Vec<u8>,
+    pub events: usize,
+    /// (stream, key, time) of each event, for [`Puller::commit`].
+    delivered: Vec<(usize, Box<str>, Option<i64>)>,
+}
+
+/// What the caller does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this request, then call [`Puller::on_reply`].
+    Fetch(Request),
+    /// Write these events; once they are written, call [`Puller::commit`].
+    Deliver(Batch),
+    /// Sleep this long (ns), then ask again: a backoff or the poll interval.
+    Wait(i64),
+    /// `until` reached on every stream: all events up to it are delivered.
+    Done,
+    /// The API refused the run before it ever answered (bad key, wrong URL, bad service):
+    /// a setup error.
+    Fatal(String),
+}
+
+/// A message for the log, said once where it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub error: bool,
+    pub text: String,
+}
+
+/// Run counters (`--stats-json` → `pull`).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Counters {
+    pub requests: u64,
+    pub pages: u64,
+    pub events: u64,
+    /// Already delivered (the overlap re-read, a repeated page, a duplicate in a page).
+    pub duplicates: u64,
+    /// Older than the query's start (the API should not return them).
+    pub before_start: u64,
+    /// After `--until` (not delivered).
+    pub after_until: u64,
+    pub without_id: u64,
+    pub without_timestamp: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub unavailable: u64,
+    pub server_errors: u64,
+    pub client_errors: u64,
+    pub auth_failures: u64,
+    pub timeouts: u64,
+    pub connection_errors: u64,
+    pub bad_bodies: u64,
+    pub count_mismatches: u64,
+    pub repeated_pages: u64,
+    pub missing_search_after: u64,
+    /// Server clock minus local clock at the last reply with a `Date`, in seconds.
+    pub clock_skew_secs: i64,
+}
+
+/// One org × service: its cursor and its query of this poll.
+struct Stream {
+    cursor: Cursor,
+    /// Events older than this are skipped in this poll's query.
+    lower: i64,
+    /// `search_after` for the next page, as the server sent it.
+    after: Option<String>,
+    /// The query's `start_time` (whole seconds, at or before `lower`).
+    from: i64,
+    /// All pages of this poll's query are read.
+    exhausted: bool,
+    /// `until` is behind us: nothing more to read, ever.
+    done: bool,
+    /// Read and not yet delivered, in page order.
+    buf: VecDeque<Pending>,
+    /// The bytes the pending events point into.
+    page: Vec<u8>,
+    /// (X-Search_after, body hash) of the last full page, to see a repeat.
+    last_page: Option<(Option<String>, u64)>,
+    repeats: u32,
+    /// Server time of this poll's first answered page: what the API had then, this poll
+    /// reads.
+    poll_now: Option<i64>,
+    /// The newest event time delivered in this poll.
+    poll_read: Option<i64>,
+    /// This poll's query was cut short (a repeating page): it does not prove anything read.
+    cut: bool,
+}
+
+struct Pending {
+    key: Box<str>,
+    ts: Option<i64>,
+    start: usize,
+    end: usize,
+}
+
+/// The pull's state machine. Call [`Puller::next`] and do what it says.
+pub struct Puller {
+    settings: Settings,
+    streams: Vec<Stream>,
+    /// The stream whose request is out (or will be retried).
+    asking: Option<usize>,
+    attempt: u32,
+    wait: Option<i64>,
+    /// Any 2xx seen: later auth or client errors are retried, not fatal.
+    answered: bool,
+    /// A batch handed out and not committed yet.
+    uncommitted: bool,
+    /// A poll has ended; the next one starts after `poll`.
+    between_polls: bool,
+    counters: Counters,
+    notices: Vec<Notice>,
+    skew_said: bool,
+    /// Why the run cannot go on (reported by `next`).
+    fatal: Option<String>,
+}
+
+impl Puller {
+    /// A puller for `settings`, resuming from `saved` cursors (from a state file) where they
+    /// match a stream.
+    pub fn new(settings: Settings, saved: Vec<Cursor>) -> Puller {
+        let (cursors, dropped) = cursor::resume(saved, &settings.streams(), settings.since);
+        let mut notices = Vec::new();
+        for c in dropped {
+            notices.push(Notice {
+                error: false,
+                text: format!(
+                    "the saved cursor of {} is dropped: not pulled in this run",
+                    stream_name(&c.org, &c.service)
+                ),
+            });
+        }
+        let streams = cursors
+            .into_iter()
+            .map(|cursor| Stream {
+                cursor,
+                lower: 0,
+                after: None,
+                from: 0,
+                exhausted: true,
+                done: false,
+                buf: VecDeque::new(),
+                page: Vec::new(),
+                last_page: None,
+                repeats: 0,
+                poll_now: None,
+                poll_read: None,
+                cut: false,
+            })
+            .collect();
+        let mut p = Puller {
+            settings,
+            streams,
+            asking: None,
+            attempt: 0,
+            wait: None,
+            answered: false,
+            uncommitted: false,
+            between_polls: false,
+            counters: Counters::default(),
+            notices,
+            skew_said: false,
+            fatal: None,
+        };
+        p.start_poll();
+        p
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Messages since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The cursors, as JSON: what a state file keeps. Only committed events count.
+    pub fn cursor_json(&self) -> Vec<u8> {
+        let cursors: Vec<Cursor> = self.streams.iter().map(|s| s.cursor.clone()).collect();
+        cursor::encode(&cursors)
+    }
+
+    /// What to do next.
+    pub fn next(&mut self) -> Step {
+        if self.uncommitted {
+            // A caller bug, said rather than risking a skipped or repeated event.
+            return Step::Fatal("internal: a batch was not committed before the next step".into());
+        }
+        if let Some(f) = &self.fatal {
+            return Step::Fatal(f.clone());
+        }
+        if let Some(w) = self.wait.take() {
+            return Step::Wait(w);
+        }
+        if let Some(i) = self.asking {
+            return Step::Fetch(self.request(i));
+        }
+        if self.between_polls {
+            self.between_polls = false;
+            self.start_poll();
+        }
+        // A stream with nothing buffered and more to read must be read before the merge can
+        // go on: its next event may be the oldest.
+        if let Some(i) = (0..self.streams.len()).find(|&i| {
+            let s = &self.streams[i];
+            !s.done && !s.exhausted && s.buf.is_empty()
+        }) {
+            self.asking = Some(i);
+            return Step::Fetch(self.request(i));
+        }
+        if self.streams.iter().any(|s| !s.buf.is_empty()) {
+            return Step::Deliver(self.merge());
+        }
+        // Every stream read to its end for this poll: all the API had when the poll began.
+        let (until, lag) = (self.settings.until, self.settings.lag);
+        for s in &mut self.streams {
+            if let (false, false, Some(p)) = (s.done, s.cut, s.poll_now) {
+                s.cursor.advance(until.unwrap_or(i64::MAX), p, lag);
+            }
+        }
+        if let Some(until) = until {
+            // Events up to `until` can reach the API until `lag` after it: done once a poll
+            // that began after that (by the API's clock) has read them all.
+            if self.streams.iter().all(|s| s.cursor.complete(until, lag)) {
+                return Step::Done;
+            }
+        }
+        self.between_polls = true;
+        Step::Wait(self.settings.poll)
+    }
+
+    /// The written batch: its events are delivered and will never be delivered again.
+    pub fn commit(&mut self, batch: Batch) {
+        self.uncommitted = false;
+        let mut touched = vec![false; self.streams.len()];
+        for (i, key, ts) in batch.delivered {
+            let s = &mut self.streams[i];
+            // An event without a time is kept as if at the query's start.
+            s.cursor.seen.insert(key, ts.unwrap_or(s.lower));
+            if let Some(t) = ts {
+                s.poll_read = Some(s.poll_read.map_or(t, |r| r.max(t)));
+            }
+            touched[i] = true;
+        }
+        self.counters.events += batch.events as u64;
+        let lag = self.settings.lag;
+        for (i, t) in touched.into_iter().enumerate() {
+            let s = &mut self.streams[i];
+            let (true, Some(read), Some(p)) = (t, s.poll_read, s.poll_now) else {
+                continue;
+            };
+            // Pages come in (millisecond, id) order: everything before this millisecond
+            // that the API had at `p` is delivered. Once that passes what the cursor held,
+            // it is the cursor's new guarantee.
+            let read = read.div_euclid(1_000_000) * 1_000_000 - 1;
+            if s.cursor.read_to.is_none_or(|n| read >= n) {
+                s.cursor.advance(read, p, lag);
+            }
+        }
+    }
+
+    /// A batch that could not be written: its events stay undelivered (the run is ending;
+    /// the saved cursor does not include them).
+    pub fn abandon(&mut self, _batch: Batch) {
+        self.uncommitted = false;
+    }
+
+    fn start_poll(&mut self) {
+        let lag = self.settings.lag;
+        for s in &mut self.streams {
+            if let Some(until) = self.settings.until {
+                // Complete already (a restart after the end): nothing to ask.
+                s.done |= s.cursor.complete(until, lag);
+            }
+            if s.done {
+                continue;
+            }
+            s.lower = s.cursor.lower_bound(lag);
+            // Whole seconds: any API accepts them.
+            s.from = s.lower;
+            s.after = None;
+            s.exhausted = false;
+            s.last_page = None;
+            s.repeats = 0;
+            s.poll_now = None;
+            s.poll_read = None;
+            s.cut = false;
+        }
+    }
+
+    fn request(&self, i: usize) -> Request {
+        let s = &self.streams[i];
+        let mut body = serde_json::Map::new();
+        body.insert("service".into(), s.cursor.service.clone().into());
+        body.insert("start_time".into(), to_rfc3339(s.from).into());
+        if let Some(until) = self.settings.until {
+            // One second past `until`, so an API that ends its range exclusively still
+            // returns events at `until`; later ones are dropped here.
+            body.insert("end_time".into(), to_rfc3339(until + SECOND).into());
+        }
+        body.insert("limit".into(), self.settings.limit.into());
+        body.insert("sort".into(), "ASC".into());
+        if let Some(after) = &s.after {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(after) {
+                body.insert("search_after".into(), v);
+            }
+        }
+        Request {
+            org: s.cursor.org.clone(),
+            body: serde_json::Value::Object(body).to_string(),
+        }
+    }
+
+    /// The outcome of the request [`Step::Fetch`] asked for. `local_now` is the caller's
+    /// clock (ns) when it sent the request, used only when the reply has no `Date`.
+    pub fn on_reply(&mut self, reply: Result<Reply<'_>, Failure>, local_now: i64) {
+        let Some(i) = self.asking else {
+            return;
+        };
+        self.counters.requests += 1;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(f) => {
+                let (what, n) = match &f {
+                    Failure::Timeout(m) => (format!("timed out: {m}"), &mut self.counters.timeouts),
+                    Failure::Connection(m) => (m.clone(), &mut self.counters.connection_errors),
+                };
+                *n += 1;
+                self.retry(i, None, format!("request failed: {what}"));
+                return;
+            }
+        };
+        let now = reply.date.and_then(parse_http_date);
+        if let Some(t) = now {
+            self.counters.clock_skew_secs = (t - local_now) / SECOND;
+            if self.counters.clock_skew_secs.abs() > 60 && !self.skew_said {
+                self.skew_said = true;
+                self.notices.push(Notice {
+                    error: false,
+                    text: format!(
+                        "the API's clock and ours differ by {} s; only the API's is used",
+                        self.counters.clock_skew_secs
+                    ),
+                });
+            }
+        }
+        let retry_after = reply.retry_after.and_then(|v| reply::retry_after(v, now));
+        match reply.status {
+            // The key and the request are good, whatever the body holds.
+            200..=299 => self.answered = true,
+            401 | 403 => {
+                self.counters.auth_failures += 1;
+                let msg = format!(
+                    "the DI API refused the key ({}{}): check JUMPCLOUD_API_KEY or --api-key-file{}",
+                    reply.status,
+                    reply::server_message(reply.body),
+                    if self.settings.orgs.is_empty() { "" } else { " and --org-id" }
+                );
+                return self.refused(i, msg, retry_after);
+            }
+            429 => {
+                self.counters.rate_limited += 1;
+                return self.retry(i, retry_after, "rate limited (429)".into());
+            }
+            503 => {
+                self.counters.unavailable += 1;
+                return self.retry(i, retry_after, "service unavailable (503)".into());
+            }
+            408 | 500..=599 => {
+                self.counters.server_errors += 1;
+                let m = format!(
+                    "server error ({}{})",
+                    reply.status,
+                    reply::server_message(reply.body)
+                );
+                return self.retry(i, retry_after, m);
+            }
+            _ => {
+                self.counters.client_errors += 1;
+                let msg = format!(
+                    "the DI API rejected the request ({}{})",
+                    reply.status,
+                    reply::server_message(reply.body)
+                );
+                return self.refused(i, msg, retry_after);
+            }
+        }
+        let events: Vec<&serde_json::value::RawValue> = match serde_json::from_slice(reply.body) {
+            Ok(v) => v,
+            Err(e) => {
+                self.counters.bad_bodies += 1;
+                let what = if e.is_eof() {
+                    "a truncated body"
+                } else {
+                    "a body that is not a JSON array of events"
+                };
+                return self.retry(i, retry_after, format!("the API sent {what} ({e})"));
+            }
+        };
+        let count = events.len();
+        if let Some(c) = reply.result_count.and_then(reply::integer) {
+            if c != count as u64 {
+                self.counters.count_mismatches += 1;
+                let m = format!("X-Result-Count says {c}, the body holds {count} events");
+                return self.retry(i, retry_after, m);
+            }
+        }
+        // The page limit in force: the server's, when it is lower than asked.
+        let limit = reply
+            .limit
+            .and_then(reply::integer)
+            .map_or(self.settings.limit as u64, |l| {
+                l.min(self.settings.limit as u64)
+            });
+        let full = count as u64 >= limit && count > 0;
+        let search_after = reply
+            .search_after
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        // Each event's key and time (counted once the page is taken).
+        let heads: Vec<(Box<str>, Option<i64>, bool)> = events
+            .iter()
+            .map(|raw| {
+                let text = raw.get();
+                let head: reply::Head = serde_json::from_str(text).unwrap_or_default();
+                let ts = head
+                    .timestamp
+                    .as_deref()
+                    .and_then(|t| crate::decode::time::parse_rfc3339(t).ok());
+                match head.id {
+                    Some(id) if !id.is_empty() => (id.into(), ts, true),
+                    // Keyed by its bytes: stable across re-reads, so the overlap still
+                    // recognises it.
+                    _ => {
+                        let h = crate::hash::hash64(text.as_bytes(), 0x6a63);
+                        (format!("#{h:016x}").into(), ts, false)
+                    }
+                }
+            })
+            .collect();
+        // A page that does not follow the one before: the server did not move on (the same
+        // page again, or events from before the `search_after` it was given).
+        let fingerprint = (search_after.clone(), crate::hash::hash64(reply.body, 0));
+        let s = &self.streams[i];
+        let after_ms = s
+            .after
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<(i64, serde_json::Value)>(a).ok())
+            .map(|(ms, _)| ms);
+        let behind = after_ms.is_some_and(|ms| {
+            heads
+                .iter()
+                .any(|(_, ts, _)| ts.is_some_and(|t| t.div_euclid(1_000_000) < ms))
+        });
+        if behind || (full && s.last_page.as_ref() == Some(&fingerprint)) {
+            self.counters.repeated_pages += 1;
+            let s = &mut self.streams[i];
+            s.repeats += 1;
+            if s.repeats >= MAX_REPEATS {
+                s.exhausted = true;
+                s.cut = true;
+                let text = format!(
+                    "{}: the API keeps sending a page it sent before; this poll stops there and the next one starts again from the cursor",
+                    stream_name(&s.cursor.org, &s.cursor.service)
+                );
+                self.notices.push(Notice { error: true, text });
+                self.settle(i);
+                return;
+            }
+            return self.retry(i, retry_after, "the API sent a page it sent before".into());
+        }
+        let server_now = now.unwrap_or(local_now);
+        self.counters.pages += 1;
+        let until = self.settings.until;
+        let s = &mut self.streams[i];
+        s.poll_now.get_or_insert(server_now);
+        s.repeats = 0;
+        s.page.clear();
+        s.buf.clear();
+        let skip_below = s.lower.max(s.cursor.lower_bound(self.settings.lag));
+        let mut newest_in_page: Option<i64> = None;
+        let mut page_keys = crate::pull::cursor::Seen::default();
+        for (raw, (key, ts, has_id)) in events.iter().zip(heads) {
+            let text = raw.get();
+            if let Some(t) = ts {
+                newest_in_page = Some(newest_in_page.map_or(t, |n| n.max(t)));
+            } else {
+                self.counters.without_timestamp += 1;
+            }
+            if !has_id {
+                self.counters.without_id += 1;
+            }
+            if let (Some(t), Some(u)) = (ts, until) {
+                if t > u {
+                    self.counters.after_until += 1;
+                    continue;
+                }
+            }
+            // Older than the cursor's start: delivered before (its keys are forgotten), or
+            // older than this query asked for.
+            if ts.is_some_and(|t| t < skip_below) {
+                self.counters.before_start += 1;
+                continue;
+            }
+            if s.cursor.seen.contains_key(&key) || page_keys.contains_key(&key) {
+                self.counters.duplicates += 1;
+                continue;
+            }
+            page_keys.insert(key.clone(), 0);
+            let start = s.page.len();
+            reply::push_line(text, &mut s.page);
+            s.buf.push_back(Pending {
+                key,
+                ts,
+                start,
+                end: s.page.len(),
+            });
+        }
+        if !full {
+            s.exhausted = true;
+        } else {
+            s.last_page = Some(fingerprint);
+            match search_after {
+                Some(after) => s.after = Some(after),
+                None => {
+                    // Page on by time instead: start again at the page's newest second;
+                    // the keys skip what was read.
+                    self.counters.missing_search_after += 1;
+                    let next = newest_in_page.map(|t| t.div_euclid(SECOND) * SECOND);
+                    match next {
+                        Some(t) if t > s.from => {
+                            s.from = t;
+                            s.after = None;
+                        }
+                        _ => {
+                            // A full second of events in one page and no way past it.
+                            s.exhausted = true;
+                            s.cut = true;
+                            self.notices.push(Notice {
+                                error: true,
+                                text: format!(
+                                    "{}: a full page without X-Search_after that cannot be paged past by time; this poll stops there",
+                                    stream_name(&s.cursor.org, &s.cursor.service)
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        self.settle(i);
+    }
+
+    /// The request of stream `i` is answered (for good).
+    fn settle(&mut self, _i: usize) {
+        self.asking = None;
+        self.attempt = 0;
+    }
+
+    /// Try the same request again after a backoff (or the server's Retry-After).
+    fn retry(&mut self, i: usize, retry_after: Option<i64>, why: String) {
+        self.counters.retries += 1;
+        let backoff = self
+            .settings
+            .backoff
+            .saturating_mul(1i64 << self.attempt.min(30))
+            .min(self.settings.backoff_max);
+        self.attempt += 1;
+        let wait = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER));
+        let s = &self.streams[i];
+        self.notices.push(Notice {
+            error: self.attempt > 3,
+            text: format!(
+                "{}: {why}; retry {} in {:.3} s",
+                stream_name(&s.cursor.org, &s.cursor.service),
+                self.attempt,
+                wait as f64 / SECOND as f64
+            ),
+        });
+        self.asking = Some(i);
+        self.wait = Some(wait);
+    }
+
+    /// A refusal: fatal before the API ever answered, retried loudly after.
+    fn refused(&mut self, i: usize, msg: String, retry_after: Option<i64>) {
+        if !self.answered {
+            self.asking = None;
+            self.wait = None;
+            // `next` reports it.
+            self.fatal = Some(msg);
+            return;
+        }
+        self.attempt = self.attempt.max(4);
+        self.retry(i, retry_after, msg);
+    }
+
+    /// Merge the buffered events of every stream by event time, up to the point where a
+    /// stream runs dry and must be read again.
+    fn merge(&mut self) -> Batch {
+        let mut batch = Batch::default();
+        loop {
+            let mut best: Option<(i64, usize)> = None;
+            for (i, s) in self.streams.iter().enumerate() {
+                if let Some(p) = s.buf.front() {
+                    // An event without a time goes first: it cannot be placed.
+                    let t = p.ts.unwrap_or(i64::MIN);
+                    if best.is_none_or(|(bt, _)| t < bt) {
+                        best = Some((t, i));
+                    }
+                }
+            }
+            let Some((_, i)) = best else { break };
+            let s = &mut self.streams[i];
+            let Some(p) = s.buf.pop_front() else { break };
+            batch.lines.extend_from_slice(&s.page[p.start..p.end]);
+            batch.events += 1;
+            batch.delivered.push((i, p.key, p.ts));
+            if s.buf.is_empty() && !s.exhausted && !s.done {
+                break;
+            }
+        }
+        self.uncommitted = true;
+        batch
+    }
+}
+
+fn stream_name(org: &Option<String>, service: &str) -> String {
+    match org {
+        Some(o) => format!("org {o} service {service}"),
+        None => format!("service {service}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

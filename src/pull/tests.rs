@@ -1,0 +1,541 @@
+//! The pull state machine against a simulated DI API (in memory, a virtual clock): every
+//! event delivered exactly once through random fault scripts, late arrivals and restarts
+//! at random steps. The same contract over real HTTP is `tests/pull.rs`.
+
+use super::*;
+use crate::decode::time::parse_rfc3339;
+
+const S: i64 = SECOND;
+const T0: i64 = 1_750_000_000 * S;
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+#[derive(Clone)]
+struct Ev {
+    ts: i64,
+    id: String,
+    org: Option<String>,
+    service: String,
+    arrival: i64,
+    json: String,
+}
+
+/// Sort key of the API: (ms, id).
+fn key(e: &Ev) -> (i64, &str) {
+    (e.ts.div_euclid(1_000_000), e.id.as_str())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    RateLimited,
+    Unavailable,
+    ServerError,
+    Timeout,
+    Reset,
+    Truncated,
+    NotAnArray,
+    Repeat,
+    WrongCount,
+    NoSearchAfter,
+    Unauthorized,
+}
+
+const FAULTS: [Fault; 11] = [
+    Fault::RateLimited,
+    Fault::Unavailable,
+    Fault::ServerError,
+    Fault::Timeout,
+    Fault::Reset,
+    Fault::Truncated,
+    Fault::NotAnArray,
+    Fault::Repeat,
+    Fault::WrongCount,
+    Fault::NoSearchAfter,
+    Fault::Unauthorized,
+];
+
+/// The simulated API: sorted events, a clock that moves per request, scripted faults.
+struct Api {
+    events: Vec<Ev>,
+    now: i64,
+    step: i64,
+    /// Page size the server allows (it may be below what is asked).
+    max_limit: usize,
+    last: std::collections::HashMap<(Option<String>, String), (Vec<u8>, Option<String>)>,
+}
+
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    count: Option<String>,
+    limit: Option<String>,
+    search_after: Option<String>,
+    date: Option<String>,
+    body: Vec<u8>,
+}
+
+fn http_date(t: i64) -> String {
+    // Enough for the tests: the parser's inverse over whole seconds.
+    let secs = t.div_euclid(S);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let text = crate::decode::time::to_rfc3339(days * 86_400 * S);
+    let (y, m, d) = (&text[0..4], &text[5..7], &text[8..10]);
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][m.parse::<usize>().unwrap() - 1];
+    format!(
+        "Mon, {d} {month} {y} {:02}:{:02}:{:02} GMT",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+impl Api {
+    fn answer(&mut self, req: &Request, fault: Option<Fault>) -> Result<Answer, Failure> {
+        self.now += self.step;
+        let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+        let service = body["service"].as_str().unwrap().to_string();
+        let start = parse_rfc3339(body["start_time"].as_str().unwrap()).unwrap();
+        let end = body["end_time"].as_str().map(|t| parse_rfc3339(t).unwrap());
+        if let Some(e) = end {
+            assert!(e > start, "the client sent a start after the end");
+        }
+        let limit = (body["limit"].as_u64().unwrap() as usize).min(self.max_limit);
+        let after: Option<(i64, String)> = body
+            .get("search_after")
+            .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()));
+        let date = Some(http_date(self.now));
+        let plain = |status: u16| Answer {
+            status,
+            retry_after: None,
+            count: None,
+            limit: None,
+            search_after: None,
+            date: date.clone(),
+            body: b"{\"message\":\"no\"}".to_vec(),
+        };
+        match fault {
+            Some(Fault::RateLimited) => {
+                let mut a = plain(429);
+                a.retry_after = Some("1".into());
+                return Ok(a);
+            }
+            Some(Fault::Unavailable) => return Ok(plain(503)),
+            Some(Fault::ServerError) => return Ok(plain(500)),
+            Some(Fault::Unauthorized) => return Ok(plain(401)),
+            Some(Fault::Timeout) => return Err(Failure::Timeout("read".into())),
+            Some(Fault::Reset) => return Err(Failure::Connection("reset mid-body".into())),
+            Some(Fault::NotAnArray) => {
+                let mut a = plain(200);
+                a.body = b"{\"error\":\"x\"}".to_vec();
+                return Ok(a);
+            }
+            // The paging fault: `search_after` ignored, the previous page again.
+            Some(Fault::Repeat) if after.is_some() => {
+                if let Some((b, sa)) = self.last.get(&(req.org.clone(), service.clone())) {
+                    let mut a = plain(200);
+                    a.body = b.clone();
+                    a.search_after = sa.clone();
+                    a.count = Some(a.body.iter().filter(|&&c| c == b'{').count().to_string());
+                    a.limit = Some(limit.to_string());
+                    // Only a repeat of a full page can be told from a real page.
+                    return Ok(a);
+                }
+            }
+            _ => {}
+        }
+        let page: Vec<&Ev> = self
+            .events
+            .iter()
+            .filter(|e| e.arrival <= self.now)
+            .filter(|e| e.org == req.org && (service == "all" || e.service == service))
+            .filter(|e| e.ts >= start && end.is_none_or(|end| e.ts < end))
+            .filter(|e| {
+                after
+                    .as_ref()
+                    .is_none_or(|(ms, id)| key(e) > (*ms, id.as_str()))
+            })
+            .take(limit)
+            .collect();
+        let mut body = b"[".to_vec();
+        for (n, e) in page.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(e.json.as_bytes());
+        }
+        let search_after = page.last().map(|e| format!("[{},\"{}\"]", key(e).0, e.id));
+        let full = body.clone();
+        if let Some(Fault::Truncated) = fault {
+            body.truncate(body.len() / 2);
+        } else {
+            body.push(b']');
+            self.last.insert(
+                (req.org.clone(), service),
+                (body.clone(), search_after.clone()),
+            );
+        }
+        let mut count = page.len();
+        if let Some(Fault::WrongCount) = fault {
+            count += 1;
+        }
+        drop(full);
+        Ok(Answer {
+            status: 200,
+            retry_after: None,
+            count: Some(count.to_string()),
+            limit: Some(limit.to_string()),
+            search_after: match fault {
+                Some(Fault::NoSearchAfter) => None,
+                _ => search_after,
+            },
+            date,
+            body,
+        })
+    }
+}
+
+struct World {
+    events: Vec<Ev>,
+    settings: Settings,
+}
+
+/// Events over `span` seconds for two orgs × a few services, some arriving late (by less
+/// than `late_max`), a few without an id or sharing a millisecond.
+fn world(rng: &mut Rng, n: usize, orgs: usize, late_max: i64) -> World {
+    let services = ["directory", "sso", "systems"];
+    let mut events = Vec::new();
+    let mut t = T0;
+    for i in 0..n {
+        // Bursts: many events in the same second or millisecond, to stress paging ties.
+        t += match rng.below(4) {
+            0 => 0,
+            1 => 1_000_000 * rng.below(3) as i64,
+            _ => S * rng.below(4) as i64,
+        };
+        let org = (orgs > 0).then(|| format!("org{}", rng.below(orgs as u64)));
+        let service = services[rng.below(3) as usize].to_string();
+        let late = if rng.chance(10) {
+            rng.below(late_max as u64 / S as u64) as i64 * S
+        } else {
+            0
+        };
+        let id = format!("{:024x}", rng.next() as u128 * 7 + i as u128);
+        let ts_text = crate::decode::time::to_rfc3339(t);
+        let json = if rng.chance(2) {
+            // No id: the source keys it by its bytes.
+            format!("{{\"service\":\"{service}\",\"n\":{i},\"timestamp\":\"{ts_text}\"}}")
+        } else {
+            format!("{{\"id\":\"{id}\",\"service\":\"{service}\",\"n\":{i},\"timestamp\":\"{ts_text}\"}}")
+        };
+        events.push(Ev {
+            ts: t,
+            // The API's own sort id, also for events whose JSON has none.
+            id,
+            org,
+            service,
+            arrival: t + late,
+            json,
+        });
+    }
+    events.sort_by(|a, b| key(a).cmp(&key(b)));
+    let until = events.last().map(|e| e.ts).unwrap_or(T0);
+    World {
+        settings: Settings {
+            services: vec!["all".into()],
+            orgs: (0..orgs).map(|o| format!("org{o}")).collect(),
+            since: T0,
+            until: Some(until),
+            lag: 120 * S,
+            poll: 10 * S,
+            limit: 1 + rng.below(40) as u32,
+            backoff: S,
+            backoff_max: 60 * S,
+        },
+        events,
+    }
+}
+
+/// What a run delivered: each event's `n`, in delivery order, and the final counters.
+struct Run {
+    delivered: Vec<u64>,
+    restarts: u32,
+    counters: Vec<Counters>,
+}
+
+/// Drive pullers against the API until `Done`, restarting from the saved cursor at random
+/// steps and injecting faults at random requests.
+fn drive(w: &World, rng: &mut Rng, fault_pct: u64, restart_permille: u64) -> Run {
+    let mut api = Api {
+        events: w.events.clone(),
+        now: T0,
+        step: S,
+        max_limit: if rng.chance(20) { 5 } else { 10_000 },
+        last: Default::default(),
+    };
+    let mut run = Run {
+        delivered: Vec::new(),
+        restarts: 0,
+        counters: Vec::new(),
+    };
+    let mut p = Puller::new(w.settings.clone(), Vec::new());
+    let mut answered = false;
+    for _ in 0..200_000 {
+        if rng.below(1000) < restart_permille {
+            // A clean stop: the cursor as committed, through its JSON.
+            let saved = cursor::decode(&p.cursor_json()).unwrap();
+            run.counters.push(p.counters().clone());
+            p = Puller::new(w.settings.clone(), saved);
+            run.restarts += 1;
+            // A new process: a refusal on its first request is fatal again.
+            answered = false;
+        }
+        match p.next() {
+            Step::Fetch(req) => {
+                let mut fault = rng
+                    .chance(fault_pct)
+                    .then(|| FAULTS[rng.below(FAULTS.len() as u64) as usize]);
+                // A refusal before any answer is the fatal start-up error, tested apart.
+                if matches!(fault, Some(Fault::Unauthorized)) && !answered {
+                    fault = None;
+                }
+                let a = api.answer(&req, fault);
+                let reply = a.as_ref().map(|a| Reply {
+                    status: a.status,
+                    retry_after: a.retry_after.as_deref(),
+                    result_count: a.count.as_deref(),
+                    limit: a.limit.as_deref(),
+                    search_after: a.search_after.as_deref(),
+                    date: a.date.as_deref(),
+                    body: &a.body,
+                });
+                if matches!(&reply, Ok(r) if r.status == 200) {
+                    answered = true;
+                }
+                p.on_reply(reply.map_err(|e| e.clone()), api.now - 3600 * S);
+            }
+            Step::Deliver(b) => {
+                for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                    run.delivered.push(v["n"].as_u64().unwrap());
+                }
+                p.commit(b);
+            }
+            Step::Wait(ns) => {
+                assert!(ns >= 0);
+                // Sleeping moves the server's clock too.
+                api.now += ns;
+            }
+            Step::Done => {
+                run.counters.push(p.counters().clone());
+                return run;
+            }
+            Step::Fatal(m) => panic!("fatal: {m}"),
+        }
+    }
+    panic!("no end after 200 000 steps: {:?}", p.counters());
+}
+
+fn check(w: &World, run: &Run, what: &str) {
+    let mut got = run.delivered.clone();
+    got.sort_unstable();
+    let want: Vec<u64> = {
+        let mut v: Vec<u64> = w
+            .events
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+                v["n"].as_u64().unwrap()
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let dup = got.windows(2).find(|p| p[0] == p[1]);
+    assert!(dup.is_none(), "{what}: event {dup:?} delivered twice");
+    let missing: Vec<u64> = want
+        .iter()
+        .filter(|n| got.binary_search(n).is_err())
+        .copied()
+        .collect();
+    assert!(missing.is_empty(), "{what}: never delivered: {missing:?}");
+    assert_eq!(got, want, "{what}");
+}
+
+#[test]
+fn exactly_once_through_faults_late_arrivals_and_restarts() {
+    let mut faults_seen = 0u64;
+    let mut restarts = 0u64;
+    let mut late_seen = 0u64;
+    for seed in 1..=3000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let n = 20 + rng.below(200) as usize;
+        let orgs = rng.below(3) as usize;
+        let w = world(&mut rng, n, orgs, 60 * S);
+        late_seen += w.events.iter().filter(|e| e.arrival > e.ts).count() as u64;
+        let fault_pct = [0, 5, 20, 40][rng.below(4) as usize];
+        let restart_permille = [0, 3, 10][rng.below(3) as usize];
+        let run = drive(&w, &mut rng, fault_pct, restart_permille);
+        check(&w, &run, &format!("seed {seed}"));
+        restarts += run.restarts as u64;
+        faults_seen += run
+            .counters
+            .iter()
+            .map(|c| c.retries + c.repeated_pages)
+            .sum::<u64>();
+    }
+    // The scripts did exercise what they claim to.
+    assert!(faults_seen > 20_000, "{faults_seen} faults");
+    assert!(restarts > 2_000, "{restarts} restarts");
+    assert!(late_seen > 2_000, "{late_seen} late events");
+}
+
+#[test]
+fn each_fault_is_counted_and_survived() {
+    for (k, f) in FAULTS.iter().enumerate() {
+        let mut rng = Rng(77 + k as u64);
+        let w = world(&mut rng, 120, 0, 30 * S);
+        let mut w = w;
+        w.settings.limit = 10;
+        let mut api = Api {
+            events: w.events.clone(),
+            now: T0,
+            step: S,
+            max_limit: 10_000,
+            last: Default::default(),
+        };
+        let mut p = Puller::new(w.settings.clone(), Vec::new());
+        let mut delivered = Vec::new();
+        let mut requests = 0;
+        loop {
+            match p.next() {
+                Step::Fetch(req) => {
+                    requests += 1;
+                    // The fault on the third request and the one after it.
+                    let fault = (requests == 3 || requests == 4).then_some(*f);
+                    let a = api.answer(&req, fault);
+                    let reply = a.as_ref().map(|a| Reply {
+                        status: a.status,
+                        retry_after: a.retry_after.as_deref(),
+                        result_count: a.count.as_deref(),
+                        limit: a.limit.as_deref(),
+                        search_after: a.search_after.as_deref(),
+                        date: a.date.as_deref(),
+                        body: &a.body,
+                    });
+                    p.on_reply(reply.map_err(|e| e.clone()), api.now);
+                }
+                Step::Deliver(b) => {
+                    for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                        delivered.push(v["n"].as_u64().unwrap());
+                    }
+                    p.commit(b);
+                }
+                Step::Wait(ns) => api.now += ns,
+                Step::Done => break,
+                Step::Fatal(m) => panic!("{f:?}: fatal: {m}"),
+            }
+        }
+        let c = p.counters().clone();
+        let counted = match f {
+            Fault::RateLimited => c.rate_limited,
+            Fault::Unavailable => c.unavailable,
+            Fault::ServerError => c.server_errors,
+            Fault::Timeout => c.timeouts,
+            Fault::Reset => c.connection_errors,
+            Fault::Truncated | Fault::NotAnArray => c.bad_bodies,
+            Fault::Repeat => c.repeated_pages,
+            Fault::WrongCount => c.count_mismatches,
+            Fault::NoSearchAfter => c.missing_search_after,
+            Fault::Unauthorized => c.auth_failures,
+        };
+        // A missing header matters only on a full page; a repeat needs a page before it.
+        let want = if matches!(f, Fault::NoSearchAfter | Fault::Repeat) {
+            1..=2
+        } else {
+            2..=2
+        };
+        assert!(want.contains(&counted), "{f:?}: {c:?}");
+        check(
+            &w,
+            &Run {
+                delivered,
+                restarts: 0,
+                counters: vec![],
+            },
+            &format!("{f:?}"),
+        );
+    }
+}
+
+#[test]
+fn a_refusal_before_any_answer_is_fatal_and_later_only_loud() {
+    let mut rng = Rng(5);
+    let w = world(&mut rng, 50, 0, 0);
+    let mut p = Puller::new(w.settings.clone(), Vec::new());
+    let Step::Fetch(_) = p.next() else { panic!() };
+    let reply = Reply {
+        status: 401,
+        body: b"{\"message\":\"Unauthorized\"}",
+        ..Reply::default()
+    };
+    p.on_reply(Ok(reply), T0);
+    match p.next() {
+        Step::Fatal(m) => {
+            assert!(
+                m.contains("refused the key (401: {\"message\":\"Unauthorized\"})"),
+                "{m}"
+            );
+            assert!(m.contains("JUMPCLOUD_API_KEY"), "{m}");
+        }
+        s => panic!("{s:?}"),
+    }
+    // A 400 at start (a service the API does not know) is fatal too, with its message.
+    let mut p = Puller::new(w.settings.clone(), Vec::new());
+    let _ = p.next();
+    let bad = Reply {
+        status: 400,
+        body: b"{\"message\":\"bad service\"}",
+        ..Reply::default()
+    };
+    p.on_reply(Ok(bad), T0);
+    assert!(matches!(p.next(), Step::Fatal(m) if m.contains("bad service")));
+}
+
+#[test]
+fn requests_carry_the_contract() {
+    let mut s = world(&mut Rng(9), 10, 2, 0).settings;
+    s.services = vec!["sso".into(), "directory".into()];
+    s.limit = 10_000;
+    let mut p = Puller::new(s.clone(), Vec::new());
+    let Step::Fetch(r) = p.next() else { panic!() };
+    assert_eq!(r.org.as_deref(), Some("org0"));
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["service"], "sso");
+    assert_eq!(v["limit"], 10_000);
+    assert_eq!(v["sort"], "ASC");
+    assert_eq!(v["start_time"], crate::decode::time::to_rfc3339(T0));
+    // `until` is inclusive: the range asked for ends a second past it.
+    let end = parse_rfc3339(v["end_time"].as_str().unwrap()).unwrap();
+    assert_eq!(end, s.until.unwrap() + S);
+    assert!(v.get("search_after").is_none());
+    assert_eq!(s.streams().len(), 4);
+}
