@@ -18,6 +18,7 @@ use std::process::ExitCode;
 /// What to run, checked.
 pub enum Command {
     Filter(Filter),
+    Pull(Pull),
     Rules(RulesArgs),
     Generate(Generate),
     Bench(Bench),
@@ -64,6 +65,7 @@ const USAGE: &str = "\
 jcdetect [OPTIONS] [FILE]...
        jcdetect [OPTIONS] --follow FILE
        jcdetect [OPTIONS] --listen ADDR
+       jcdetect [OPTIONS] --pull [PULL OPTIONS]
        jcdetect <COMMAND> [OPTIONS]";
 
 const LONG_ABOUT: &str = "\
@@ -79,6 +81,7 @@ Examples:
   jcdetect tests/data/example.ndjson
   curl ... | jq -c '.[]' | jcdetect --format ocsf > alerts.ndjson
   jcdetect --emit all --config jcdetect.toml - < events.ndjson | vector -c ship.yaml
+  JUMPCLOUD_API_KEY=... jcdetect --pull --state /var/lib/jcdetect/state
   jcdetect rules --json
   jcdetect completions bash > ~/.local/share/bash-completion/completions/jcdetect
 
@@ -116,6 +119,8 @@ struct Cli {
 enum Sub {
     /// List the rule catalog (with a config applied)
     Rules(RulesArgs),
+    /// Pull DI events from the Directory Insights API and write them as NDJSON
+    Pull(PullArgs),
     /// Write a deterministic synthetic DI replay with its ground truth
     Generate(GenerateArgs),
     /// Replay files through the engine and report throughput
@@ -204,6 +209,12 @@ struct FilterArgs {
     /// state); runs until stopped.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Read events from the Directory Insights API (see `jcdetect pull --help` for its
+    /// options, which the filter takes too); runs until stopped, or to --until
+    #[arg(long)]
+    pull: bool,
+    #[command(flatten)]
+    pull_opts: PullOpts,
     /// No per-line diagnostics and no summary (errors only)
     #[arg(short, long)]
     quiet: bool,
@@ -242,6 +253,192 @@ impl WasmOpts {
             None => Ok(None),
         }
     }
+}
+
+/// Where and what to pull from the Directory Insights API (`jcdetect pull`, `--pull`).
+#[derive(Args)]
+#[command(next_help_heading = "Pull options (with --pull, or `jcdetect pull`)")]
+struct PullOpts {
+    /// The API's base URL (a proxy, a test server) [default: https://api.jumpcloud.com]
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// Pull this organization (x-org-id; repeat for several; multi-tenant administrators)
+    #[arg(long = "org-id", value_name = "ID")]
+    org_id: Vec<String>,
+    /// Pull this DI service: all, directory, sso, radius, systems, ldap, mdm, ... (repeat
+    /// for several) [default: all]
+    #[arg(long, value_name = "NAME")]
+    service: Vec<String>,
+    /// Where a first run starts: a duration back from now (90s, 30m, 2h, 7d) or an RFC 3339
+    /// time; a run with a saved cursor (--state) resumes from it instead [default: 1h]
+    #[arg(long, value_name = "DURATION|TIME")]
+    since: Option<String>,
+    /// Deliver every event with a time up to and including TIME (RFC 3339), then exit 0
+    /// (once the API has had --lag-secs to ingest it)
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Seconds between polls once everything available is read [default: 30]
+    #[arg(long, value_name = "N", value_parser = seconds)]
+    poll_secs: Option<f64>,
+    /// The longest the API takes to make an event readable after its time: each poll
+    /// re-reads this far back and skips what it delivered; keep it above the ingestion
+    /// delay plus --poll-secs [default: 180]
+    #[arg(long, value_name = "N", value_parser = seconds_or_zero)]
+    lag_secs: Option<f64>,
+    /// Events per request, 1 to 10000 [default: 10000]
+    #[arg(long, value_name = "N", value_parser = page_limit)]
+    limit: Option<u32>,
+    /// Read the API key from FILE (default: the JUMPCLOUD_API_KEY environment variable;
+    /// never give the key on the command line)
+    #[arg(long, value_name = "FILE")]
+    api_key_file: Option<PathBuf>,
+    /// Time limit of one request, in seconds [default: 120]
+    #[arg(long, value_name = "N", value_parser = seconds)]
+    timeout_secs: Option<f64>,
+    /// First retry delay after a failed request, in seconds; it doubles up to 60 (a
+    /// Retry-After from the API takes precedence) [default: 1]
+    #[arg(long, value_name = "N", value_parser = seconds)]
+    backoff_secs: Option<f64>,
+}
+
+impl PullOpts {
+    fn given(&self) -> bool {
+        self.api_url.is_some()
+            || !self.org_id.is_empty()
+            || !self.service.is_empty()
+            || self.since.is_some()
+            || self.until.is_some()
+            || self.poll_secs.is_some()
+            || self.lag_secs.is_some()
+            || self.limit.is_some()
+            || self.api_key_file.is_some()
+            || self.timeout_secs.is_some()
+            || self.backoff_secs.is_some()
+    }
+
+    /// Check and resolve against the clock (`--since 2h`). The key is read later
+    /// (`crate::pull`): a missing key is a setup error, not a usage error.
+    fn check(self, now: i64) -> Result<PullSettings, String> {
+        let ns = |secs: f64| (secs * 1e9).round() as i64;
+        let since = match self.since.as_deref() {
+            None => now - 3600 * 1_000_000_000,
+            Some(v) => since(v, now)?,
+        };
+        let until = match self.until.as_deref() {
+            None => None,
+            Some(v) => Some(
+                jcdetect::decode::time::parse_rfc3339(v.trim())
+                    .map_err(|_| format!("--until {v:?}: not an RFC 3339 time"))?,
+            ),
+        };
+        if let Some(u) = until {
+            if since > u {
+                return Err(format!(
+                    "--since ({}) is after --until ({})",
+                    jcdetect::decode::time::to_rfc3339(since),
+                    jcdetect::decode::time::to_rfc3339(u)
+                ));
+            }
+        }
+        let mut services = self.service;
+        if services.is_empty() {
+            services.push("all".into());
+        }
+        if let Some(s) = services.iter().find(|s| s.trim().is_empty()) {
+            return Err(format!("--service {s:?}: empty"));
+        }
+        let backoff = ns(self.backoff_secs.unwrap_or(1.0));
+        Ok(PullSettings {
+            api_url: self
+                .api_url
+                .unwrap_or_else(|| "https://api.jumpcloud.com".into()),
+            api_key_file: self.api_key_file,
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.unwrap_or(120.0)),
+            settings: jcdetect::pull::Settings {
+                services,
+                orgs: self.org_id,
+                since,
+                until,
+                lag: ns(self.lag_secs.unwrap_or(180.0)),
+                poll: ns(self.poll_secs.unwrap_or(30.0)),
+                limit: self.limit.unwrap_or(jcdetect::pull::MAX_LIMIT),
+                backoff,
+                backoff_max: backoff.max(60 * 1_000_000_000),
+            },
+        })
+    }
+}
+
+/// `--since`: a duration back from `now` (`90s`, `30m`, `2h`, `7d`, plain seconds) or an
+/// RFC 3339 time.
+fn since(v: &str, now: i64) -> Result<i64, String> {
+    let v = v.trim();
+    if let Ok(t) = jcdetect::decode::time::parse_rfc3339(v) {
+        return Ok(t);
+    }
+    let (num, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let mult: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match num.parse::<i64>() {
+        Ok(n) if mult > 0 => n
+            .checked_mul(mult)
+            .and_then(|s| s.checked_mul(1_000_000_000))
+            .map(|d| now - d)
+            .ok_or_else(|| format!("--since {v:?}: too far back")),
+        _ => Err(format!(
+            "--since {v:?}: give a duration (90s, 30m, 2h, 7d) or an RFC 3339 time"
+        )),
+    }
+}
+
+/// The pull's settings, checked.
+pub struct PullSettings {
+    pub api_url: String,
+    pub api_key_file: Option<PathBuf>,
+    pub timeout: std::time::Duration,
+    pub settings: jcdetect::pull::Settings,
+}
+
+#[derive(Args)]
+#[command(long_about = "\
+Pull DI events from the Directory Insights API (POST /insights/directory/v1/events) and write \
+them to standard output, one JSON object a line, for any pipeline. Pages are read in time \
+order; each poll re-reads --lag-secs back for events the API ingested late and skips what it \
+already delivered, and --state keeps the cursor across restarts, so nothing is skipped or \
+written twice. The API key comes from JUMPCLOUD_API_KEY or --api-key-file.
+
+SIGTERM or SIGINT: finish the page being read, save --state, exit 0.
+
+Exit status: 0 at --until or when stopped; 1 if --state or the output cannot be written; 2 for \
+a usage error, a missing key, or an API that refuses the key or the request at start.")]
+pub struct PullArgs {
+    #[command(flatten)]
+    opts: PullOpts,
+    /// Keep the cursor in FILE (saved at most once a second while running, and at the end)
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Write the run's counters as JSON to FILE at the end
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Errors only on standard error
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// `jcdetect pull`, checked.
+pub struct Pull {
+    pub source: PullSettings,
+    pub state: Option<PathBuf>,
+    pub stats_json: Option<PathBuf>,
+    pub quiet: bool,
 }
 
 #[derive(Args)]
@@ -350,6 +547,8 @@ pub enum Input {
     Follow { path: PathBuf, from_end: bool },
     /// `--listen ADDR`
     Listen(String),
+    /// `--pull`
+    Pull(PullSettings),
 }
 
 /// The filter (`jcdetect [OPTIONS] ...`), checked.
@@ -376,6 +575,15 @@ impl Cli {
                     .map_err(|(kind, msg)| error(None, kind, msg))?,
             ),
             Some(Sub::Rules(a)) => Command::Rules(a),
+            Some(Sub::Pull(a)) => Command::Pull(Pull {
+                source: a
+                    .opts
+                    .check(crate::input::now_nanos().unwrap_or(0))
+                    .map_err(|e| error(Some("pull"), ErrorKind::ValueValidation, e))?,
+                state: a.state,
+                stats_json: a.stats_json,
+                quiet: a.quiet,
+            }),
             Some(Sub::Completions { shell }) => Command::Completions(shell),
             Some(Sub::Generate(a)) => {
                 let sub = Some("generate");
@@ -416,7 +624,28 @@ impl FilterArgs {
     fn check(self) -> Result<Filter, (ErrorKind, String)> {
         use ErrorKind::{ArgumentConflict as Conflict, MissingRequiredArgument as Missing};
         let wasm = self.wasm.check().map_err(|e| (Missing, e))?;
+        if self.pull {
+            if self.follow.is_some() || self.listen.is_some() || !self.files.is_empty() {
+                return Err((
+                    Conflict,
+                    "--pull reads the API: it takes no FILE, --follow or --listen".into(),
+                ));
+            }
+            if wasm.is_some() {
+                return Err((
+                    Conflict,
+                    "--wasm runs on FILEs and stdin; it does not combine with --pull".into(),
+                ));
+            }
+        } else if self.pull_opts.given() {
+            return Err((Missing, "the pull options need --pull".into()));
+        }
         let input = match (self.follow, self.listen) {
+            _ if self.pull => Input::Pull(
+                self.pull_opts
+                    .check(crate::input::now_nanos().unwrap_or(0))
+                    .map_err(|e| (ErrorKind::ValueValidation, e))?,
+            ),
             (Some(_), Some(_)) => {
                 return Err((Conflict, "--follow and --listen exclude each other".into()))
             }
@@ -475,6 +704,30 @@ fn number<T: std::str::FromStr>(v: &str) -> Result<T, String> {
     v.trim()
         .parse()
         .map_err(|_| "not a valid number".to_string())
+}
+
+/// Seconds, decimal, positive (`0.5`).
+fn seconds(v: &str) -> Result<f64, String> {
+    number::<f64>(v)
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0 && *n < 1e9)
+        .ok_or_else(|| "not a positive number of seconds".to_string())
+}
+
+/// Seconds, decimal, zero or more.
+fn seconds_or_zero(v: &str) -> Result<f64, String> {
+    number::<f64>(v)
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0 && *n < 1e9)
+        .ok_or_else(|| "not a number of seconds".to_string())
+}
+
+/// An API page size: 1 to 10000.
+fn page_limit(v: &str) -> Result<u32, String> {
+    number::<u32>(v)
+        .ok()
+        .filter(|n| (1..=jcdetect::pull::MAX_LIMIT).contains(n))
+        .ok_or_else(|| format!("not an integer from 1 to {}", jcdetect::pull::MAX_LIMIT))
 }
 
 /// A positive integer.

@@ -26,9 +26,14 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(status) => return status,
     };
-    report::init(matches!(&command, Command::Filter(f) if f.quiet));
+    report::init(match &command {
+        Command::Filter(f) => f.quiet,
+        Command::Pull(p) => p.quiet,
+        _ => false,
+    });
     match command {
         Command::Filter(a) => commands::filter::run(a),
+        Command::Pull(a) => commands::pull::run(a),
         Command::Rules(a) => commands::rules::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Bench(a) => commands::bench::run(a, started),

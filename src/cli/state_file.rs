@@ -93,7 +93,7 @@ fn reject(path: &Path, why: &str) {
     );
 }
 
-/// Save the engine's state to FILE, atomically.
+/// Save the engine's state (or `jcdetect pull`'s cursor) to FILE, atomically.
 pub(crate) fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -135,6 +135,5 @@ pub(crate) fn save(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    tracing::info!("state: saved {} bytes to {}", bytes.len(), path.display());
     Ok(())
 }

@@ -19,7 +19,8 @@
 //! - A fault scripted for request `n` replaces its answer whatever the request was (a 429 for a
 //!   request with a wrong key is still a 429); faults that alter "the real answer" alter that
 //!   request's normal answer, error or not. Only unfaulted 200s are remembered for
-//!   `RepeatPrevious`, per (org, service); with none yet, the request gets its normal answer.
+//!   `RepeatPrevious`, per (org, service); it applies to paging requests (with
+//!   `search_after`), and with nothing to repeat the request gets its normal answer.
 #![allow(dead_code)]
 
 use jcdetect::decode::time::{parse_rfc3339, NANOS};
@@ -100,7 +101,9 @@ pub enum Fault {
     Truncated,
     /// A 200 whose body is `{"error":"x"}`.
     NotAnArray,
-    /// Exactly the last unfaulted 200 this (org, service) got: status, headers, body.
+    /// The paging fault (the API ignoring `search_after`): a request that carries a
+    /// `search_after` gets exactly the last unfaulted 200 this (org, service) got: status,
+    /// headers, body. A first page (no `search_after`) gets its normal answer.
     RepeatPrevious,
     /// The normal answer with `X-Result-Count` one more than the events in its body.
     WrongCount,
@@ -610,7 +613,8 @@ impl Shared {
                 ans = Answer::new(200, &date, n, br#"{"error":"x"}"#.to_vec())
             }
             Some(Fault::RepeatPrevious) => {
-                let key = service.map(|s| (log.org.clone(), s));
+                let paging = log.body.get("search_after").is_some();
+                let key = service.filter(|_| paging).map(|s| (log.org.clone(), s));
                 let prev = key.and_then(|k| lock(&self.last_ok).get(&k).cloned());
                 match prev {
                     Some(p) => ans = p,

@@ -1,4 +1,4 @@
-//! The filter (`jcdetect [OPTIONS] [FILE]...`, `--follow FILE`, `--listen ADDR`): set up
+//! The filter (`jcdetect [OPTIONS] [FILE]...`, `--follow FILE`, `--listen ADDR`, `--pull`): set up
 //! everything that can fail before reading a byte (config, inputs, `--errors`, the engine,
 //! `--state`), run the input's loop, then end the run: flush, save the state, log the summary,
 //! write `--stats-json`.
@@ -7,17 +7,21 @@ use crate::args::{Filter, Input};
 use crate::dead_letter::DeadLetter;
 use crate::engine_host::{Backend, Fault};
 use crate::input::follow::{Follower, Position};
-use crate::input::{files, listen::Listener};
+use crate::input::pull::{End, Pull};
+use crate::input::{files, listen::Listener, now_nanos};
 use crate::output::{Sink, Stop};
 use crate::report::{setup_error, summary, Reporter};
 use crate::{shutdown, state_file};
 use jcdetect::Options;
 use std::process::ExitCode;
 
-/// The CLI's own bytes in the `--state` file: where `--follow` resumes.
+/// The CLI's own bytes in the `--state` file: where `--follow` resumes, `--pull`'s cursor.
+/// Saved in the same write as the windows, so the two always agree.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Host {
     follow: Option<Position>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pull: Option<serde_json::Value>,
 }
 
 /// The input, opened.
@@ -25,6 +29,7 @@ enum Source {
     Files(Vec<files::Opened>),
     Follow(Follower),
     Listen(Listener),
+    Pull(Box<Pull>),
 }
 
 impl Source {
@@ -35,6 +40,7 @@ impl Source {
             Input::Files(paths) => Source::Files(files::open(paths)?),
             Input::Follow { path, from_end } => Source::Follow(Follower::open(path, *from_end)?),
             Input::Listen(addr) => Source::Listen(Listener::bind(addr)?),
+            Input::Pull(settings) => Source::Pull(Box::new(Pull::open(settings, None)?)),
         })
     }
 }
@@ -72,6 +78,13 @@ pub fn run(args: Filter) -> ExitCode {
                 if let (Source::Follow(f), Some(at)) = (&mut source, &host.follow) {
                     f.resume(at);
                 }
+                if let (Source::Pull(p), Some(cursor), Input::Pull(settings)) =
+                    (&mut source, &host.pull, &args.input)
+                {
+                    if let Err(e) = p.resume(settings, cursor.to_string().as_bytes()) {
+                        return setup_error(format!("--state {}: {e}", path.display()));
+                    }
+                }
             }
             Err(f) => return f.exit(),
         }
@@ -81,6 +94,7 @@ pub fn run(args: Filter) -> ExitCode {
     let stop = shutdown::install();
     // --follow and --listen run on the native engine (the arguments refuse them with --wasm).
     let mut saved_host = Vec::new();
+    let mut pull_stats: Option<serde_json::Value> = None;
     let mut fault: Option<Fault> = None;
     let mut status = match (source, &mut engine) {
         (Source::Files(inputs), engine) => {
@@ -104,6 +118,7 @@ pub fn run(args: Filter) -> ExitCode {
             let code = f.run(e, &mut sink, &mut rep, &stop, args.state.is_some());
             let host = Host {
                 follow: Some(f.position(e)),
+                pull: None,
             };
             saved_host = serde_json::to_vec(&host).unwrap_or_default();
             code
@@ -111,11 +126,46 @@ pub fn run(args: Filter) -> ExitCode {
         (Source::Listen(l), Backend::Native(e)) => {
             l.run(e, &mut sink, &mut rep, args.max_line_bytes, &stop)
         }
+        (Source::Pull(mut p), Backend::Native(e)) => {
+            let mut diags = Vec::new();
+            e.start_input();
+            let end = p.run(
+                &stop,
+                &mut |lines| {
+                    e.set_fallback_time(now_nanos());
+                    e.feed(lines, &mut sink.buf, &mut diags);
+                    rep.report("pull", &mut diags);
+                    // Delivered means written downstream: only then is the cursor moved.
+                    sink.flush_or_end().map_or(Ok(()), Err)
+                },
+                &mut |_| {},
+            );
+            e.finish(&mut sink.buf, &mut diags);
+            rep.report("pull", &mut diags);
+            let host = Host {
+                follow: None,
+                pull: serde_json::from_slice(&p.puller.cursor_json()).ok(),
+            };
+            saved_host = serde_json::to_vec(&host).unwrap_or_default();
+            pull_stats = Some(p.stats());
+            match end {
+                End::Done => ExitCode::SUCCESS,
+                End::Stopped => {
+                    tracing::info!("stopped by a signal; alerts flushed");
+                    ExitCode::SUCCESS
+                }
+                End::Output(code) => code,
+                End::Refused(msg) => {
+                    fault = Some(Fault::Usage(format!("pull: {msg}")));
+                    ExitCode::SUCCESS
+                }
+            }
+        }
         // Refused with the arguments already; said again rather than assumed.
         #[cfg(feature = "wasm-host")]
         (_, Backend::Wasm(_)) => {
             fault = Some(Fault::Usage(
-                "--wasm runs on FILEs and stdin; it does not combine with --follow or --listen"
+                "--wasm runs on FILEs and stdin; it does not combine with --follow, --listen or --pull"
                     .into(),
             ));
             ExitCode::SUCCESS
@@ -149,9 +199,14 @@ pub fn run(args: Filter) -> ExitCode {
                 Ok(b) => b,
                 Err(f) => return f.exit(),
             };
-            if let Err(e) = state_file::save(path, &bytes) {
-                tracing::error!("cannot save --state {}: {e}", path.display());
-                status = ExitCode::from(1);
+            match state_file::save(path, &bytes) {
+                Ok(()) => {
+                    tracing::info!("state: saved {} bytes to {}", bytes.len(), path.display())
+                }
+                Err(e) => {
+                    tracing::error!("cannot save --state {}: {e}", path.display());
+                    status = ExitCode::from(1);
+                }
             }
         }
     }
@@ -161,7 +216,15 @@ pub fn run(args: Filter) -> ExitCode {
     };
     tracing::info!("{}", summary(&counters));
     if let Some(path) = &args.stats_json {
-        if let Err(e) = std::fs::write(path, &counters.json) {
+        let mut json = counters.json.clone();
+        if let Some(pull) = pull_stats {
+            // The source's counters beside the engine's.
+            if let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str(&json) {
+                m.insert("pull".into(), pull);
+                json = serde_json::Value::Object(m).to_string();
+            }
+        }
+        if let Err(e) = std::fs::write(path, &json) {
             tracing::error!("cannot write --stats-json {}: {e}", path.display());
             status = ExitCode::from(1);
         }

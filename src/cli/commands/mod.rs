@@ -1,9 +1,10 @@
 //! What each command does once its arguments are checked (`crate::args`): the filter, and
-//! the `rules`, `generate` and `bench` subcommands.
+//! the `pull`, `rules`, `generate` and `bench` subcommands.
 
 pub mod bench;
 pub mod filter;
 pub mod generate;
+pub mod pull;
 pub mod rules;
 
 use jcdetect::Config;

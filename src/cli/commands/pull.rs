@@ -1,0 +1,117 @@
+//! `jcdetect pull`: DI events from the Directory Insights API to standard output, one JSON
+//! object a line, with the cursor in `--state` (the filter's `--pull` is the same source
+//! feeding the engine: `commands/filter.rs`).
+
+use crate::args::Pull;
+use crate::input::pull::{End, Every, Pull as Source};
+use crate::report::setup_error;
+use crate::{shutdown, state_file};
+use std::io::{self, ErrorKind, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn run(args: Pull) -> ExitCode {
+    // First: a stop during start-up is a clean stop too.
+    let stop = shutdown::install();
+    let cursor = match args.state.as_deref().map(load) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return setup_error(e),
+        None => None,
+    };
+    let mut source = match Source::open(&args.source, cursor.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return setup_error(e),
+    };
+    let mut out = io::stdout().lock();
+    let mut deliver = |lines: &[u8]| -> Result<(), ExitCode> {
+        out.write_all(lines)
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                if e.kind() == ErrorKind::BrokenPipe {
+                    ExitCode::SUCCESS
+                } else {
+                    tracing::error!("writing output: {e}");
+                    ExitCode::from(1)
+                }
+            })
+    };
+    // The cursor is saved after delivered pages, at most once a second: a crash repeats at
+    // most that second's pages; a clean stop repeats nothing.
+    let mut every = Every::new(Duration::from_secs(1));
+    let mut save_failed = false;
+    let mut committed = |p: &jcdetect::pull::Puller| {
+        if let Some(path) = &args.state {
+            if every.due() {
+                if let Err(e) = state_file::save(path, &p.cursor_json()) {
+                    if !save_failed {
+                        tracing::error!("cannot save --state {}: {e}", path.display());
+                    }
+                    save_failed = true;
+                }
+            }
+        }
+    };
+    let end = source.run(&stop, &mut deliver, &mut committed);
+    let mut status = match end {
+        End::Done => ExitCode::SUCCESS,
+        End::Stopped => {
+            tracing::info!("pull: stopped by a signal");
+            ExitCode::SUCCESS
+        }
+        End::Output(code) => code,
+        End::Refused(msg) => return setup_error(format!("pull: {msg}")),
+    };
+    if let Some(path) = &args.state {
+        let bytes = source.puller.cursor_json();
+        match state_file::save(path, &bytes) {
+            Ok(()) => tracing::info!("pull: cursor saved to {}", path.display()),
+            Err(e) => {
+                tracing::error!("cannot save --state {}: {e}", path.display());
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    let c = source.puller.counters();
+    tracing::info!(
+        "pull: {} events in {} pages ({} requests, {} retries, {} already delivered and skipped)",
+        c.events,
+        c.pages,
+        c.requests,
+        c.retries,
+        c.duplicates
+    );
+    if let Some(path) = &args.stats_json {
+        let json = serde_json::json!({ "pull": source.stats() });
+        if let Err(e) = std::fs::write(path, format!("{json}\n")) {
+            tracing::error!("cannot write --stats-json {}: {e}", path.display());
+            status = ExitCode::from(1);
+        }
+    }
+    status
+}
+
+/// The saved cursor: none yet (no file, or an empty one), or its JSON. Anything else is
+/// refused: starting over from `--since` would deliver events twice or skip some.
+fn load(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let shown = path.display();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            tracing::info!("pull: {shown} does not exist yet; starting from --since");
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("cannot read --state {shown}: {e}")),
+    };
+    if bytes.is_empty() {
+        tracing::warn!("pull: {shown} is empty; starting from --since");
+        return Ok(None);
+    }
+    jcdetect::pull::cursor::decode(&bytes).map_err(|e| {
+        format!(
+            "--state {shown}: {e}; it is not a cursor of `jcdetect pull` (move it away to \
+             start again from --since)"
+        )
+    })?;
+    Ok(Some(bytes))
+}
