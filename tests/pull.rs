@@ -439,3 +439,75 @@ fn pull_options_are_checked() {
         assert!(err.contains(want), "{argv:?}: {err}");
     }
 }
+
+#[test]
+fn each_http_fault_is_retried_counted_and_costs_no_event() {
+    let (lines, truth) = replay(2000, AttackMix::none(), 21);
+    // Request 0 answers the first page; the faults hit the paging requests after it.
+    let script = [
+        (1, Fault::Status(429, Some("0".into())), "rate_limited"),
+        (2, Fault::Status(503, None), "unavailable"),
+        (3, Fault::Status(502, None), "server_errors"),
+        (4, Fault::Stall(Duration::from_millis(300)), "timeouts"),
+        (5, Fault::ResetMidBody, "connection_errors"),
+        (6, Fault::Truncated, "bad_bodies"),
+        (7, Fault::NotAnArray, "bad_bodies"),
+        (8, Fault::WrongCount, "count_mismatches"),
+        (10, Fault::RepeatPrevious, "repeated_pages"),
+        (11, Fault::Status(401, None), "auth_failures"),
+    ];
+    let mut cfg = fake_config();
+    for (n, f, _) in &script {
+        cfg.faults.insert(*n, f.clone());
+    }
+    let fake = FakeDi::start(
+        lines
+            .iter()
+            .map(|l| FakeEvent::from_line(l, None))
+            .collect(),
+        cfg,
+    );
+    let dir = TempDir::new("pull-faults");
+    let stats = dir.join("stats.json");
+    let mut a = vec!["pull".to_string()];
+    a.extend(args(
+        &dir,
+        &fake,
+        &truth,
+        &[
+            "--limit",
+            "150",
+            "--timeout-secs",
+            "0.1",
+            "--backoff-secs",
+            "0.01",
+            "--stats-json",
+            stats.to_str().unwrap(),
+        ],
+    ));
+    let out = Command::new(BIN).args(&a).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let mut ids: Vec<String> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(id_of)
+        .collect();
+    ids.sort();
+    let mut want: Vec<String> = lines.iter().map(|l| id_of(l)).collect();
+    want.sort();
+    assert_eq!(ids, want, "{stderr}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, _, counter) in &script {
+        *expected.entry(counter).or_default() += 1;
+    }
+    for (counter, n) in &expected {
+        assert_eq!(s["pull"][counter], *n, "{counter}: {s}");
+    }
+    assert_eq!(s["pull"]["retries"], script.len() as u64, "{s}");
+    // Each retry is on stderr with its reason; the 401 after a success is an error, not fatal.
+    assert!(stderr.contains("rate limited (429)"), "{stderr}");
+    assert!(stderr.contains("refused the key (401"), "{stderr}");
+    assert!(!stderr.contains(KEY));
+}

@@ -422,7 +422,8 @@ a usage error, a missing key, or an API that refuses the key or the request at s
 pub struct PullArgs {
     #[command(flatten)]
     opts: PullOpts,
-    /// Keep the cursor in FILE (saved at most once a second while running, and at the end)
+    /// Keep the cursor in FILE (saved at most once a second while pages come, before each
+    /// sleep, and at the end)
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Write the run's counters as JSON to FILE at the end

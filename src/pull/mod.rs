@@ -178,7 +178,7 @@ struct Pending {
     end: usize,
 }
 
-/// The pull's state machine. Call [`Puller::next`] and do what it says.
+/// The pull's state machine. Call [`Puller::step`] and do what it says.
 pub struct Puller {
     settings: Settings,
     streams: Vec<Stream>,
@@ -266,7 +266,7 @@ impl Puller {
     }
 
     /// What to do next.
-    pub fn next(&mut self) -> Step {
+    pub fn step(&mut self) -> Step {
         if self.uncommitted {
             // A caller bug, said rather than risking a skipped or repeated event.
             return Step::Fatal("internal: a batch was not committed before the next step".into());

@@ -69,6 +69,9 @@ const FAULTS: [Fault; 11] = [
     Fault::Unauthorized,
 ];
 
+/// (org, service)
+type Stream = (Option<String>, String);
+
 /// The simulated API: sorted events, a clock that moves per request, scripted faults.
 struct Api {
     events: Vec<Ev>,
@@ -76,7 +79,7 @@ struct Api {
     step: i64,
     /// Page size the server allows (it may be below what is asked).
     max_limit: usize,
-    last: std::collections::HashMap<(Option<String>, String), (Vec<u8>, Option<String>)>,
+    last: std::collections::HashMap<Stream, (Vec<u8>, Option<String>)>,
 }
 
 struct Answer {
@@ -307,7 +310,7 @@ fn drive(w: &World, rng: &mut Rng, fault_pct: u64, restart_permille: u64) -> Run
             // A new process: a refusal on its first request is fatal again.
             answered = false;
         }
-        match p.next() {
+        match p.step() {
             Step::Fetch(req) => {
                 let mut fault = rng
                     .chance(fault_pct)
@@ -425,7 +428,7 @@ fn each_fault_is_counted_and_survived() {
         let mut delivered = Vec::new();
         let mut requests = 0;
         loop {
-            match p.next() {
+            match p.step() {
                 Step::Fetch(req) => {
                     requests += 1;
                     // The fault on the third request and the one after it.
@@ -491,14 +494,14 @@ fn a_refusal_before_any_answer_is_fatal_and_later_only_loud() {
     let mut rng = Rng(5);
     let w = world(&mut rng, 50, 0, 0);
     let mut p = Puller::new(w.settings.clone(), Vec::new());
-    let Step::Fetch(_) = p.next() else { panic!() };
+    let Step::Fetch(_) = p.step() else { panic!() };
     let reply = Reply {
         status: 401,
         body: b"{\"message\":\"Unauthorized\"}",
         ..Reply::default()
     };
     p.on_reply(Ok(reply), T0);
-    match p.next() {
+    match p.step() {
         Step::Fatal(m) => {
             assert!(
                 m.contains("refused the key (401: {\"message\":\"Unauthorized\"})"),
@@ -510,14 +513,14 @@ fn a_refusal_before_any_answer_is_fatal_and_later_only_loud() {
     }
     // A 400 at start (a service the API does not know) is fatal too, with its message.
     let mut p = Puller::new(w.settings.clone(), Vec::new());
-    let _ = p.next();
+    let _ = p.step();
     let bad = Reply {
         status: 400,
         body: b"{\"message\":\"bad service\"}",
         ..Reply::default()
     };
     p.on_reply(Ok(bad), T0);
-    assert!(matches!(p.next(), Step::Fatal(m) if m.contains("bad service")));
+    assert!(matches!(p.step(), Step::Fatal(m) if m.contains("bad service")));
 }
 
 #[test]
@@ -526,7 +529,7 @@ fn requests_carry_the_contract() {
     s.services = vec!["sso".into(), "directory".into()];
     s.limit = 10_000;
     let mut p = Puller::new(s.clone(), Vec::new());
-    let Step::Fetch(r) = p.next() else { panic!() };
+    let Step::Fetch(r) = p.step() else { panic!() };
     assert_eq!(r.org.as_deref(), Some("org0"));
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["service"], "sso");
@@ -538,4 +541,52 @@ fn requests_carry_the_contract() {
     assert_eq!(end, s.until.unwrap() + S);
     assert!(v.get("search_after").is_none());
     assert_eq!(s.streams().len(), 4);
+}
+
+#[test]
+fn retry_after_is_honoured_and_backoff_doubles_to_its_cap() {
+    let mut s = world(&mut Rng(3), 30, 0, 0).settings;
+    s.backoff = S;
+    s.backoff_max = 4 * S;
+    let mut p = Puller::new(s, Vec::new());
+    let mut waits = Vec::new();
+    for (status, retry_after) in [
+        (503, None),
+        (500, None),
+        (429, Some("7")),
+        (503, None),
+        (503, None),
+        (503, None),
+        (429, Some("Mon, 16 Jun 2025 00:00:10 GMT")),
+    ] {
+        let Step::Fetch(_) = p.step() else { panic!() };
+        let reply = Reply {
+            status,
+            retry_after,
+            date: Some("Mon, 16 Jun 2025 00:00:00 GMT"),
+            body: b"{}",
+            ..Reply::default()
+        };
+        p.on_reply(Ok(reply), T0);
+        let Step::Wait(w) = p.step() else { panic!() };
+        waits.push(w / S);
+    }
+    // 1, 2, then the server's 7, then 8 capped to 4 (the attempts go on counting), and a
+    // Retry-After date 10 s after the reply's Date.
+    assert_eq!(waits, [1, 2, 7, 4, 4, 4, 10]);
+    let c = p.counters();
+    assert_eq!(
+        (c.unavailable, c.server_errors, c.rate_limited, c.retries),
+        (4, 1, 2, 7)
+    );
+    // A success resets the backoff.
+    let Step::Fetch(_) = p.step() else { panic!() };
+    let ok = Reply {
+        status: 200,
+        body: b"[]",
+        ..Reply::default()
+    };
+    p.on_reply(Ok(ok), T0);
+    let Step::Wait(poll) = p.step() else { panic!() };
+    assert_eq!(poll, 10 * S, "the poll interval, not a backoff");
 }

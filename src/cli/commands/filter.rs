@@ -138,7 +138,8 @@ pub fn run(args: Filter) -> ExitCode {
                     // Delivered means written downstream: only then is the cursor moved.
                     sink.flush_or_end().map_or(Ok(()), Err)
                 },
-                &mut |_| {},
+                // The window state and the cursor are saved together, at the end.
+                &mut |_, _| {},
             );
             e.finish(&mut sink.buf, &mut diags);
             rep.report("pull", &mut diags);

@@ -36,23 +36,32 @@ pub fn run(args: Pull) -> ExitCode {
                 }
             })
     };
-    // The cursor is saved after delivered pages, at most once a second: a crash repeats at
-    // most that second's pages; a clean stop repeats nothing.
+    // The cursor is saved after delivered pages at most once a second, and whenever it
+    // changed before a sleep (between polls, before a retry): a crash repeats at most a
+    // second of pages; a clean stop repeats nothing.
     let mut every = Every::new(Duration::from_secs(1));
     let mut save_failed = false;
-    let mut committed = |p: &jcdetect::pull::Puller| {
-        if let Some(path) = &args.state {
-            if every.due() {
-                if let Err(e) = state_file::save(path, &p.cursor_json()) {
-                    if !save_failed {
-                        tracing::error!("cannot save --state {}: {e}", path.display());
-                    }
-                    save_failed = true;
+    let mut saved: Vec<u8> = Vec::new();
+    let mut checkpoint = |p: &jcdetect::pull::Puller, quiet: bool| {
+        let Some(path) = &args.state else { return };
+        if !(quiet || every.due()) {
+            return;
+        }
+        let bytes = p.cursor_json();
+        if bytes == saved {
+            return;
+        }
+        match state_file::save(path, &bytes) {
+            Ok(()) => saved = bytes,
+            Err(e) => {
+                if !save_failed {
+                    tracing::error!("cannot save --state {}: {e}", path.display());
                 }
+                save_failed = true;
             }
         }
     };
-    let end = source.run(&stop, &mut deliver, &mut committed);
+    let end = source.run(&stop, &mut deliver, &mut checkpoint);
     let mut status = match end {
         End::Done => ExitCode::SUCCESS,
         End::Stopped => {

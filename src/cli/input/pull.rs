@@ -73,7 +73,12 @@ struct Got {
 
 impl Http {
     fn new(s: &PullSettings, key: Key) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder();
+        if is_loopback(&s.api_url) {
+            // A local API (a tunnel, a test server) is never behind the environment's proxy.
+            config = config.proxy(None);
+        }
+        let agent: ureq::Agent = config
             // Error statuses are answers the state machine reads (Retry-After, messages).
             .http_status_as_error(false)
             .timeout_global(Some(s.timeout))
@@ -170,13 +175,13 @@ impl Pull {
     }
 
     /// Run until `--until`, a stop, an output failure or a refusal. `deliver` writes a batch
-    /// of NDJSON events (`Err`: the output failed); `committed` is called after each batch is
-    /// delivered (a checkpoint).
+    /// of NDJSON events (`Err`: the output failed). `checkpoint` is offered the cursor after
+    /// each delivered batch (`false`) and before each sleep (`true`: a quiet moment).
     pub fn run(
         &mut self,
         stop: &StopFlag,
         deliver: &mut dyn FnMut(&[u8]) -> Result<(), ExitCode>,
-        committed: &mut dyn FnMut(&Puller),
+        checkpoint: &mut dyn FnMut(&Puller, bool),
     ) -> End {
         loop {
             let step = self.puller.step();
@@ -210,7 +215,7 @@ impl Pull {
                 Step::Deliver(batch) => match deliver(&batch.lines) {
                     Ok(()) => {
                         self.puller.commit(batch);
-                        committed(&self.puller);
+                        checkpoint(&self.puller, false);
                     }
                     Err(code) => {
                         self.puller.abandon(batch);
@@ -218,6 +223,7 @@ impl Pull {
                     }
                 },
                 Step::Wait(ns) => {
+                    checkpoint(&self.puller, true);
                     if !sleep(ns, stop) {
                         return End::Stopped;
                     }
@@ -243,6 +249,21 @@ impl Pull {
     pub fn stats(&self) -> serde_json::Value {
         serde_json::to_value(self.puller.counters()).unwrap_or_default()
     }
+}
+
+/// Whether `url`'s host is this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        // [::1]:port
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sleep `ns`, waking for a stop: `false` if stopped.
@@ -282,5 +303,29 @@ impl Every {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_and_redaction() {
+        for (url, local) in [
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:9/", true),
+            ("https://api.jumpcloud.com", false),
+            ("https://10.0.0.1:443", false),
+            ("127.0.0.2:80", true),
+        ] {
+            assert_eq!(is_loopback(url), local, "{url}");
+        }
+        let k = Key("s3cret".into());
+        assert_eq!(
+            k.redact("bad key s3cret, s3cret!"),
+            "bad key [redacted], [redacted]!"
+        );
     }
 }
