@@ -9,9 +9,13 @@
 #   /usr/local/lib/jcdetect/run.sh                    starts a pattern, stops pipes in order
 #   /etc/jcdetect/                                    jcdetect.toml and the Fluent Bit / Vector configs
 #   /etc/systemd/system/jcdetect@.service             one unit for every pattern
-#   /var/lib/jcdetect/                                state files, checkpoints, tail db, Vector data_dir
-#   /var/log/jcdetect/                                dead letters (lines not evaluated)
+#   /etc/systemd/system/jcdetect-pull.service         jcdetect alone on the DI API
+#   /var/lib/jcdetect/                                state files, API cursors, checkpoints, tail db, Vector data_dir
+#   /var/log/jcdetect/                                dead letters (lines not evaluated), jcdetect-pull's alerts
 # Existing files in /etc/jcdetect are kept (the new one is written beside them as .new).
+# The DI API key is yours to put in /etc/jcdetect/api-key (mode 0600) for the pull configs
+# (vector-pull.yaml, vector-pull-detect.yaml, fluent-bit-pull.conf, jcdetect-pull.service);
+# install.sh never writes it:  sudo sh -c 'umask 077; cat > /etc/jcdetect/api-key'
 #
 # How to run it, from anywhere (after `cargo build --release` and `wasm/build.sh`):
 #   sudo pipeline-configs/install.sh
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
         --wamrc) wamrc=$2; shift 2 ;;
         --bin) bin=$2; shift 2 ;;
         --wasm) wasm=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -79,11 +83,14 @@ put() { # put SRC DEST [MODE]: relocated copy; an existing config is kept, the n
 install -m 755 "$bin" "$BIN/jcdetect.tmp" && mv "$BIN/jcdetect.tmp" "$BIN/jcdetect"
 put "$here/run.sh" "$LIB/run.sh" 755
 for f in jcdetect.toml fluent-bit-wasm.yaml fluent-bit-wasm.conf fluent-bit-parsers.conf \
-    fluent-bit-collect.conf fluent-bit-ship.conf vector-pipe.yaml vector-pipe-ship.yaml \
-    vector-exec.yaml vector-sandwich.yaml; do
+    fluent-bit-collect.conf fluent-bit-ship.conf fluent-bit-pull.conf vector-pipe.yaml \
+    vector-pipe-ship.yaml vector-exec.yaml vector-sandwich.yaml vector-pull.yaml \
+    vector-pull-detect.yaml; do
     put "$here/$f" "$ETC/$f"
 done
-put "$here/jcdetect@.service" "$UNITS/jcdetect@.service"
+for f in jcdetect@.service jcdetect-pull.service; do
+    put "$here/$f" "$UNITS/$f"
+done
 if [ -f "$wasm" ]; then
     install -m 644 "$wasm" "$LIB/jcdetect-fluentbit.wasm"
     if [ -n "$wamrc" ]; then
@@ -93,4 +100,5 @@ else
     echo "install.sh: no Fluent Bit module at $wasm (wasm/build.sh builds it): the wasm filter configs will not load" >&2
     [ -z "$wamrc" ] || exit 1
 fi
-echo "installed under ${prefix:-/}: $BIN/jcdetect, $LIB, $ETC, $VAR, $LOG, $UNITS/jcdetect@.service" >&2
+[ -e "$ETC/api-key" ] || echo "install.sh: no DI API key at $ETC/api-key (the pull configs read it): sudo sh -c 'umask 077; cat > $ETC/api-key'" >&2
+echo "installed under ${prefix:-/}: $BIN/jcdetect, $LIB, $ETC, $VAR, $LOG, $UNITS/jcdetect@.service, $UNITS/jcdetect-pull.service" >&2

@@ -5,6 +5,9 @@
 #   fluent-bit-wasm   fluent-bit -c fluent-bit-wasm.yaml             (jcdetect inside Fluent Bit)
 #   vector-exec       vector --config vector-exec.yaml               (Vector runs jcdetect --follow)
 #   vector-sandwich   vector --config vector-sandwich.yaml           (Vector <-> jcdetect --listen)
+#   vector-pull       vector --config vector-pull.yaml               (Vector runs jcdetect pull: API events)
+#   vector-pull-detect vector --config vector-pull-detect.yaml       (Vector runs jcdetect --pull: alerts)
+#   fluent-bit-pull   fluent-bit -c fluent-bit-pull.conf             (Fluent Bit runs jcdetect pull each minute)
 #   fluent-bit-pipe   fluent-bit collect | jcdetect | fluent-bit ship
 #   vector-pipe       vector collect | jcdetect | vector ship
 # The two pipes keep jcdetect's windows in /var/lib/jcdetect/PATTERN.state and put the lines
@@ -34,7 +37,7 @@ FLUENT_BIT=${FLUENT_BIT:-fluent-bit}
 VECTOR=${VECTOR:-vector}
 
 say() { echo "run.sh: $*" >&2; }
-[ $# -ge 1 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,29p' "$0" >&2; exit 2; }
 pattern=$1
 shift
 
@@ -42,13 +45,16 @@ case $pattern in
     fluent-bit-wasm) exec "$FLUENT_BIT" -c "$ETC/fluent-bit-wasm.yaml" ;;
     vector-exec) exec "$VECTOR" --config "$ETC/vector-exec.yaml" ;;
     vector-sandwich) exec "$VECTOR" --config "$ETC/vector-sandwich.yaml" ;;
+    vector-pull) exec "$VECTOR" --config "$ETC/vector-pull.yaml" ;;
+    vector-pull-detect) exec "$VECTOR" --config "$ETC/vector-pull-detect.yaml" ;;
+    fluent-bit-pull) exec "$FLUENT_BIT" -c "$ETC/fluent-bit-pull.conf" ;;
     fluent-bit-pipe)
         collect=("$FLUENT_BIT" -c "$ETC/fluent-bit-collect.conf")
         ship=("$FLUENT_BIT" -c "$ETC/fluent-bit-ship.conf") ;;
     vector-pipe)
         collect=("$VECTOR" --config "$ETC/vector-pipe.yaml")
         ship=("$VECTOR" --config "$ETC/vector-pipe-ship.yaml") ;;
-    *) say "unknown pattern '$pattern' (fluent-bit-wasm, fluent-bit-pipe, vector-exec, vector-sandwich, vector-pipe)"; exit 2 ;;
+    *) say "unknown pattern '$pattern' (fluent-bit-wasm, fluent-bit-pipe, vector-exec, vector-sandwich, vector-pipe, vector-pull, vector-pull-detect, fluent-bit-pull)"; exit 2 ;;
 esac
 
 fifos=$(mktemp -d "${TMPDIR:-/tmp}/jcdetect-pipe.XXXXXX") || exit 1

@@ -3,14 +3,19 @@
 //! documented layout; `install.sh --prefix` installs every file they name and relocates every
 //! path; the Fluent Bit and Vector configs are wired up; and the jcdetect command lines of the
 //! installed configs, and `run.sh` with stand-in Fluent Bit / Vector programs, produce exactly
-//! the plain filter's alerts.
+//! the plain filter's alerts. The DI API patterns' commands run against a fake API
+//! (common/fake_di.rs): events exactly once across stops and runs, and the filter's alerts.
 //!
 //! Over 800 lines: one file for the whole shipped layout, as every check shares the install
 //! helper and the parsed configs; the cases are tables.
 
+#[path = "common/fake_di.rs"]
+mod fake_di;
 #[path = "common/live.rs"]
 mod live;
 
+use fake_di::{FakeConfig, FakeDi, FakeEvent};
+use jcdetect::decode::time::{to_rfc3339, NANOS};
 use live::{example_lines, example_path, plain, Live, TempDir, BIN, TIMEOUT};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,17 +42,26 @@ const LAYOUT: [&str; 6] = [BIN_PATH, LIB_DIR, ETC_DIR, VAR_DIR, LOG_DIR, DI_LOG]
 const RELOCATED: [&str; 5] = [BIN_PATH, LIB_DIR, ETC_DIR, VAR_DIR, LOG_DIR];
 const RUN_SH: &str = "/usr/local/lib/jcdetect/run.sh";
 const TOML: &str = "/etc/jcdetect/jcdetect.toml";
+/// The DI API key the pull patterns read: the administrator's to create, never install.sh's.
+const API_KEY: &str = "/etc/jcdetect/api-key";
+/// How `jcdetect-pull.service` names it: systemd's private copy (`LoadCredential=`).
+const UNIT_KEY: &str = "${CREDENTIALS_DIRECTORY}/api-key";
+/// Vector's default `--graceful-shutdown-limit-secs`: a stopping child must be done by then.
+const VECTOR_GRACE_SECS: f64 = 60.0;
 /// The Fluent Bit module as installed, as `wasm/build.sh` writes it, and its export.
 const WASM_INSTALLED: &str = "/usr/local/lib/jcdetect/jcdetect-fluentbit.wasm";
 const WASM_BUILT: &str = "wasm/target/fluentbit/wasm32-wasip1/release/jcdetect_wasm.wasm";
 const WASM_EXPORT: &str = "jcdetect_filter";
 /// The patterns run.sh starts (the unit's instance names).
-const PATTERNS: [&str; 5] = [
+const PATTERNS: [&str; 8] = [
     "fluent-bit-wasm",
     "fluent-bit-pipe",
     "vector-exec",
     "vector-sandwich",
     "vector-pipe",
+    "vector-pull",
+    "vector-pull-detect",
+    "fluent-bit-pull",
 ];
 
 fn root() -> PathBuf {
@@ -393,6 +407,10 @@ fn every_file_parses_and_says_where_it_goes_what_it_does_and_how_to_run_it() {
         "vector-pipe-ship.yaml",
         "vector-exec.yaml",
         "vector-sandwich.yaml",
+        "vector-pull.yaml",
+        "vector-pull-detect.yaml",
+        "fluent-bit-pull.conf",
+        "jcdetect-pull.service",
     ] {
         assert!(names.contains(&expected.to_string()), "missing {expected}");
     }
@@ -411,23 +429,7 @@ fn every_file_parses_and_says_where_it_goes_what_it_does_and_how_to_run_it() {
                 #[cfg(unix)]
                 assert!(executable(&path), "{name} is not executable");
             }
-            "service" => {
-                let u = unit(&read(name));
-                assert_eq!(
-                    unit_get(&u, "Service", "ExecStart"),
-                    Some(format!("{RUN_SH} %i").as_str()),
-                    "{name}: ExecStart runs run.sh with the instance name"
-                );
-                assert_eq!(unit_get(&u, "Service", "KillMode"), Some("mixed"), "{name}");
-                assert!(
-                    unit_get(&u, "Install", "WantedBy").is_some(),
-                    "{name}: [Install] WantedBy (systemctl enable)"
-                );
-                // Every pattern run.sh starts is named as an instance.
-                for p in PATTERNS {
-                    assert!(header(name).contains(p), "{name}: header names {p}");
-                }
-            }
+            "service" => check_unit(name),
             other => panic!("{name}: no check for .{other} files; add one"),
         }
         let h = header(name);
@@ -469,6 +471,108 @@ fn every_file_parses_and_says_where_it_goes_what_it_does_and_how_to_run_it() {
             eprintln!("note: {name}: the header has no `How to run it` label");
         }
     }
+}
+
+/// The systemd units: `jcdetect@.service` runs run.sh; `jcdetect-pull.service` runs the
+/// filter on the DI API itself.
+fn check_unit(name: &str) {
+    let u = unit(&read(name));
+    let get = |key: &str| unit_get(&u, "Service", key);
+    assert!(
+        unit_get(&u, "Install", "WantedBy").is_some(),
+        "{name}: [Install] WantedBy (systemctl enable)"
+    );
+    // SIGTERM to the main process alone: run.sh stops a pipe in order; jcdetect saves.
+    assert_eq!(get("KillMode"), Some("mixed"), "{name}");
+    assert_eq!(get("KillSignal"), Some("SIGTERM"), "{name}");
+    assert_eq!(get("Restart"), Some("on-failure"), "{name}");
+    match name {
+        "jcdetect@.service" => {
+            assert_eq!(
+                get("ExecStart"),
+                Some(format!("{RUN_SH} %i").as_str()),
+                "{name}: ExecStart runs run.sh with the instance name"
+            );
+            // Every pattern run.sh starts is named as an instance.
+            for p in PATTERNS {
+                assert!(header(name).contains(p), "{name}: header names {p}");
+            }
+        }
+        "jcdetect-pull.service" => {
+            let argv = unit_argv(&u);
+            assert_eq!(argv[0], BIN_PATH, "{name}");
+            assert!(argv.iter().any(|a| a == "--pull"), "{name}: --pull");
+            check_filter_args(name, &argv);
+            assert!(
+                header(name).contains(&argv.join(" ")),
+                "{name}: header shows {argv:?}"
+            );
+            // The key: systemd's private copy of the layout's key file, never the unit's text.
+            check_api_args(name, &argv, UNIT_KEY);
+            assert_eq!(
+                get("LoadCredential"),
+                Some(format!("api-key:{API_KEY}").as_str()),
+                "{name}"
+            );
+            assert!(get("Environment").is_none() && get("EnvironmentFile").is_none());
+            // Alerts appended to a log file; exit 2 (bad usage, no key, a refused key) is not
+            // retried, other failures are.
+            let out = get("StandardOutput").and_then(|o| o.strip_prefix("append:"));
+            let out = out.unwrap_or_else(|| panic!("{name}: StandardOutput=append:FILE"));
+            assert!(under(parent(out), LOG_DIR), "{name}: alerts to {out}");
+            let prevent: Vec<&str> = get("RestartPreventExitStatus")
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            assert_eq!(prevent, ["2"], "{name}: RestartPreventExitStatus");
+            // A stop waits for the request in flight: it must end before systemd's SIGKILL.
+            let request = secs(arg_after(&argv, "--timeout-secs").expect("--timeout-secs"));
+            let stop = secs(get("TimeoutStopSec").expect("TimeoutStopSec"));
+            assert!(
+                request < stop,
+                "{name}: --timeout-secs {request} >= TimeoutStopSec {stop}"
+            );
+            // ProtectSystem=strict: everything it writes is under ReadWritePaths.
+            assert_eq!(get("ProtectSystem"), Some("strict"), "{name}");
+            let rw: Vec<&str> = get("ReadWritePaths")
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let state = arg_after(&argv, "--state").unwrap();
+            let errors = arg_after(&argv, "--errors").unwrap();
+            for w in [state, errors, out] {
+                assert!(
+                    rw.iter().any(|d| under(w, d)),
+                    "{name}: {w} not in ReadWritePaths"
+                );
+            }
+        }
+        other => panic!("{other}: no check for this unit; add one"),
+    }
+}
+
+/// The ExecStart of a unit, split into words (no quoting in ours).
+fn unit_argv(u: &BTreeMap<String, Vec<(String, String)>>) -> Vec<String> {
+    unit_get(u, "Service", "ExecStart")
+        .expect("ExecStart")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn secs(v: &str) -> f64 {
+    v.parse()
+        .unwrap_or_else(|_| panic!("`{v}` is not a number of seconds"))
+}
+
+/// The filter's files in a jcdetect command line: the installed config, a state file and a
+/// dead-letter file in their layout directories.
+fn check_filter_args(name: &str, argv: &[String]) {
+    assert_eq!(arg_after(argv, "--config"), Some(TOML), "{name}");
+    let state = arg_after(argv, "--state").expect("--state");
+    assert!(under(parent(state), VAR_DIR), "{name}: --state {state}");
+    let errors = arg_after(argv, "--errors").expect("--errors");
+    assert!(under(parent(errors), LOG_DIR), "{name}: --errors {errors}");
 }
 
 /// A valid jcdetect config, and the Fluent Bit filter's `[fluentbit]` table well-formed.
@@ -597,14 +701,23 @@ fn value_words(name: &str, text: &str, path: &Path) -> Vec<String> {
                 .map(|(_, v)| v),
         ),
         "toml" => toml_strings(&toml::Value::Table(toml_table(text)), &mut values),
-        "service" => values.extend(unit(text).into_values().flatten().map(|(_, v)| v)),
+        "service" => values.extend(unit(text).into_values().flatten().map(|(k, v)| {
+            // `ID:PATH` and `append:PATH`: the path is what names the layout.
+            let path = match k.as_str() {
+                "LoadCredential" => v.split_once(':').map(|(_, p)| p),
+                "StandardOutput" | "StandardError" => v.strip_prefix("append:"),
+                _ => None,
+            };
+            path.map_or(v.clone(), str::to_string)
+        })),
         "sh" if name == "run.sh" => values.extend(script_defaults(text).into_values()),
         _ => {}
     }
     values
         .iter()
         .flat_map(|v| v.split(|c: char| c.is_whitespace() || c == ','))
-        .filter(|w| !w.is_empty())
+        // systemd makes the credentials directory per run; it is no layout path.
+        .filter(|w| !w.is_empty() && *w != UNIT_KEY)
         .map(str::to_string)
         .collect()
 }
@@ -831,6 +944,11 @@ fn install_puts_every_file_where_its_header_says_and_relocates_every_path() {
                 if !exists && !Path::new(parent(&w)).is_dir() {
                     problems.push(format!("{file}: names {rel}, whose directory is missing"));
                 }
+            } else if rel == API_KEY {
+                // The administrator's to create; its directory is the layout's.
+                if !Path::new(parent(&w)).is_dir() {
+                    problems.push(format!("{file}: names {rel}, whose directory is missing"));
+                }
             } else if !exists {
                 problems.push(format!(
                     "{file}: names {rel}, which install.sh does not provide"
@@ -885,26 +1003,38 @@ fn install_puts_every_file_where_its_header_says_and_relocates_every_path() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // systemd accepts the installed unit (as an instance; its ExecStart exists now).
-    let unit_file = inst.at(&format!("{UNIT_DIR}/jcdetect@.service"));
+    // No key is ever installed: install.sh says where it goes instead.
+    assert!(!inst.at(API_KEY).exists(), "install.sh wrote {API_KEY}");
+    assert!(inst.stderr.contains("api-key"), "{}", inst.stderr);
+
+    // systemd accepts the installed units (the template as an instance; their ExecStart
+    // exists now).
     let units = inst.tmp.join("units");
     std::fs::create_dir_all(&units).unwrap();
-    let instance = units.join("jcdetect@vector-exec.service");
-    std::fs::copy(&unit_file, &instance).unwrap();
-    match Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&instance)
-        .output()
-    {
-        Ok(out) => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && !err.contains("jcdetect@"),
-                "systemd-analyze verify {}: {err}",
-                instance.display()
-            );
+    for (installed, verified) in [
+        ("jcdetect@.service", "jcdetect@vector-exec.service"),
+        ("jcdetect-pull.service", "jcdetect-pull.service"),
+    ] {
+        let unit_file = inst.at(&format!("{UNIT_DIR}/{installed}"));
+        let copy = units.join(verified);
+        std::fs::copy(&unit_file, &copy).unwrap();
+        match Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&copy)
+            .output()
+        {
+            Ok(out) => {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success()
+                        && !err.contains(verified)
+                        && !err.contains(inst.prefix_str()),
+                    "systemd-analyze verify {}: {err}",
+                    copy.display()
+                );
+            }
+            Err(e) => eprintln!("note: no systemd-analyze ({e}); unit verification skipped"),
         }
-        Err(e) => eprintln!("note: no systemd-analyze ({e}); unit verification skipped"),
     }
 }
 
@@ -1273,9 +1403,16 @@ fn vector_configs_wire_up_and_use_the_documented_codecs() {
         2,
         "vector-pipe and vector-sandwich: {data_dirs:?}"
     );
-    // Each pattern its own state file (run.sh's pipes: VAR/PATTERN.state).
+    // Each pattern its own state file (run.sh's pipes: VAR/PATTERN.state), the DI API
+    // patterns' cursors included.
     let fb = toml_table(&read("jcdetect.toml"));
     assert!(states.insert(fb["fluentbit"]["state"].as_str().unwrap().to_string()));
+    let fb_pull = fluent_bit_pull_argv(&classic(&dir().join("fluent-bit-pull.conf")));
+    let unit_argv = unit_argv(&unit(&read("jcdetect-pull.service")));
+    for (p, argv) in [("fluent-bit-pull", fb_pull), ("jcdetect-pull", unit_argv)] {
+        let state = arg_after(&argv, "--state").expect("--state").to_string();
+        assert!(states.insert(state), "{p}: state shared");
+    }
     for p in ["fluent-bit-pipe", "vector-pipe"] {
         assert!(
             states.insert(format!("{VAR_DIR}/{p}.state")),
@@ -1302,9 +1439,10 @@ fn vector_configs_wire_up_and_use_the_documented_codecs() {
     assert!(exec_argv(&yaml("vector-exec.yaml")).contains(&"--follow".to_string()));
 }
 
-/// An exec source runs the installed jcdetect with the installed config, a state file of its
-/// own and a dead-letter file, reads its stderr as bytes, and one remap turns the lines into
-/// alerts (stdout) or Vector log lines (stderr).
+/// An exec source runs the installed jcdetect with a state file of its own (the filter: also
+/// the installed config and a dead-letter file; on the DI API: the layout's key file), reads
+/// its stderr as bytes, and one remap turns the lines into events (stdout: alerts, or the
+/// API's DI events for `jcdetect pull`) or Vector log lines (stderr).
 fn check_exec_source(name: &str, cfg: &Value, id: &str, c: &Value, states: &mut BTreeSet<String>) {
     assert_eq!(c["mode"], "streaming", "{name}: {id}");
     assert_eq!(c["include_stderr"], true, "{name}: {id}");
@@ -1313,15 +1451,25 @@ fn check_exec_source(name: &str, cfg: &Value, id: &str, c: &Value, states: &mut 
     assert_eq!(c["streaming"]["respawn_on_exit"], true, "{name}: {id}");
     let argv = exec_argv(cfg);
     assert_eq!(argv[0], BIN_PATH, "{name}: {id}");
-    assert_eq!(arg_after(&argv, "--config"), Some(TOML), "{name}: {id}");
+    let pull_events = argv[1] == "pull";
+    if !pull_events {
+        check_filter_args(name, &argv);
+    }
     let state = arg_after(&argv, "--state").expect("--state");
     assert!(under(parent(state), VAR_DIR), "{name}: --state {state}");
     assert!(
         states.insert(state.to_string()),
         "{name}: --state {state} shared"
     );
-    let errors = arg_after(&argv, "--errors").expect("--errors");
-    assert!(under(parent(errors), LOG_DIR), "{name}: --errors {errors}");
+    if pull_events || argv.iter().any(|a| a == "--pull") {
+        check_api_args(name, &argv, API_KEY);
+        // On stop Vector waits this long for the child, which finishes its request first.
+        let request = secs(arg_after(&argv, "--timeout-secs").expect("--timeout-secs"));
+        assert!(
+            request < VECTOR_GRACE_SECS,
+            "{name}: --timeout-secs {request} is over Vector's shutdown limit"
+        );
+    }
     // The header shows the same command line.
     assert!(
         header(name).contains(&argv.join(" ")),
@@ -1329,9 +1477,14 @@ fn check_exec_source(name: &str, cfg: &Value, id: &str, c: &Value, states: &mut 
     );
 
     let r = readers(cfg, id);
-    assert_eq!(r.len(), 1, "{name}: only the alerts remap reads {id}");
+    assert_eq!(r.len(), 1, "{name}: only one remap reads {id}");
     let (rid, remap) = &r[0];
-    assert_eq!(rid, "jcdetect_alerts", "{name}");
+    let events = if pull_events {
+        "di_events"
+    } else {
+        "jcdetect_alerts"
+    };
+    assert_eq!(rid, events, "{name}");
     assert_eq!(remap["type"], "remap", "{name}: {rid}");
     assert_eq!(remap["drop_on_abort"], true, "{name}: {rid}");
     let src = remap["source"].as_str().unwrap();
@@ -1344,9 +1497,30 @@ fn check_exec_source(name: &str, cfg: &Value, id: &str, c: &Value, states: &mut 
         assert!(src.contains(want), "{name}: {rid} source lacks `{want}`");
     }
     assert!(
-        !readers(cfg, "jcdetect_alerts").is_empty(),
-        "{name}: the alerts go somewhere"
+        !readers(cfg, events).is_empty(),
+        "{name}: {events} go somewhere"
     );
+}
+
+/// A command on the DI API reads the key from the file `key` (so the key is never in a config
+/// or on a command line) and uses only options jcdetect knows (`jcdetect pull --help`, or the
+/// filter's).
+fn check_api_args(name: &str, argv: &[String], key: &str) {
+    assert_eq!(arg_after(argv, "--api-key-file"), Some(key), "{name}");
+    let sub: &[&str] = if argv[1] == "pull" { &["pull"] } else { &[] };
+    let out = Command::new(BIN).args(sub).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let known: BTreeSet<&str> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '=')
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    for a in argv.iter().filter(|a| a.starts_with("--")) {
+        assert!(
+            known.contains(a.as_str()),
+            "{name}: jcdetect {sub:?} has no {a}"
+        );
+    }
 }
 
 /// A remap parsing DI lines drops what is not JSON into a dead-letter file sink.
@@ -1439,6 +1613,208 @@ fn vector_sandwich_command_listens_and_prints_the_filters_alerts() {
     assert_eq!(jc.settle(Duration::from_millis(400)), &expected[..]);
     assert!(jc.running());
     stop_and_check_state(&mut jc, &argv);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6b. The DI API patterns: their configs, and their commands against a fake API serving the
+// example's events (dated 2024: every run here starts at them with --since).
+
+/// The words of the exec input's Command (the `--until "$(date …)"` words are shell, not
+/// split meaningfully, and need not be).
+fn fluent_bit_pull_argv(cfg: &[Section]) -> Vec<String> {
+    plugin(cfg, "INPUT", "exec")
+        .get("command")
+        .expect("Command")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn fluent_bit_pull_runs_commands_that_end_with_the_di_parser_and_room_for_long_lines() {
+    let name = "fluent-bit-pull.conf";
+    let c = classic(&dir().join(name));
+    let input = plugin(&c, "INPUT", "exec");
+    let exec = input.map();
+    let argv = fluent_bit_pull_argv(&c);
+    assert_eq!((argv[0].as_str(), argv[1].as_str()), (BIN_PATH, "pull"));
+    check_api_args(name, &argv, API_KEY);
+    let state = arg_after(&argv, "--state").expect("--state");
+    assert!(under(parent(state), VAR_DIR), "{name}: --state {state}");
+    // Runs that end (its header says why): --until some minutes back, never Oneshot.
+    let until = arg_after(&argv, "--until").expect("--until");
+    assert!(until.starts_with("\"$(date"), "{name}: --until {until}");
+    for k in ["oneshot", "exit_after_oneshot"] {
+        assert_ne!(exec.get(k).map(String::as_str), Some("true"), "{name}: {k}");
+    }
+    // A run (a catch-up can take minutes) must not hold Fluent Bit's engine.
+    assert_eq!(exec["threaded"], "true", "{name}: Threaded");
+    assert!(
+        secs(&exec["interval_sec"]) >= 30.0,
+        "{name}: the API polled too often"
+    );
+    // fgets splits a line longer than the buffer; DI events reach ~77 KB.
+    assert!(unit_size(&exec["buf_size"]) >= 100_000, "{name}: Buf_Size");
+    classic_parser(&c, &exec["parser"]);
+    let out = plugin(&c, "OUTPUT", "stdout").map();
+    assert!(glob(&out["match"], &exec["tag"]));
+    assert_eq!(out["format"], "json_lines");
+    assert_eq!(out["json_date_key"], "false");
+    assert!(
+        header(name).contains(input.get("command").unwrap()),
+        "{name}: header shows the command"
+    );
+}
+
+/// The example's events as the fake API holds them, the lines in the order it serves them
+/// (ms, id), and a `--since` that starts at the first.
+fn example_api() -> (Vec<FakeEvent>, Vec<String>, String) {
+    let events: Vec<FakeEvent> = example_lines()
+        .iter()
+        .map(|l| FakeEvent::from_line(std::str::from_utf8(l).unwrap(), None))
+        .collect();
+    let mut sorted = events.clone();
+    sorted.sort_by(|a, b| a.key().cmp(&b.key()));
+    let since = to_rfc3339(sorted[0].ts);
+    (events, sorted.into_iter().map(|e| e.json).collect(), since)
+}
+
+/// An install with the fake API's key where the pull configs read it.
+fn install_with_key(tag: &str) -> Installed {
+    let inst = install(tag);
+    std::fs::write(inst.at(API_KEY), FakeConfig::default().api_key + "\n").unwrap();
+    inst
+}
+
+/// Wait (bounded) until the fake API has received more than `n` requests.
+fn wait_requests(fake: &FakeDi, n: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    while fake.request_count() <= n {
+        assert!(Instant::now() < deadline, "no request after {TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn vector_pull_command_prints_the_api_events_once_across_a_stop() {
+    let inst = install_with_key("vector-pull");
+    let (events, want, since) = example_api();
+    let fake = FakeDi::start(events, FakeConfig::default());
+    let mut argv = exec_argv(&yaml_at(&inst.at("/etc/jcdetect/vector-pull.yaml")));
+    assert_eq!(Path::new(&argv[0]), inst.at(BIN_PATH));
+    argv.extend(["--api-url".into(), fake.url(), "--since".into(), since]);
+    let mut jc = Live::spawn(&argv[0], &argv[1..]);
+    jc.wait_lines(want.len(), "vector-pull events");
+    assert_eq!(jc.settle(Duration::from_millis(400)), &want[..]);
+    assert!(jc.running(), "the exec source's command polls on");
+    stop_and_check_state(&mut jc, &argv);
+    // Started again (Vector respawns it, or a restart): on from the cursor, nothing again.
+    let before = fake.request_count();
+    let mut again = Live::spawn(&argv[0], &argv[1..]);
+    wait_requests(&fake, before);
+    assert!(again.settle(Duration::from_millis(400)).is_empty());
+    stop_and_check_state(&mut again, &argv);
+}
+
+#[test]
+fn fluent_bit_pull_command_runs_end_and_each_goes_on_from_the_cursor() {
+    let inst = install_with_key("fluent-bit-pull");
+    let (events, want, since) = example_api();
+    let mut times: Vec<i64> = events.iter().map(|e| e.ts).collect();
+    times.sort();
+    let fake = FakeDi::start(events, FakeConfig::default());
+    let cfg = classic(&inst.at("/etc/jcdetect/fluent-bit-pull.conf"));
+    let command = plugin(&cfg, "INPUT", "exec").get("command").unwrap();
+    let command = format!("{command} --api-url {} --since {since}", fake.url());
+    // The runs' clock: `date +%s` says FAKE_NOW; everything else is the real date.
+    let bin = inst.tmp.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let date = ["/usr/bin/date", "/bin/date"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("a date program");
+    script(
+        &bin.join("date"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = +%s ]; then echo \"$FAKE_NOW\"; else exec {date} \"$@\"; fi\n"
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // One run as Fluent Bit makes it (/bin/sh -c COMMAND), the API's clock with the runs':
+    // it must end by itself, after one poll.
+    let run = |now: i64| -> Vec<String> {
+        fake.set_now(now * NANOS);
+        let env = [format!("PATH={path}"), format!("FAKE_NOW={now}")];
+        let mut sh = Live::spawn("env", &[&env[0], &env[1], "sh", "-c", &command]);
+        let st = sh.wait_exit();
+        assert!(st.success(), "FAKE_NOW={now}: {st:?}\n{}", sh.stderr());
+        sh.lines.clone()
+    };
+    // A run delivers up to 240 s before its clock: the first half of the example, then the
+    // rest, then (the same clock again) nothing, without asking the API.
+    let secs_of = |ns: i64| ns.div_euclid(NANOS);
+    let first = run(secs_of(times[times.len() / 2]) + 240);
+    assert!(!first.is_empty() && first.len() < want.len(), "{first:?}");
+    let end = secs_of(times[times.len() - 1]) + 1 + 240;
+    let second = run(end);
+    assert_eq!([first, second].concat(), want, "the two runs together");
+    let before = fake.request_count();
+    assert!(run(end).is_empty());
+    assert_eq!(
+        fake.request_count(),
+        before,
+        "a run after its --until asks nothing"
+    );
+}
+
+#[test]
+fn pull_detect_commands_raise_the_filters_alerts_on_the_api_events() {
+    let inst = install_with_key("pull-detect");
+    let (events, lines, since) = example_api();
+    let until = to_rfc3339(events.iter().map(|e| e.ts).max().unwrap());
+    let toml = inst.at(TOML);
+    let expected = plain(
+        &["--config", toml.to_str().unwrap()],
+        (lines.join("\n") + "\n").as_bytes(),
+    );
+    assert!(!expected.is_empty());
+    // The unit reads the key from systemd's credentials directory: one of ours here.
+    let creds = inst.tmp.join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::copy(inst.at(API_KEY), creds.join("api-key")).unwrap();
+    let unit_file = inst.at(&format!("{UNIT_DIR}/jcdetect-pull.service"));
+    let unit_cmd: Vec<String> = unit_argv(&unit(&read_path(&unit_file)))
+        .into_iter()
+        .map(|a| a.replace("${CREDENTIALS_DIRECTORY}", creds.to_str().unwrap()))
+        .collect();
+    let vector_cmd = exec_argv(&yaml_at(&inst.at("/etc/jcdetect/vector-pull-detect.yaml")));
+    for (what, mut argv) in [
+        ("jcdetect-pull.service", unit_cmd),
+        ("vector-pull-detect", vector_cmd),
+    ] {
+        assert_eq!(Path::new(&argv[0]), inst.at(BIN_PATH), "{what}");
+        let fake = FakeDi::start(events.clone(), FakeConfig::default());
+        // --until: the run ends by itself once it has every event.
+        let url = fake.url();
+        argv.extend(["--api-url", &url, "--since", &since, "--until", &until].map(String::from));
+        let mut jc = Live::spawn(&argv[0], &argv[1..]);
+        let st = jc.wait_exit();
+        assert!(st.success(), "{what}: {st:?}\n{}", jc.stderr());
+        assert_eq!(jc.lines, expected, "{what}: the alerts");
+        let state = PathBuf::from(arg_after(&argv, "--state").unwrap());
+        assert!(state.is_file(), "{what}: no {}", state.display());
+        // The state holds the cursor: run again, nothing is asked and nothing raised.
+        let before = fake.request_count();
+        let mut again = Live::spawn(&argv[0], &argv[1..]);
+        assert!(again.wait_exit().success(), "{what}: {}", again.stderr());
+        assert!(again.lines.is_empty(), "{what}: {:?}", again.lines);
+        assert_eq!(fake.request_count(), before, "{what}");
+        std::fs::remove_file(&state).unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1612,6 +1988,18 @@ fn run_sh_execs_the_host_with_the_installed_config_for_single_process_patterns()
         (
             "vector-sandwich",
             format!("--config {}/vector-sandwich.yaml", etc.display()),
+        ),
+        (
+            "vector-pull",
+            format!("--config {}/vector-pull.yaml", etc.display()),
+        ),
+        (
+            "vector-pull-detect",
+            format!("--config {}/vector-pull-detect.yaml", etc.display()),
+        ),
+        (
+            "fluent-bit-pull",
+            format!("-c {}/fluent-bit-pull.conf", etc.display()),
         ),
     ] {
         let _ = std::fs::remove_file(&stub.calls);
