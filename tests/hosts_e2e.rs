@@ -675,6 +675,8 @@ fn vector_configs_validate() {
         "vector-pipe-ship.yaml",
         "vector-exec.yaml",
         "vector-sandwich.yaml",
+        "vector-pull.yaml",
+        "vector-pull-detect.yaml",
     ] {
         vector_validate(&vector, &inst.path(&format!("etc/jcdetect/{cfg}")));
     }

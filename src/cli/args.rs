@@ -94,7 +94,8 @@ Exit status:
      SIGTERM/SIGINT, or the output pipe was closed
   1  an input could not be read, the WASM module trapped, or --state / --errors /
      --stats-json could not be written
-  2  usage or config error (also a FILE that cannot be opened, a busy --listen port)";
+  2  usage or config error (also a FILE that cannot be opened, a busy --listen port; with
+     --pull, a missing API key or an API that refuses the key or the request at start)";
 
 #[derive(Parser)]
 #[command(
@@ -120,6 +121,17 @@ enum Sub {
     /// List the rule catalog (with a config applied)
     Rules(RulesArgs),
     /// Pull DI events from the Directory Insights API and write them as NDJSON
+    #[command(long_about = "\
+Pull DI events from the Directory Insights API (POST /insights/directory/v1/events) and write \
+them to standard output, one JSON object a line, for any pipeline. Pages are read in time \
+order; each poll re-reads --lag-secs back for events the API ingested late and skips what it \
+already delivered, and --state keeps the cursor across restarts, so nothing is skipped or \
+written twice. The API key comes from JUMPCLOUD_API_KEY or --api-key-file.
+
+SIGTERM or SIGINT: finish the page being read, save --state, exit 0.
+
+Exit status: 0 at --until or when stopped; 1 if --state or the output cannot be written; 2 for \
+a usage error, a missing key, or an API that refuses the key or the request at start.")]
     Pull(PullArgs),
     /// Write a deterministic synthetic DI replay with its ground truth
     Generate(GenerateArgs),
@@ -209,12 +221,10 @@ struct FilterArgs {
     /// state); runs until stopped.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
-    /// Read events from the Directory Insights API (see `jcdetect pull --help` for its
-    /// options, which the filter takes too); runs until stopped, or to --until
+    /// Read events from the Directory Insights API, with the pull options below; runs
+    /// until stopped, or to --until
     #[arg(long)]
     pull: bool,
-    #[command(flatten)]
-    pull_opts: PullOpts,
     /// No per-line diagnostics and no summary (errors only)
     #[arg(short, long)]
     quiet: bool,
@@ -223,6 +233,9 @@ struct FilterArgs {
     /// Input files (`-` = standard input, the default)
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    pull_opts: PullOpts,
 }
 
 #[derive(Args)]
@@ -280,9 +293,8 @@ struct PullOpts {
     /// Seconds between polls once everything available is read [default: 30]
     #[arg(long, value_name = "N", value_parser = seconds)]
     poll_secs: Option<f64>,
-    /// The longest the API takes to make an event readable after its time: each poll
-    /// re-reads this far back and skips what it delivered; keep it above the ingestion
-    /// delay plus --poll-secs [default: 180]
+    /// The longest the API takes to make an event readable after its time (ingestion
+    /// delay): each poll re-reads this far back and skips what it delivered [default: 180]
     #[arg(long, value_name = "N", value_parser = seconds_or_zero)]
     lag_secs: Option<f64>,
     /// Events per request, 1 to 10000 [default: 10000]
@@ -292,7 +304,7 @@ struct PullOpts {
     /// never give the key on the command line)
     #[arg(long, value_name = "FILE")]
     api_key_file: Option<PathBuf>,
-    /// Time limit of one request, in seconds [default: 120]
+    /// Time limit of one request, in seconds; a stop waits for it [default: 60]
     #[arg(long, value_name = "N", value_parser = seconds)]
     timeout_secs: Option<f64>,
     /// First retry delay after a failed request, in seconds; it doubles up to 60 (a
@@ -347,16 +359,38 @@ impl PullOpts {
         if let Some(s) = services.iter().find(|s| s.trim().is_empty()) {
             return Err(format!("--service {s:?}: empty"));
         }
+        // Streams must not overlap: each keeps its own record of what it delivered.
+        dedup(&mut services);
+        if services.len() > 1 && services.iter().any(|s| s == "all") {
+            return Err("--service all already holds every service: give it alone".into());
+        }
+        let mut orgs = self.org_id;
+        dedup(&mut orgs);
+        let api_url = self
+            .api_url
+            .unwrap_or_else(|| "https://api.jumpcloud.com".into());
+        let scheme = api_url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => {}
+            Some("http") if crate::input::pull::is_loopback(&api_url) => {}
+            Some("http") => {
+                return Err(format!(
+                    "--api-url {api_url}: the key would travel in clear text; use https (http \
+                     is for this machine only)"
+                ))
+            }
+            _ => return Err(format!("--api-url {api_url}: not an http(s) URL")),
+        }
         let backoff = ns(self.backoff_secs.unwrap_or(1.0));
         Ok(PullSettings {
-            api_url: self
-                .api_url
-                .unwrap_or_else(|| "https://api.jumpcloud.com".into()),
+            api_url,
             api_key_file: self.api_key_file,
-            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.unwrap_or(120.0)),
+            timeout: std::time::Duration::from_secs_f64(self.timeout_secs.unwrap_or(60.0)),
             settings: jcdetect::pull::Settings {
                 services,
-                orgs: self.org_id,
+                orgs,
                 since,
                 until,
                 lag: ns(self.lag_secs.unwrap_or(180.0)),
@@ -367,6 +401,12 @@ impl PullOpts {
             },
         })
     }
+}
+
+/// Remove repeated values, keeping the first of each.
+fn dedup(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
 }
 
 /// `--since`: a duration back from `now` (`90s`, `30m`, `2h`, `7d`, plain seconds) or an
@@ -408,20 +448,7 @@ pub struct PullSettings {
 }
 
 #[derive(Args)]
-#[command(long_about = "\
-Pull DI events from the Directory Insights API (POST /insights/directory/v1/events) and write \
-them to standard output, one JSON object a line, for any pipeline. Pages are read in time \
-order; each poll re-reads --lag-secs back for events the API ingested late and skips what it \
-already delivered, and --state keeps the cursor across restarts, so nothing is skipped or \
-written twice. The API key comes from JUMPCLOUD_API_KEY or --api-key-file.
-
-SIGTERM or SIGINT: finish the page being read, save --state, exit 0.
-
-Exit status: 0 at --until or when stopped; 1 if --state or the output cannot be written; 2 for \
-a usage error, a missing key, or an API that refuses the key or the request at start.")]
 pub struct PullArgs {
-    #[command(flatten)]
-    opts: PullOpts,
     /// Keep the cursor in FILE (saved at most once a second while pages come, before each
     /// sleep, and at the end)
     #[arg(long, value_name = "FILE")]
@@ -432,6 +459,9 @@ pub struct PullArgs {
     /// Errors only on standard error
     #[arg(short, long)]
     quiet: bool,
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    opts: PullOpts,
 }
 
 /// `jcdetect pull`, checked.

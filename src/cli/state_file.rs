@@ -12,7 +12,10 @@ use std::path::Path;
 /// aside to `FILE.rejected` (it may still be wanted, e.g. after a config change is undone)
 /// and the state starts empty. A file that is not a state file at all is an error: the end
 /// of the run would overwrite it, and it may be a mistyped path to something precious.
-pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> {
+///
+/// `strict` (`--pull`): the file also holds the pull cursor, which must not be set aside (the
+/// run would start again from `--since`): an incompatible file is refused instead.
+pub(crate) fn load(path: &Path, engine: &mut Backend, strict: bool) -> Result<Vec<u8>, Fault> {
     let shown = path.display();
     // A state file is at most about the tables' size: a much bigger file is not one of ours
     // (and is not read into memory).
@@ -45,6 +48,9 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
                  memory_mb was lowered?)",
                 m.len()
             );
+            if strict {
+                return Err(refused(path, &why));
+            }
             reject(path, &why);
             return Ok(Vec::new());
         }
@@ -57,6 +63,7 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
                 "--state {shown} exists and is not a jcdetect state file; refusing to \
                  overwrite it"
             ))),
+            StateLoad::Refused(e) if strict => Err(refused(path, &e)),
             StateLoad::Refused(e) => {
                 reject(path, &e);
                 Ok(Vec::new())
@@ -75,6 +82,47 @@ pub(crate) fn load(path: &Path, engine: &mut Backend) -> Result<Vec<u8>, Fault> 
                 Ok(host)
             }
         },
+    }
+}
+
+/// A state file `--pull` cannot use: said, and left where it is.
+fn refused(path: &Path, why: &str) -> Fault {
+    Fault::Usage(format!(
+        "--state {}: {why}; with --pull it also holds the API cursor, so it is not set aside: \
+         restore the configuration it was written with, or move it away to start again from \
+         --since",
+        path.display()
+    ))
+}
+
+/// Hold `FILE.lock` for the whole run: a second jcdetect on the same state would overwrite
+/// this one's (and, with `--pull`, deliver the same events). Released when the process ends.
+pub(crate) fn lock(path: &Path) -> Result<Option<File>, String> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let lock_path = path.with_file_name(name);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        use rustix::fs::{flock, FlockOperation};
+        flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+            format!(
+                "--state {} is in use by another jcdetect ({} is locked)",
+                path.display(),
+                lock_path.display()
+            )
+        })?;
+        Ok(Some(file))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        Ok(None)
     }
 }
 

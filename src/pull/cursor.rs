@@ -36,8 +36,11 @@ pub struct Cursor {
     pub read_to: Option<i64>,
     /// The API's clock when the query that read up to `read_to` began.
     pub as_of: Option<i64>,
-    /// Keys of the events delivered at or after [`Cursor::lower_bound`], with their times.
+    /// Keys of the events delivered at or after `kept_from`, with their times.
     pub seen: Seen,
+    /// `seen` holds every delivered key from this time on; older events are not compared
+    /// (a later run with a larger lag must not take their absence for "not delivered").
+    pub kept_from: i64,
 }
 
 impl Cursor {
@@ -49,6 +52,7 @@ impl Cursor {
             read_to: None,
             as_of: None,
             seen: Seen::default(),
+            kept_from: start,
         }
     }
 
@@ -65,18 +69,41 @@ impl Cursor {
             .max(self.start)
     }
 
-    /// The cursor's guarantee now extends to `(read_to, as_of)`.
+    /// A query that began at `as_of` (the API's clock) has delivered everything up to
+    /// `read_to`: take that pair as the guarantee when it lets the next query start later
+    /// (the two always go together: `as_of` is the moment that `read_to` was read at).
     pub fn advance(&mut self, read_to: i64, as_of: i64, lag: i64) {
+        let mut next = self.clone_bounds();
+        next.read_to = Some(read_to);
+        next.as_of = Some(as_of);
+        if self.read_to.is_some() && next.lower_bound(lag) < self.lower_bound(lag) {
+            return;
+        }
         self.read_to = Some(read_to);
-        self.as_of = Some(self.as_of.map_or(as_of, |a| a.max(as_of)));
-        let keep_from = self.lower_bound(lag);
+        self.as_of = Some(as_of);
+        self.kept_from = self.kept_from.max(self.lower_bound(lag));
+        let keep_from = self.kept_from;
         self.seen.retain(|_, t| *t >= keep_from);
     }
 
-    /// Every event up to `until` is delivered, and the API has had them all.
+    fn clone_bounds(&self) -> Cursor {
+        Cursor {
+            org: None,
+            service: String::new(),
+            start: self.start,
+            read_to: self.read_to,
+            as_of: self.as_of,
+            seen: Seen::default(),
+            kept_from: self.kept_from,
+        }
+    }
+
+    /// Every event up to `until` is delivered, and the API has had them all (or the cursor
+    /// starts after `until`: there is nothing to deliver).
     pub fn complete(&self, until: i64, lag: i64) -> bool {
-        self.read_to.is_some_and(|n| n >= until)
-            && self.as_of.is_some_and(|a| a >= until.saturating_add(lag))
+        self.start > until
+            || (self.read_to.is_some_and(|n| n >= until)
+                && self.as_of.is_some_and(|a| a >= until.saturating_add(lag)))
     }
 
     fn same_stream(&self, org: &Option<String>, service: &str) -> bool {
@@ -97,6 +124,7 @@ struct SavedCursor {
     start: String,
     read_to: Option<String>,
     as_of: Option<String>,
+    kept_from: String,
     /// `[key, time]` pairs, oldest first (stable bytes for the same cursor).
     seen: Vec<(String, String)>,
 }
@@ -120,6 +148,7 @@ pub fn encode(cursors: &[Cursor]) -> Vec<u8> {
                     }
                 }),
                 as_of: c.as_of.map(to_rfc3339),
+                kept_from: to_rfc3339(c.kept_from),
                 seen: seen
                     .into_iter()
                     .map(|(k, t)| (k.to_string(), to_rfc3339(t)))
@@ -156,6 +185,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Cursor>, String> {
                 t => t.map(time).transpose()?,
             };
             c.as_of = s.as_of.as_deref().map(time).transpose()?;
+            c.kept_from = time(&s.kept_from)?;
             for (k, t) in s.seen {
                 c.seen.insert(k.into_boxed_str(), time(&t)?);
             }
@@ -209,7 +239,20 @@ mod tests {
         let back = decode(&encode(std::slice::from_ref(&c))).unwrap();
         assert_eq!(back, vec![c.clone()]);
         c.advance(i64::MAX, s + 901 * SECOND, lag);
-        assert_eq!(decode(&encode(std::slice::from_ref(&c))).unwrap(), vec![c]);
+        assert_eq!(
+            decode(&encode(std::slice::from_ref(&c))).unwrap(),
+            vec![c.clone()]
+        );
+        // A pair that would move the start back is not taken.
+        let before = c.clone();
+        c.advance(s + 50 * SECOND, s + 950 * SECOND, lag);
+        assert_eq!(c, before);
+        // A later run with a larger lag starts earlier, but what `seen` forgot stays below
+        // `kept_from`: those are skipped, not taken for new.
+        assert_eq!(c.kept_from, s + 841 * SECOND);
+        assert_eq!(c.lower_bound(600 * SECOND), s + 301 * SECOND);
+        // A cursor that starts after `until` is complete: nothing to ask for.
+        assert!(Cursor::new(None, "all".into(), s).complete(s - 1, lag));
     }
 
     #[test]
@@ -217,7 +260,7 @@ mod tests {
         assert!(decode(br#"{"version":2,"streams":[]}"#)
             .unwrap_err()
             .contains("version 2"));
-        let bad = br#"{"version":1,"streams":[{"org":null,"service":"all","start":"x","read_to":null,"as_of":null,"seen":[]}]}"#;
+        let bad = br#"{"version":1,"streams":[{"org":null,"service":"all","start":"x","read_to":null,"as_of":null,"kept_from":"x","seen":[]}]}"#;
         assert!(decode(bad).unwrap_err().contains("bad time"));
         assert!(decode(b"not json").is_err());
     }

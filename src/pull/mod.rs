@@ -28,6 +28,9 @@ const SECOND: i64 = 1_000_000_000;
 /// A full page that repeats the previous one this many times in a row ends the stream's
 /// query for this poll (the next poll starts again from its cursor).
 const MAX_REPEATS: u32 = 3;
+/// A stream whose request failed this many times in a row is left out of the rest of the
+/// poll when other streams can go on (a mistyped `--org-id` must not stop the others).
+const CUT_AFTER: u32 = 5;
 /// Retry-After values above this are taken as this (a misconfigured proxy must not park the
 /// collector for a day).
 const MAX_RETRY_AFTER: i64 = 3600 * SECOND;
@@ -115,6 +118,8 @@ pub struct Notice {
 /// Run counters (`--stats-json` → `pull`).
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Counters {
+    /// Polls read to their end.
+    pub polls: u64,
     pub requests: u64,
     pub pages: u64,
     pub events: u64,
@@ -169,6 +174,11 @@ struct Stream {
     poll_read: Option<i64>,
     /// This poll's query was cut short (a repeating page): it does not prove anything read.
     cut: bool,
+    /// The millisecond of the last event of the previous page of this query: a page with
+    /// older events is one the server sent before.
+    prev_last_ms: Option<i64>,
+    /// The API answered this stream in this run: a refusal is no longer a setup error.
+    answered: bool,
 }
 
 struct Pending {
@@ -186,8 +196,6 @@ pub struct Puller {
     asking: Option<usize>,
     attempt: u32,
     wait: Option<i64>,
-    /// Any 2xx seen: later auth or client errors are retried, not fatal.
-    answered: bool,
     /// A batch handed out and not committed yet.
     uncommitted: bool,
     /// A poll has ended; the next one starts after `poll`.
@@ -230,6 +238,8 @@ impl Puller {
                 poll_now: None,
                 poll_read: None,
                 cut: false,
+                prev_last_ms: None,
+                answered: false,
             })
             .collect();
         let mut p = Puller {
@@ -238,7 +248,6 @@ impl Puller {
             asking: None,
             attempt: 0,
             wait: None,
-            answered: false,
             uncommitted: false,
             between_polls: false,
             counters: Counters::default(),
@@ -297,6 +306,9 @@ impl Puller {
             return Step::Deliver(self.merge());
         }
         // Every stream read to its end for this poll: all the API had when the poll began.
+        if self.streams.iter().all(|s| s.done || !s.cut) {
+            self.counters.polls += 1;
+        }
         let (until, lag) = (self.settings.until, self.settings.lag);
         for s in &mut self.streams {
             if let (false, false, Some(p)) = (s.done, s.cut, s.poll_now) {
@@ -320,8 +332,11 @@ impl Puller {
         let mut touched = vec![false; self.streams.len()];
         for (i, key, ts) in batch.delivered {
             let s = &mut self.streams[i];
-            // An event without a time is kept as if at the query's start.
-            s.cursor.seen.insert(key, ts.unwrap_or(s.lower));
+            // An event without a time is kept as if at the poll's time: as long as the
+            // overlap can return it.
+            s.cursor
+                .seen
+                .insert(key, ts.or(s.poll_now).unwrap_or(s.lower));
             if let Some(t) = ts {
                 s.poll_read = Some(s.poll_read.map_or(t, |r| r.max(t)));
             }
@@ -335,12 +350,10 @@ impl Puller {
                 continue;
             };
             // Pages come in (millisecond, id) order: everything before this millisecond
-            // that the API had at `p` is delivered. Once that passes what the cursor held,
-            // it is the cursor's new guarantee.
+            // that the API had at `p` is delivered (`cursor` says why that holds whatever
+            // the cursor held before).
             let read = read.div_euclid(1_000_000) * 1_000_000 - 1;
-            if s.cursor.read_to.is_none_or(|n| read >= n) {
-                s.cursor.advance(read, p, lag);
-            }
+            s.cursor.advance(read, p, lag);
         }
     }
 
@@ -370,6 +383,7 @@ impl Puller {
             s.poll_now = None;
             s.poll_read = None;
             s.cut = false;
+            s.prev_last_ms = None;
         }
     }
 
@@ -432,7 +446,7 @@ impl Puller {
         let retry_after = reply.retry_after.and_then(|v| reply::retry_after(v, now));
         match reply.status {
             // The key and the request are good, whatever the body holds.
-            200..=299 => self.answered = true,
+            200..=299 => self.streams[i].answered = true,
             401 | 403 => {
                 self.counters.auth_failures += 1;
                 let msg = format!(
@@ -470,18 +484,24 @@ impl Puller {
                 return self.refused(i, msg, retry_after);
             }
         }
-        let events: Vec<&serde_json::value::RawValue> = match serde_json::from_slice(reply.body) {
-            Ok(v) => v,
-            Err(e) => {
-                self.counters.bad_bodies += 1;
-                let what = if e.is_eof() {
-                    "a truncated body"
-                } else {
-                    "a body that is not a JSON array of events"
-                };
-                return self.retry(i, retry_after, format!("the API sent {what} ({e})"));
-            }
-        };
+        let events: Vec<&serde_json::value::RawValue> =
+            match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(reply.body) {
+                Ok(v) if events_are_objects(&v) => v,
+                Ok(_) => {
+                    self.counters.bad_bodies += 1;
+                    let m = "the API sent an array that holds something other than events".into();
+                    return self.retry(i, retry_after, m);
+                }
+                Err(e) => {
+                    self.counters.bad_bodies += 1;
+                    let what = if e.is_eof() {
+                        "a truncated body"
+                    } else {
+                        "a body that is not a JSON array of events"
+                    };
+                    return self.retry(i, retry_after, format!("the API sent {what} ({e})"));
+                }
+            };
         let count = events.len();
         if let Some(c) = reply.result_count.and_then(reply::integer) {
             if c != count as u64 {
@@ -497,7 +517,10 @@ impl Puller {
             .map_or(self.settings.limit as u64, |l| {
                 l.min(self.settings.limit as u64)
             });
-        let full = count as u64 >= limit && count > 0;
+        // Without X-Limit, a short page may be the server's own page size: page on until a
+        // page comes back empty.
+        let surely_full = count as u64 >= limit && count > 0;
+        let mut full = surely_full || (reply.limit.is_none() && count > 0);
         let search_after = reply
             .search_after
             .map(|s| s.trim().to_string())
@@ -527,12 +550,7 @@ impl Puller {
         // page again, or events from before the `search_after` it was given).
         let fingerprint = (search_after.clone(), crate::hash::hash64(reply.body, 0));
         let s = &self.streams[i];
-        let after_ms = s
-            .after
-            .as_deref()
-            .and_then(|a| serde_json::from_str::<(i64, serde_json::Value)>(a).ok())
-            .map(|(ms, _)| ms);
-        let behind = after_ms.is_some_and(|ms| {
+        let behind = s.prev_last_ms.is_some_and(|ms| {
             heads
                 .iter()
                 .any(|(_, ts, _)| ts.is_some_and(|t| t.div_euclid(1_000_000) < ms))
@@ -554,7 +572,22 @@ impl Puller {
             }
             return self.retry(i, retry_after, "the API sent a page it sent before".into());
         }
-        let server_now = now.unwrap_or(local_now);
+        // What the API had when the query ran: no later than the request was sent, by the
+        // API's clock (its `Date` is stamped after the query, and rounded down to the second).
+        // A short page without X-Limit nor X-Search_after: the end, or a page of a server
+        // that pages smaller than asked and forgot where to go on. Asked again a few times;
+        // then taken for the end.
+        if full && !surely_full && search_after.is_none() {
+            self.counters.missing_search_after += 1;
+            let s = &mut self.streams[i];
+            if s.repeats < MAX_REPEATS {
+                s.repeats += 1;
+                let m = "a short page without X-Limit or X-Search_after".into();
+                return self.retry(i, retry_after, m);
+            }
+            full = false;
+        }
+        let server_now = now.map_or(local_now, |d| d - reply.elapsed.max(0) - SECOND);
         self.counters.pages += 1;
         let until = self.settings.until;
         let s = &mut self.streams[i];
@@ -562,7 +595,7 @@ impl Puller {
         s.repeats = 0;
         s.page.clear();
         s.buf.clear();
-        let skip_below = s.lower.max(s.cursor.lower_bound(self.settings.lag));
+        let skip_below = s.lower.max(s.cursor.kept_from);
         let mut newest_in_page: Option<i64> = None;
         let mut page_keys = crate::pull::cursor::Seen::default();
         for (raw, (key, ts, has_id)) in events.iter().zip(heads) {
@@ -605,18 +638,26 @@ impl Puller {
             s.exhausted = true;
         } else {
             s.last_page = Some(fingerprint);
+            s.prev_last_ms = newest_in_page.map(|t| t.div_euclid(1_000_000));
             match search_after {
                 Some(after) => s.after = Some(after),
                 None => {
                     // Page on by time instead: start again at the page's newest second;
                     // the keys skip what was read.
-                    self.counters.missing_search_after += 1;
+                    if surely_full {
+                        self.counters.missing_search_after += 1;
+                    }
                     let next = newest_in_page.map(|t| t.div_euclid(SECOND) * SECOND);
                     match next {
                         Some(t) if t > s.from => {
                             s.from = t;
                             s.after = None;
+                            // Paging by time re-reads the start of that second.
+                            s.prev_last_ms = None;
                         }
+                        // A short page (the server's page size unknown) that ends in the
+                        // second it began: nothing more to read.
+                        _ if !surely_full => s.exhausted = true,
                         _ => {
                             // A full second of events in one page and no way past it.
                             s.exhausted = true;
@@ -651,7 +692,26 @@ impl Puller {
             .saturating_mul(1i64 << self.attempt.min(30))
             .min(self.settings.backoff_max);
         self.attempt += 1;
-        let wait = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER));
+        // The server's Retry-After, but never less than the first backoff: `0` again and
+        // again must not become a busy loop.
+        let wait = retry_after.map_or(backoff, |r| {
+            r.min(MAX_RETRY_AFTER).max(self.settings.backoff)
+        });
+        let others = (0..self.streams.len()).any(|j| j != i && !self.streams[j].done);
+        if self.attempt >= CUT_AFTER && others {
+            let s = &mut self.streams[i];
+            s.exhausted = true;
+            s.cut = true;
+            s.buf.clear();
+            let text = format!(
+                "{}: {why}; {} failures in a row: left out of this poll so the other streams go on (the next poll tries it again from its cursor)",
+                stream_name(&s.cursor.org, &s.cursor.service),
+                self.attempt
+            );
+            self.notices.push(Notice { error: true, text });
+            self.settle(i);
+            return;
+        }
         let s = &self.streams[i];
         self.notices.push(Notice {
             error: self.attempt > 3,
@@ -666,9 +726,10 @@ impl Puller {
         self.wait = Some(wait);
     }
 
-    /// A refusal: fatal before the API ever answered, retried loudly after.
+    /// A refusal: fatal before the API ever answered this stream in this run, retried loudly
+    /// after.
     fn refused(&mut self, i: usize, msg: String, retry_after: Option<i64>) {
-        if !self.answered {
+        if !self.streams[i].answered {
             self.asking = None;
             self.wait = None;
             // `next` reports it.
@@ -707,6 +768,11 @@ impl Puller {
         self.uncommitted = true;
         batch
     }
+}
+
+/// Every element is a JSON object (an event).
+fn events_are_objects(events: &[&serde_json::value::RawValue]) -> bool {
+    events.iter().all(|e| e.get().starts_with('{'))
 }
 
 fn stream_name(org: &Option<String>, service: &str) -> String {

@@ -17,6 +17,8 @@ pub struct Reply<'a> {
     pub search_after: Option<&'a str>,
     /// `Date`
     pub date: Option<&'a str>,
+    /// From sending the request to having the reply, ns (0: unknown).
+    pub elapsed: i64,
     pub body: &'a [u8],
 }
 

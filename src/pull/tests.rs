@@ -80,6 +80,10 @@ struct Api {
     /// Page size the server allows (it may be below what is asked).
     max_limit: usize,
     last: std::collections::HashMap<Stream, (Vec<u8>, Option<String>)>,
+    /// Replies without a `Date` (the client falls back on its own clock).
+    no_date: bool,
+    /// Pages without `X-Limit` (a server that caps the page size silently).
+    no_limit: bool,
 }
 
 struct Answer {
@@ -124,7 +128,7 @@ impl Api {
         let after: Option<(i64, String)> = body
             .get("search_after")
             .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()));
-        let date = Some(http_date(self.now));
+        let date = (!self.no_date).then(|| http_date(self.now));
         let plain = |status: u16| Answer {
             status,
             retry_after: None,
@@ -204,7 +208,7 @@ impl Api {
             status: 200,
             retry_after: None,
             count: Some(count.to_string()),
-            limit: Some(limit.to_string()),
+            limit: (!self.no_limit).then(|| limit.to_string()),
             search_after: match fault {
                 Some(Fault::NoSearchAfter) => None,
                 _ => search_after,
@@ -278,47 +282,85 @@ fn world(rng: &mut Rng, n: usize, orgs: usize, late_max: i64) -> World {
 
 /// What a run delivered: each event's `n`, in delivery order, and the final counters.
 struct Run {
+    /// The API's quirks in this run.
+    quirks: String,
     delivered: Vec<u64>,
     restarts: u32,
     counters: Vec<Counters>,
 }
 
-/// Drive pullers against the API until `Done`, restarting from the saved cursor at random
-/// steps and injecting faults at random requests.
-fn drive(w: &World, rng: &mut Rng, fault_pct: u64, restart_permille: u64) -> Run {
+/// How a simulated run goes.
+#[derive(Clone, Copy, Debug)]
+struct Opts {
+    fault_pct: u64,
+    restart_permille: u64,
+    /// No `--until`: poll until the clock is well past the last arrival, then stop.
+    live: bool,
+    /// A restart may come with another `--lag-secs` (never below the late arrivals' delay).
+    lag_changes: bool,
+}
+
+/// Drive pullers against the API until `Done` (or, live, until everything had time to
+/// arrive), restarting from the saved cursor at random steps and injecting faults at random
+/// requests.
+fn drive(w: &World, rng: &mut Rng, o: Opts) -> Run {
     let mut api = Api {
         events: w.events.clone(),
         now: T0,
         step: S,
         max_limit: if rng.chance(20) { 5 } else { 10_000 },
         last: Default::default(),
+        no_date: rng.chance(15),
+        no_limit: rng.chance(15),
     };
     let mut run = Run {
+        quirks: format!(
+            "{o:?} max_limit {} no_date {} no_limit {}",
+            api.max_limit, api.no_date, api.no_limit
+        ),
         delivered: Vec::new(),
         restarts: 0,
         counters: Vec::new(),
     };
-    let mut p = Puller::new(w.settings.clone(), Vec::new());
-    let mut answered = false;
+    let mut settings = w.settings.clone();
+    if o.live {
+        settings.until = None;
+    }
+    let end = w.events.iter().map(|e| e.arrival).max().unwrap_or(T0) + 3 * settings.lag;
+    let mut p = Puller::new(settings.clone(), Vec::new());
+    // Streams the API answered in this process: a refusal of another is a setup error.
+    let mut answered = std::collections::HashSet::new();
+    // Live: the polls of this process once the clock passed `end`.
+    let mut polls_past_end: Option<u64> = None;
     for _ in 0..200_000 {
-        if rng.below(1000) < restart_permille {
+        if rng.below(1000) < o.restart_permille {
             // A clean stop: the cursor as committed, through its JSON.
             let saved = cursor::decode(&p.cursor_json()).unwrap();
             run.counters.push(p.counters().clone());
-            p = Puller::new(w.settings.clone(), saved);
+            if o.lag_changes && rng.chance(30) {
+                settings.lag = [60, 90, 120, 240][rng.below(4) as usize] * S;
+            }
+            p = Puller::new(settings.clone(), saved);
             run.restarts += 1;
-            // A new process: a refusal on its first request is fatal again.
-            answered = false;
+            answered.clear();
+            polls_past_end = None;
         }
         match p.step() {
             Step::Fetch(req) => {
                 let mut fault = rng
-                    .chance(fault_pct)
+                    .chance(o.fault_pct)
                     .then(|| FAULTS[rng.below(FAULTS.len() as u64) as usize]);
-                // A refusal before any answer is the fatal start-up error, tested apart.
-                if matches!(fault, Some(Fault::Unauthorized)) && !answered {
+                let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+                let stream = (
+                    req.org.clone(),
+                    body["service"].as_str().unwrap().to_string(),
+                );
+                // A refusal before the stream's first answer is the fatal start-up error,
+                // tested apart.
+                if matches!(fault, Some(Fault::Unauthorized)) && !answered.contains(&stream) {
                     fault = None;
                 }
+                let sent = api.now;
                 let a = api.answer(&req, fault);
                 let reply = a.as_ref().map(|a| Reply {
                     status: a.status,
@@ -327,12 +369,15 @@ fn drive(w: &World, rng: &mut Rng, fault_pct: u64, restart_permille: u64) -> Run
                     limit: a.limit.as_deref(),
                     search_after: a.search_after.as_deref(),
                     date: a.date.as_deref(),
+                    elapsed: 0,
                     body: &a.body,
                 });
                 if matches!(&reply, Ok(r) if r.status == 200) {
-                    answered = true;
+                    answered.insert(stream);
                 }
-                p.on_reply(reply.map_err(|e| e.clone()), api.now - 3600 * S);
+                // Our clock: hours off the API's, which wins whenever it sends a `Date`.
+                let local = if api.no_date { sent } else { sent - 3600 * S };
+                p.on_reply(reply.map_err(|e| e.clone()), local);
             }
             Step::Deliver(b) => {
                 for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
@@ -345,8 +390,21 @@ fn drive(w: &World, rng: &mut Rng, fault_pct: u64, restart_permille: u64) -> Run
                 assert!(ns >= 0);
                 // Sleeping moves the server's clock too.
                 api.now += ns;
+                // Live: done once a whole poll ran after everything had time to arrive.
+                if o.live && api.now > end {
+                    let polls = p.counters().polls;
+                    match polls_past_end {
+                        Some(at) if polls >= at + 2 => {
+                            run.counters.push(p.counters().clone());
+                            return run;
+                        }
+                        None => polls_past_end = Some(polls),
+                        _ => {}
+                    }
+                }
             }
             Step::Done => {
+                assert!(!o.live, "Done without --until");
                 run.counters.push(p.counters().clone());
                 return run;
             }
@@ -387,16 +445,34 @@ fn exactly_once_through_faults_late_arrivals_and_restarts() {
     let mut faults_seen = 0u64;
     let mut restarts = 0u64;
     let mut late_seen = 0u64;
-    for seed in 1..=3000u64 {
+    // SEED=N runs that one script (to reproduce a failure).
+    let seeds = match std::env::var("SEED") {
+        Ok(v) => v.parse().unwrap()..=v.parse().unwrap(),
+        Err(_) => 1..=3000u64,
+    };
+    for seed in seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let n = 20 + rng.below(200) as usize;
         let orgs = rng.below(3) as usize;
         let w = world(&mut rng, n, orgs, 60 * S);
         late_seen += w.events.iter().filter(|e| e.arrival > e.ts).count() as u64;
-        let fault_pct = [0, 5, 20, 40][rng.below(4) as usize];
-        let restart_permille = [0, 3, 10][rng.below(3) as usize];
-        let run = drive(&w, &mut rng, fault_pct, restart_permille);
-        check(&w, &run, &format!("seed {seed}"));
+        let mut w = w;
+        if rng.chance(30) {
+            // Several services side by side (the events use only these three).
+            w.settings.services = vec!["directory".into(), "sso".into(), "systems".into()];
+        }
+        let o = Opts {
+            fault_pct: [0, 5, 20, 40][rng.below(4) as usize],
+            restart_permille: [0, 3, 10][rng.below(3) as usize],
+            live: rng.chance(30),
+            lag_changes: rng.chance(30),
+        };
+        let run = drive(&w, &mut rng, o);
+        check(
+            &w,
+            &run,
+            &format!("seed {seed} ({}, {:?})", run.quirks, w.settings.services),
+        );
         restarts += run.restarts as u64;
         faults_seen += run
             .counters
@@ -423,6 +499,8 @@ fn each_fault_is_counted_and_survived() {
             step: S,
             max_limit: 10_000,
             last: Default::default(),
+            no_date: false,
+            no_limit: false,
         };
         let mut p = Puller::new(w.settings.clone(), Vec::new());
         let mut delivered = Vec::new();
@@ -441,6 +519,7 @@ fn each_fault_is_counted_and_survived() {
                         limit: a.limit.as_deref(),
                         search_after: a.search_after.as_deref(),
                         date: a.date.as_deref(),
+                        elapsed: 0,
                         body: &a.body,
                     });
                     p.on_reply(reply.map_err(|e| e.clone()), api.now);
@@ -480,6 +559,7 @@ fn each_fault_is_counted_and_survived() {
         check(
             &w,
             &Run {
+                quirks: String::new(),
                 delivered,
                 restarts: 0,
                 counters: vec![],
@@ -589,4 +669,84 @@ fn retry_after_is_honoured_and_backoff_doubles_to_its_cap() {
     p.on_reply(Ok(ok), T0);
     let Step::Wait(poll) = p.step() else { panic!() };
     assert_eq!(poll, 10 * S, "the poll interval, not a backoff");
+}
+
+/// Answers for a script of two organizations: `bad` is refused or failing.
+fn two_orgs(bad_status: u16, answered_first: bool) -> (Puller, Vec<u64>) {
+    let mut rng = Rng(17);
+    let mut w = world(&mut rng, 60, 2, 0);
+    w.settings.limit = 10;
+    let mut api = Api {
+        events: w.events.clone(),
+        now: T0,
+        step: S,
+        max_limit: 10_000,
+        last: Default::default(),
+        no_date: false,
+        no_limit: false,
+    };
+    let mut p = Puller::new(w.settings.clone(), Vec::new());
+    let mut delivered = Vec::new();
+    let mut org1_answered = false;
+    for _ in 0..2000 {
+        match p.step() {
+            Step::Fetch(req) => {
+                let bad = req.org.as_deref() == Some("org1") && (org1_answered || !answered_first);
+                let a = if bad {
+                    api.now += S;
+                    Ok(Answer {
+                        status: bad_status,
+                        retry_after: None,
+                        count: None,
+                        limit: None,
+                        search_after: None,
+                        date: Some(http_date(api.now)),
+                        body: b"{\"message\":\"no\"}".to_vec(),
+                    })
+                } else {
+                    org1_answered |= req.org.as_deref() == Some("org1");
+                    api.answer(&req, None)
+                };
+                let a = a.unwrap();
+                let reply = Reply {
+                    status: a.status,
+                    retry_after: a.retry_after.as_deref(),
+                    result_count: a.count.as_deref(),
+                    limit: a.limit.as_deref(),
+                    search_after: a.search_after.as_deref(),
+                    date: a.date.as_deref(),
+                    elapsed: 0,
+                    body: &a.body,
+                };
+                p.on_reply(Ok(reply), api.now);
+            }
+            Step::Deliver(b) => {
+                for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                    delivered.push(v["n"].as_u64().unwrap());
+                }
+                p.commit(b);
+            }
+            Step::Wait(ns) => api.now += ns,
+            Step::Done | Step::Fatal(_) => break,
+        }
+    }
+    let org0 = w
+        .events
+        .iter()
+        .filter(|e| e.org.as_deref() == Some("org0"))
+        .count() as u64;
+    (p, vec![delivered.len() as u64, org0])
+}
+
+#[test]
+fn a_refused_second_stream_is_fatal_at_start_and_a_failing_one_does_not_stop_the_others() {
+    // org1 refused on its very first request, after org0 answered: still a setup error.
+    let (mut p, _) = two_orgs(403, false);
+    assert!(matches!(p.step(), Step::Fatal(m) if m.contains("refused the key (403")));
+    // org1 answered once, then fails for good: org0's events all come through, org1's poll
+    // is cut after a few failures (and tried again each poll).
+    let (p, n) = two_orgs(503, true);
+    assert!(n[0] >= n[1] && n[1] > 0, "{n:?}");
+    assert!(p.counters().unavailable >= CUT_AFTER as u64);
 }

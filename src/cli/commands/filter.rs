@@ -70,8 +70,15 @@ pub fn run(args: Filter) -> ExitCode {
         Ok(e) => e,
         Err(f) => return f.exit(),
     };
+    // Held to the end of the run.
+    let _lock = match args.state.as_deref().map(state_file::lock) {
+        Some(Err(e)) => return setup_error(e),
+        Some(Ok(l)) => l,
+        None => None,
+    };
     if let Some(path) = &args.state {
-        match state_file::load(path, &mut engine) {
+        let strict = matches!(args.input, Input::Pull(_));
+        match state_file::load(path, &mut engine, strict) {
             Ok(bytes) => {
                 // Empty (no --follow last time) or unreadable: nothing to resume.
                 let host: Host = serde_json::from_slice(&bytes).unwrap_or_default();

@@ -14,6 +14,12 @@ use std::time::Duration;
 pub fn run(args: Pull) -> ExitCode {
     // First: a stop during start-up is a clean stop too.
     let stop = shutdown::install();
+    // Held to the end of the run.
+    let _lock = match args.state.as_deref().map(state_file::lock) {
+        Some(Err(e)) => return setup_error(e),
+        Some(Ok(l)) => l,
+        None => None,
+    };
     let cursor = match args.state.as_deref().map(load) {
         Some(Ok(c)) => c,
         Some(Err(e)) => return setup_error(e),
@@ -23,6 +29,13 @@ pub fn run(args: Pull) -> ExitCode {
         Ok(s) => s,
         Err(e) => return setup_error(e),
     };
+    // A --state that cannot be written is found now, not after hours of delivered pages
+    // whose cursor would be lost.
+    if let Some(path) = &args.state {
+        if let Err(e) = state_file::save(path, &source.puller.cursor_json()) {
+            return setup_error(format!("cannot write --state {}: {e}", path.display()));
+        }
+    }
     let mut out = io::stdout().lock();
     let mut deliver = |lines: &[u8]| -> Result<(), ExitCode> {
         out.write_all(lines)
@@ -69,7 +82,10 @@ pub fn run(args: Pull) -> ExitCode {
             ExitCode::SUCCESS
         }
         End::Output(code) => code,
-        End::Refused(msg) => return setup_error(format!("pull: {msg}")),
+        End::Refused(msg) => {
+            write_stats(&source, args.stats_json.as_deref());
+            return setup_error(format!("pull: {msg}"));
+        }
     };
     if let Some(path) = &args.state {
         let bytes = source.puller.cursor_json();
@@ -90,14 +106,23 @@ pub fn run(args: Pull) -> ExitCode {
         c.retries,
         c.duplicates
     );
-    if let Some(path) = &args.stats_json {
-        let json = serde_json::json!({ "pull": source.stats() });
-        if let Err(e) = std::fs::write(path, format!("{json}\n")) {
-            tracing::error!("cannot write --stats-json {}: {e}", path.display());
-            status = ExitCode::from(1);
-        }
+    if !write_stats(&source, args.stats_json.as_deref()) {
+        status = ExitCode::from(1);
     }
     status
+}
+
+/// `--stats-json FILE`: the counters under `pull`. `false` if it could not be written.
+fn write_stats(source: &Source, path: Option<&Path>) -> bool {
+    let Some(path) = path else { return true };
+    let json = serde_json::json!({ "pull": source.stats() });
+    match std::fs::write(path, format!("{json}\n")) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("cannot write --stats-json {}: {e}", path.display());
+            false
+        }
+    }
 }
 
 /// The saved cursor: none yet (no file, or an empty one), or its JSON. Anything else is

@@ -81,6 +81,8 @@ impl Http {
         let agent: ureq::Agent = config
             // Error statuses are answers the state machine reads (Retry-After, messages).
             .http_status_as_error(false)
+            // The key travels in a header that a redirect would carry to any host.
+            .max_redirects(0)
             .timeout_global(Some(s.timeout))
             .user_agent(concat!("jcdetect/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -194,6 +196,7 @@ impl Pull {
                         return End::Stopped;
                     }
                     let sent_at = now_nanos().unwrap_or(0);
+                    let clock = Instant::now();
                     match self.http.send(&req) {
                         Ok(got) => {
                             let [retry_after, count, limit, search_after, date] = &got.headers;
@@ -204,6 +207,7 @@ impl Pull {
                                 limit: limit.as_deref(),
                                 search_after: search_after.as_deref(),
                                 date: date.as_deref(),
+                                elapsed: clock.elapsed().as_nanos().min(i64::MAX as u128) as i64,
                                 body: &got.body,
                             };
                             self.puller.on_reply(Ok(reply), sent_at);
@@ -252,7 +256,7 @@ impl Pull {
 }
 
 /// Whether `url`'s host is this machine.
-fn is_loopback(url: &str) -> bool {
+pub fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or("");
     let host = match authority.strip_prefix('[') {
