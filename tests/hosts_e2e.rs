@@ -10,6 +10,8 @@
 //! Over 800 lines: the five deployment patterns share one install-and-run harness and one
 //! comparison with the native CLI, which would otherwise be copied per file.
 
+#[path = "common/fake_di.rs"]
+mod fake_di;
 #[path = "common/live.rs"]
 mod live;
 
@@ -885,4 +887,145 @@ fn vector_shows_a_failing_childs_errors() {
         log.contains("di.ndjson"),
         "jcdetect's error does not reach Vector's log:\n{log}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The DI API patterns: `jcdetect pull` run by the hosts against a fake API on loopback.
+
+/// A fake DI API serving a generated replay, and the installed layout's key file for it.
+fn pull_setup(inst: &Install) -> (fake_di::FakeDi, Vec<String>, String) {
+    let lines: Vec<String> = replay()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| String::from_utf8(l.to_vec()).unwrap())
+        .collect();
+    let events = lines
+        .iter()
+        .map(|l| fake_di::FakeEvent::from_line(l, None))
+        .collect();
+    let fake = fake_di::FakeDi::start(
+        events,
+        fake_di::FakeConfig {
+            api_key: "e2e-key".into(),
+            ..fake_di::FakeConfig::default()
+        },
+    );
+    std::fs::write(inst.path("etc/jcdetect/api-key"), "e2e-key\n").unwrap();
+    let first = lines
+        .iter()
+        .map(|l| fake_di::FakeEvent::from_line(l, None).ts)
+        .min()
+        .unwrap();
+    let since = jcdetect::decode::time::to_rfc3339(first);
+    let ids = lines.iter().map(|l| id_of(l)).collect();
+    (fake, ids, since)
+}
+
+fn id_of(line: &str) -> String {
+    let v: Value = serde_json::from_str(line).unwrap();
+    v["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// Every id exactly once.
+fn assert_once(got: &[String], want: &[String], what: &str) {
+    let mut count = std::collections::HashMap::new();
+    for id in got {
+        *count.entry(id.as_str()).or_insert(0u32) += 1;
+    }
+    let twice = count.values().filter(|&&n| n > 1).count();
+    let missing = want
+        .iter()
+        .filter(|id| !count.contains_key(id.as_str()))
+        .count();
+    assert_eq!((twice, missing), (0, 0), "{what}: twice, missing");
+    assert_eq!(got.len(), want.len(), "{what}");
+}
+
+#[test]
+fn vector_pull_delivers_every_event_once_across_stops() {
+    let Some(vector) = host(
+        "VECTOR",
+        "vector_pull_delivers_every_event_once_across_stops",
+    ) else {
+        return;
+    };
+    let inst = Install::new("e2e-vec-pull", &[]);
+    let (fake, want, since) = pull_setup(&inst);
+    // Small pages, so that the stops below land mid-stream.
+    inst.edit("etc/jcdetect/vector-pull.yaml", |t| {
+        t.replacen(
+            "      - pull\n",
+            &format!(
+                "      - pull\n      - --api-url\n      - {}\n      - --since\n      - \"{since}\"\n      - --limit\n      - \"50\"\n      - --poll-secs\n      - \"0.2\"\n",
+                fake.url()
+            ),
+            1,
+        )
+    });
+    let cfg = inst.path("etc/jcdetect/vector-pull.yaml");
+    let mut got: Vec<String> = Vec::new();
+    for (n, stop_after) in [300u64, 700, 1500, 0].into_iter().enumerate() {
+        let mut cmd = Command::new(&vector);
+        cmd.arg("--config").arg(&cfg);
+        let mut run = Running::start(cmd);
+        if stop_after > 0 {
+            std::thread::sleep(Duration::from_millis(stop_after));
+        } else {
+            // The last run: until everything came, and a little more (nothing twice).
+            let left = want.len() - got.len();
+            run.collect(left, Duration::from_secs(120), Duration::from_secs(2));
+        }
+        run.signal("TERM");
+        let st = run.finish(Duration::from_secs(60));
+        assert!(st.success(), "run {n}: {st}\n{}", run.stderr());
+        got.extend(
+            run.got
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_once(&got, &want, "vector-pull");
+}
+
+#[test]
+fn fluent_bit_pull_delivers_every_event_once() {
+    let Some(fb) = host("FLUENT_BIT", "fluent_bit_pull_delivers_every_event_once") else {
+        return;
+    };
+    let inst = Install::new("e2e-fb-pull", &[]);
+    let (fake, want, since) = pull_setup(&inst);
+    // Runs every 2 s instead of every minute.
+    inst.edit("etc/jcdetect/fluent-bit-pull.conf", |t| {
+        // (The header quotes the command too: changed alike.)
+        let t = t.replace(
+            " pull --api-key-file",
+            &format!(
+                " pull --api-url {} --since {since} --limit 500 --api-key-file",
+                fake.url()
+            ),
+        );
+        t.replace("Interval_Sec  60", "Interval_Sec  2")
+    });
+    let cfg = inst.path("etc/jcdetect/fluent-bit-pull.conf");
+    let mut got: Vec<String> = Vec::new();
+    for (n, secs) in [3u64, 8].into_iter().enumerate() {
+        let mut cmd = Command::new(&fb);
+        cmd.arg("-c").arg(&cfg);
+        let mut run = Running::start(cmd);
+        if n == 1 {
+            let left = want.len() - got.len();
+            run.collect(left, Duration::from_secs(60), Duration::from_secs(secs));
+        } else {
+            std::thread::sleep(Duration::from_secs(secs));
+        }
+        run.signal("TERM");
+        let st = run.finish(Duration::from_secs(30));
+        assert!(st.success(), "run {n}: {st}\n{}", run.stderr());
+        got.extend(
+            run.got
+                .iter()
+                .filter_map(|v| v["id"].as_str().map(str::to_string)),
+        );
+    }
+    assert_once(&got, &want, "fluent-bit-pull");
 }

@@ -253,7 +253,7 @@ fn restarts_at_random_moments_through_faults_and_late_arrivals_lose_and_repeat_n
     let mut scripts = 0;
     let mut restarts = 0;
     let mut faults = 0;
-    for seed in 1..=12u64 {
+    for seed in 1..=8u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let (events, mut cfg) = late_world(&lines, &truth, &mut rng, lag);
         for n in 0..400u64 {
@@ -324,9 +324,9 @@ fn restarts_at_random_moments_through_faults_and_late_arrivals_lose_and_repeat_n
             .count();
         assert_eq!(missing, 0, "seed {seed}: {missing} events never delivered");
     }
-    assert_eq!(scripts, 12);
-    assert!(restarts >= 12, "only {restarts} restarts");
-    assert!(faults > 200);
+    assert_eq!(scripts, 8);
+    assert!(restarts >= 8, "only {restarts} restarts");
+    assert!(faults > 150);
 }
 
 /// `(rule, group key)` of each stateful alert, and counts of single-event alerts.
