@@ -179,6 +179,11 @@ struct Stream {
     prev_last_ms: Option<i64>,
     /// The API answered this stream in this run: a refusal is no longer a setup error.
     answered: bool,
+    /// Polls in a row this stream was left out of for failing: then one try per poll, so
+    /// a stream that stays down does not hold the others up poll after poll.
+    failing: u32,
+    /// The largest page of this query (a page smaller than that is the last).
+    max_page: usize,
 }
 
 struct Pending {
@@ -205,6 +210,8 @@ pub struct Puller {
     skew_said: bool,
     /// Why the run cannot go on (reported by `next`).
     fatal: Option<String>,
+    /// No poll has ended yet: a refusal now is a setup error.
+    first_poll: bool,
 }
 
 impl Puller {
@@ -240,6 +247,8 @@ impl Puller {
                 cut: false,
                 prev_last_ms: None,
                 answered: false,
+                failing: 0,
+                max_page: 0,
             })
             .collect();
         let mut p = Puller {
@@ -254,6 +263,7 @@ impl Puller {
             notices,
             skew_said: false,
             fatal: None,
+            first_poll: true,
         };
         p.start_poll();
         p
@@ -309,6 +319,7 @@ impl Puller {
         if self.streams.iter().all(|s| s.done || !s.cut) {
             self.counters.polls += 1;
         }
+        self.first_poll = false;
         let (until, lag) = (self.settings.until, self.settings.lag);
         for s in &mut self.streams {
             if let (false, false, Some(p)) = (s.done, s.cut, s.poll_now) {
@@ -384,6 +395,7 @@ impl Puller {
             s.poll_read = None;
             s.cut = false;
             s.prev_last_ms = None;
+            s.max_page = 0;
         }
     }
 
@@ -520,11 +532,12 @@ impl Puller {
         // Without X-Limit, a short page may be the server's own page size: page on until a
         // page comes back empty.
         let surely_full = count as u64 >= limit && count > 0;
-        let mut full = surely_full || (reply.limit.is_none() && count > 0);
+        let full = surely_full || (reply.limit.is_none() && count > 0);
+        // A header that is not a JSON array cannot be sent back: as if missing.
         let search_after = reply
             .search_after
             .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+            .filter(|s| serde_json::from_str::<serde_json::Value>(s).is_ok_and(|v| v.is_array()));
         // Each event's key and time (counted once the page is taken).
         let heads: Vec<(Box<str>, Option<i64>, bool)> = events
             .iter()
@@ -546,6 +559,25 @@ impl Puller {
                 }
             })
             .collect();
+        // A page out of time order would move the cursor past events it has not shown yet.
+        let mut last_ms = i64::MIN;
+        let in_order = heads.iter().all(|(_, ts, _)| match ts {
+            Some(t) => {
+                let ms = t.div_euclid(1_000_000);
+                let ok = ms >= last_ms;
+                last_ms = last_ms.max(ms);
+                ok
+            }
+            None => true,
+        });
+        if !in_order {
+            self.counters.bad_bodies += 1;
+            return self.retry(
+                i,
+                retry_after,
+                "the API sent a page out of time order".into(),
+            );
+        }
         // A page that does not follow the one before: the server did not move on (the same
         // page again, or events from before the `search_after` it was given).
         let fingerprint = (search_after.clone(), crate::hash::hash64(reply.body, 0));
@@ -560,13 +592,28 @@ impl Puller {
             let s = &mut self.streams[i];
             s.repeats += 1;
             if s.repeats >= MAX_REPEATS {
-                s.exhausted = true;
-                s.cut = true;
-                let text = format!(
-                    "{}: the API keeps sending a page it sent before; this poll stops there and the next one starts again from the cursor",
-                    stream_name(&s.cursor.org, &s.cursor.service)
-                );
-                self.notices.push(Notice { error: true, text });
+                // `search_after` is not honoured: page on by time from the last page's second
+                // (the keys skip what was read), or give up this poll if that cannot move.
+                let next = s
+                    .prev_last_ms
+                    .map(|ms| (ms * 1_000_000).div_euclid(SECOND) * SECOND);
+                let name = stream_name(&s.cursor.org, &s.cursor.service);
+                match next {
+                    Some(t) if t > s.from => {
+                        s.from = t;
+                        s.after = None;
+                        s.prev_last_ms = None;
+                        s.repeats = 0;
+                        let text = format!("{name}: the API keeps sending a page it sent before; paging on by time");
+                        self.notices.push(Notice { error: true, text });
+                    }
+                    _ => {
+                        s.exhausted = true;
+                        s.cut = true;
+                        let text = format!("{name}: the API keeps sending a page it sent before; this poll stops there and the next one starts again from the cursor");
+                        self.notices.push(Notice { error: true, text });
+                    }
+                }
                 self.settle(i);
                 return;
             }
@@ -574,25 +621,15 @@ impl Puller {
         }
         // What the API had when the query ran: no later than the request was sent, by the
         // API's clock (its `Date` is stamped after the query, and rounded down to the second).
-        // A short page without X-Limit nor X-Search_after: the end, or a page of a server
-        // that pages smaller than asked and forgot where to go on. Asked again a few times;
-        // then taken for the end.
-        if full && !surely_full && search_after.is_none() {
-            self.counters.missing_search_after += 1;
-            let s = &mut self.streams[i];
-            if s.repeats < MAX_REPEATS {
-                s.repeats += 1;
-                let m = "a short page without X-Limit or X-Search_after".into();
-                return self.retry(i, retry_after, m);
-            }
-            full = false;
-        }
         let server_now = now.map_or(local_now, |d| d - reply.elapsed.max(0) - SECOND);
         self.counters.pages += 1;
         let until = self.settings.until;
         let s = &mut self.streams[i];
         s.poll_now.get_or_insert(server_now);
         s.repeats = 0;
+        s.failing = 0;
+        let bigger_before = count < s.max_page;
+        s.max_page = s.max_page.max(count);
         s.page.clear();
         s.buf.clear();
         let skip_below = s.lower.max(s.cursor.kept_from);
@@ -644,9 +681,7 @@ impl Puller {
                 None => {
                     // Page on by time instead: start again at the page's newest second;
                     // the keys skip what was read.
-                    if surely_full {
-                        self.counters.missing_search_after += 1;
-                    }
+                    self.counters.missing_search_after += 1;
                     let next = newest_in_page.map(|t| t.div_euclid(SECOND) * SECOND);
                     match next {
                         Some(t) if t > s.from => {
@@ -655,17 +690,17 @@ impl Puller {
                             // Paging by time re-reads the start of that second.
                             s.prev_last_ms = None;
                         }
-                        // A short page (the server's page size unknown) that ends in the
-                        // second it began: nothing more to read.
-                        _ if !surely_full => s.exhausted = true,
+                        // Smaller than a page this query already had: the last one.
+                        _ if !surely_full && bigger_before => s.exhausted = true,
                         _ => {
-                            // A full second of events in one page and no way past it.
+                            // A page that may be full (the server's size unknown) within one
+                            // second, and no way past it.
                             s.exhausted = true;
                             s.cut = true;
                             self.notices.push(Notice {
                                 error: true,
                                 text: format!(
-                                    "{}: a full page without X-Search_after that cannot be paged past by time; this poll stops there",
+                                    "{}: a page without X-Search_after that may be full and cannot be paged past by time; this poll stops there",
                                     stream_name(&s.cursor.org, &s.cursor.service)
                                 ),
                             });
@@ -697,12 +732,21 @@ impl Puller {
         let wait = retry_after.map_or(backoff, |r| {
             r.min(MAX_RETRY_AFTER).max(self.settings.backoff)
         });
-        let others = (0..self.streams.len()).any(|j| j != i && !self.streams[j].done);
-        if self.attempt >= CUT_AFTER && others {
+        // Other streams with something left to read in this poll.
+        let others = (0..self.streams.len()).any(|j| {
+            let o = &self.streams[j];
+            j != i && !o.done && (!o.exhausted || !o.buf.is_empty())
+        });
+        let tries = if self.streams[i].failing > 0 {
+            1
+        } else {
+            CUT_AFTER
+        };
+        if self.attempt >= tries && others {
             let s = &mut self.streams[i];
             s.exhausted = true;
             s.cut = true;
-            s.buf.clear();
+            s.failing += 1;
             let text = format!(
                 "{}: {why}; {} failures in a row: left out of this poll so the other streams go on (the next poll tries it again from its cursor)",
                 stream_name(&s.cursor.org, &s.cursor.service),
@@ -729,7 +773,7 @@ impl Puller {
     /// A refusal: fatal before the API ever answered this stream in this run, retried loudly
     /// after.
     fn refused(&mut self, i: usize, msg: String, retry_after: Option<i64>) {
-        if !self.streams[i].answered {
+        if !self.streams[i].answered && self.first_poll {
             self.asking = None;
             self.wait = None;
             // `next` reports it.

@@ -84,6 +84,8 @@ struct Api {
     no_date: bool,
     /// Pages without `X-Limit` (a server that caps the page size silently).
     no_limit: bool,
+    /// `search_after` ignored: every page is the query's first.
+    ignores_search_after: bool,
 }
 
 struct Answer {
@@ -127,6 +129,7 @@ impl Api {
         let limit = (body["limit"].as_u64().unwrap() as usize).min(self.max_limit);
         let after: Option<(i64, String)> = body
             .get("search_after")
+            .filter(|_| !self.ignores_search_after)
             .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()));
         let date = (!self.no_date).then(|| http_date(self.now));
         let plain = |status: u16| Answer {
@@ -312,6 +315,7 @@ fn drive(w: &World, rng: &mut Rng, o: Opts) -> Run {
         last: Default::default(),
         no_date: rng.chance(15),
         no_limit: rng.chance(15),
+        ignores_search_after: false,
     };
     let mut run = Run {
         quirks: format!(
@@ -501,6 +505,7 @@ fn each_fault_is_counted_and_survived() {
             last: Default::default(),
             no_date: false,
             no_limit: false,
+            ignores_search_after: false,
         };
         let mut p = Puller::new(w.settings.clone(), Vec::new());
         let mut delivered = Vec::new();
@@ -684,6 +689,7 @@ fn two_orgs(bad_status: u16, answered_first: bool) -> (Puller, Vec<u64>) {
         last: Default::default(),
         no_date: false,
         no_limit: false,
+        ignores_search_after: false,
     };
     let mut p = Puller::new(w.settings.clone(), Vec::new());
     let mut delivered = Vec::new();
@@ -749,4 +755,76 @@ fn a_refused_second_stream_is_fatal_at_start_and_a_failing_one_does_not_stop_the
     let (p, n) = two_orgs(503, true);
     assert!(n[0] >= n[1] && n[1] > 0, "{n:?}");
     assert!(p.counters().unavailable >= CUT_AFTER as u64);
+}
+
+#[test]
+fn a_server_that_ignores_search_after_or_sends_pages_out_of_order_loses_nothing() {
+    for (ignores, shuffle) in [(true, false), (false, true)] {
+        let mut rng = Rng(23);
+        let mut w = world(&mut rng, 150, 0, 0);
+        // Paging by time needs a page to hold more than any one second's events.
+        w.settings.limit = 25;
+        let mut api = Api {
+            events: w.events.clone(),
+            now: T0,
+            step: S,
+            max_limit: 10_000,
+            last: Default::default(),
+            no_date: false,
+            no_limit: false,
+            ignores_search_after: ignores,
+        };
+        let mut p = Puller::new(w.settings.clone(), Vec::new());
+        let mut delivered = Vec::new();
+        let mut n = 0;
+        loop {
+            match p.step() {
+                Step::Fetch(req) => {
+                    n += 1;
+                    let mut a = api.answer(&req, None).unwrap();
+                    if shuffle && n % 3 == 0 {
+                        // Every third page reversed: out of time order.
+                        let v: Vec<serde_json::Value> = serde_json::from_slice(&a.body).unwrap();
+                        let rev: Vec<_> = v.into_iter().rev().collect();
+                        a.body = serde_json::to_vec(&rev).unwrap();
+                    }
+                    let reply = Reply {
+                        status: a.status,
+                        retry_after: a.retry_after.as_deref(),
+                        result_count: a.count.as_deref(),
+                        limit: a.limit.as_deref(),
+                        search_after: a.search_after.as_deref(),
+                        date: a.date.as_deref(),
+                        elapsed: 0,
+                        body: &a.body,
+                    };
+                    p.on_reply(Ok(reply), api.now);
+                }
+                Step::Deliver(b) => {
+                    for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                        delivered.push(v["n"].as_u64().unwrap());
+                    }
+                    p.commit(b);
+                }
+                Step::Wait(ns) => api.now += ns,
+                Step::Done => break,
+                Step::Fatal(m) => panic!("{m}"),
+            }
+            assert!(n < 20_000, "no end");
+        }
+        let run = Run {
+            quirks: String::new(),
+            delivered,
+            restarts: 0,
+            counters: vec![],
+        };
+        check(&w, &run, &format!("ignores {ignores} shuffle {shuffle}"));
+        let c = p.counters();
+        if ignores {
+            assert!(c.repeated_pages > 0, "{c:?}");
+        } else {
+            assert!(c.bad_bodies > 0, "{c:?}");
+        }
+    }
 }
