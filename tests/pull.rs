@@ -590,3 +590,66 @@ fn one_state_file_one_jcdetect_and_a_pull_state_is_never_set_aside() {
     assert!(err.contains("it also holds the API cursor"), "{err}");
     assert!(fstate.exists());
 }
+
+#[test]
+fn a_long_pull_checkpoints_its_windows_and_cursor_so_a_crash_repeats_nothing_read_before() {
+    let (lines, truth) = replay(3000, AttackMix::each(1), 6);
+    let fake = FakeDi::start(
+        lines
+            .iter()
+            .map(|l| FakeEvent::from_line(l, None))
+            .collect(),
+        fake_config(),
+    );
+    let dir = TempDir::new("pull-checkpoint");
+    let state = dir.join("state");
+    let stats = dir.join("stats.json");
+    let key = dir.join("key");
+    std::fs::write(&key, KEY).unwrap();
+    let base: Vec<String> = [
+        "--pull",
+        "--api-url",
+        &fake.url(),
+        "--api-key-file",
+        key.to_str().unwrap(),
+        "--since",
+        &to_rfc3339(truth.first_time),
+        "--state",
+        state.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Live (no --until), checkpointing between polls; killed without a chance to save.
+    let mut live_args = base.clone();
+    live_args.extend(["--poll-secs", "0.1", "--checkpoint-secs", "0.1"].map(String::from));
+    let mut live = Live::spawn(BIN, &live_args);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !state.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(state.exists(), "no checkpoint: {}", live.stderr());
+    std::thread::sleep(Duration::from_millis(500));
+    live.signal("KILL");
+    let _ = live.wait_exit();
+    let first_alerts = live.lines.len();
+    assert!(first_alerts > 0, "{}", live.stderr());
+    // The next run starts from the checkpoint: every event was read before the kill, so
+    // nothing is read or raised again.
+    let mut again = base.clone();
+    again.extend([
+        "--until".to_string(),
+        to_rfc3339(truth.last_time),
+        "--stats-json".to_string(),
+        stats.to_str().unwrap().to_string(),
+    ]);
+    let out = Command::new(BIN).args(&again).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "alerts raised again");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(s["pull"]["events"], 0, "{s}");
+}

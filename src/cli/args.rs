@@ -311,6 +311,11 @@ struct PullOpts {
     /// Retry-After from the API takes precedence) [default: 1]
     #[arg(long, value_name = "N", value_parser = seconds)]
     backoff_secs: Option<f64>,
+    /// While running, save --state at most every N seconds (between pages for `jcdetect
+    /// pull`'s cursor; between polls for --pull's windows and cursor) [default: 1 for
+    /// `jcdetect pull`, 60 with --pull]
+    #[arg(long, value_name = "N", value_parser = seconds)]
+    checkpoint_secs: Option<f64>,
 }
 
 impl PullOpts {
@@ -326,6 +331,7 @@ impl PullOpts {
             || self.api_key_file.is_some()
             || self.timeout_secs.is_some()
             || self.backoff_secs.is_some()
+            || self.checkpoint_secs.is_some()
     }
 
     /// Check and resolve against the clock (`--since 2h`). The key is read later
@@ -388,6 +394,7 @@ impl PullOpts {
             api_url,
             api_key_file: self.api_key_file,
             timeout: std::time::Duration::from_secs_f64(self.timeout_secs.unwrap_or(60.0)),
+            checkpoint: self.checkpoint_secs.map(std::time::Duration::from_secs_f64),
             settings: jcdetect::pull::Settings {
                 services,
                 orgs,
@@ -444,6 +451,8 @@ pub struct PullSettings {
     pub api_url: String,
     pub api_key_file: Option<PathBuf>,
     pub timeout: std::time::Duration,
+    /// `--checkpoint-secs` (each command has its own default).
+    pub checkpoint: Option<std::time::Duration>,
     pub settings: jcdetect::pull::Settings,
 }
 

@@ -7,7 +7,7 @@ use crate::args::{Filter, Input};
 use crate::dead_letter::DeadLetter;
 use crate::engine_host::{Backend, Fault};
 use crate::input::follow::{Follower, Position};
-use crate::input::pull::{End, Pull};
+use crate::input::pull::{End, Out, Pull};
 use crate::input::{files, listen::Listener, now_nanos};
 use crate::output::{Sink, Stop};
 use crate::report::{setup_error, summary, Reporter};
@@ -23,6 +23,10 @@ struct Host {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pull: Option<serde_json::Value>,
 }
+
+/// With `--pull`, the state is also saved between polls, at most this often
+/// (`--checkpoint-secs`).
+const CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The input, opened.
 enum Source {
@@ -136,18 +140,40 @@ pub fn run(args: Filter) -> ExitCode {
         (Source::Pull(mut p), Backend::Native(e)) => {
             let mut diags = Vec::new();
             e.start_input();
-            let end = p.run(
-                &stop,
-                &mut |lines| {
+            // The windows and the cursor are saved together: at the end, and between polls
+            // at most every CHECKPOINT, so a crash of a long run repeats minutes, not days.
+            let mut last_save = std::time::Instant::now();
+            let every = match &args.input {
+                Input::Pull(settings) => settings.checkpoint.unwrap_or(CHECKPOINT),
+                _ => CHECKPOINT,
+            };
+            let end = p.run(&stop, &mut |out| match out {
+                Out::Events(lines) => {
                     e.set_fallback_time(now_nanos());
                     e.feed(lines, &mut sink.buf, &mut diags);
                     rep.report("pull", &mut diags);
                     // Delivered means written downstream: only then is the cursor moved.
                     sink.flush_or_end().map_or(Ok(()), Err)
-                },
-                // The window state and the cursor are saved together, at the end.
-                &mut |_, _| {},
-            );
+                }
+                Out::Checkpoint { puller, quiet } => {
+                    let Some(path) = &args.state else {
+                        return Ok(());
+                    };
+                    if !quiet || last_save.elapsed() < every {
+                        return Ok(());
+                    }
+                    last_save = std::time::Instant::now();
+                    let host = Host {
+                        follow: None,
+                        pull: serde_json::from_slice(&puller.cursor_json()).ok(),
+                    };
+                    let bytes = e.snapshot_with(&serde_json::to_vec(&host).unwrap_or_default());
+                    if let Err(err) = state_file::save(path, &bytes) {
+                        tracing::error!("cannot save --state {}: {err}", path.display());
+                    }
+                    Ok(())
+                }
+            });
             e.finish(&mut sink.buf, &mut diags);
             rep.report("pull", &mut diags);
             let host = Host {

@@ -3,7 +3,7 @@
 //! feeding the engine: `commands/filter.rs`).
 
 use crate::args::Pull;
-use crate::input::pull::{End, Every, Pull as Source};
+use crate::input::pull::{End, Every, Out, Pull as Source};
 use crate::report::setup_error;
 use crate::{shutdown, state_file};
 use std::io::{self, ErrorKind, Write};
@@ -49,10 +49,11 @@ pub fn run(args: Pull) -> ExitCode {
                 }
             })
     };
-    // The cursor is saved after delivered pages at most once a second, and whenever it
+    // The cursor is saved after delivered pages at most once a second (--checkpoint-secs),
+    // and whenever it
     // changed before a sleep (between polls, before a retry): a crash repeats at most a
     // second of pages; a clean stop repeats nothing.
-    let mut every = Every::new(Duration::from_secs(1));
+    let mut every = Every::new(args.source.checkpoint.unwrap_or(Duration::from_secs(1)));
     let mut save_failed = false;
     let mut saved: Vec<u8> = Vec::new();
     let mut checkpoint = |p: &jcdetect::pull::Puller, quiet: bool| {
@@ -74,7 +75,13 @@ pub fn run(args: Pull) -> ExitCode {
             }
         }
     };
-    let end = source.run(&stop, &mut deliver, &mut checkpoint);
+    let end = source.run(&stop, &mut |o| match o {
+        Out::Events(lines) => deliver(lines),
+        Out::Checkpoint { puller, quiet } => {
+            checkpoint(puller, quiet);
+            Ok(())
+        }
+    });
     let mut status = match end {
         End::Done => ExitCode::SUCCESS,
         End::Stopped => {

@@ -28,6 +28,15 @@ pub enum End {
     Refused(String),
 }
 
+/// What a pull hands its caller.
+pub enum Out<'a> {
+    /// A batch of NDJSON events to write (`Err` from the caller: the output failed).
+    Events(&'a [u8]),
+    /// The cursor, after a delivered batch (`quiet: false`) or before a sleep (`true`): the
+    /// moment to save it.
+    Checkpoint { puller: &'a Puller, quiet: bool },
+}
+
 /// The API key, read once; it never appears in a message.
 struct Key(String);
 
@@ -176,14 +185,12 @@ impl Pull {
         Ok(())
     }
 
-    /// Run until `--until`, a stop, an output failure or a refusal. `deliver` writes a batch
-    /// of NDJSON events (`Err`: the output failed). `checkpoint` is offered the cursor after
-    /// each delivered batch (`false`) and before each sleep (`true`: a quiet moment).
+    /// Run until `--until`, a stop, an output failure or a refusal, handing `out` the
+    /// events and the checkpoints ([`Out`]).
     pub fn run(
         &mut self,
         stop: &StopFlag,
-        deliver: &mut dyn FnMut(&[u8]) -> Result<(), ExitCode>,
-        checkpoint: &mut dyn FnMut(&Puller, bool),
+        out: &mut dyn FnMut(Out<'_>) -> Result<(), ExitCode>,
     ) -> End {
         loop {
             let step = self.puller.step();
@@ -216,10 +223,16 @@ impl Pull {
                     }
                     self.log_notices();
                 }
-                Step::Deliver(batch) => match deliver(&batch.lines) {
+                Step::Deliver(batch) => match out(Out::Events(&batch.lines)) {
                     Ok(()) => {
                         self.puller.commit(batch);
-                        checkpoint(&self.puller, false);
+                        let puller = &self.puller;
+                        if let Err(code) = out(Out::Checkpoint {
+                            puller,
+                            quiet: false,
+                        }) {
+                            return End::Output(code);
+                        }
                     }
                     Err(code) => {
                         self.puller.abandon(batch);
@@ -227,7 +240,13 @@ impl Pull {
                     }
                 },
                 Step::Wait(ns) => {
-                    checkpoint(&self.puller, true);
+                    let puller = &self.puller;
+                    if let Err(code) = out(Out::Checkpoint {
+                        puller,
+                        quiet: true,
+                    }) {
+                        return End::Output(code);
+                    }
                     if !sleep(ns, stop) {
                         return End::Stopped;
                     }
