@@ -653,3 +653,46 @@ fn a_long_pull_checkpoints_its_windows_and_cursor_so_a_crash_repeats_nothing_rea
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     assert_eq!(s["pull"]["events"], 0, "{s}");
 }
+
+#[test]
+fn ca_file_is_read_at_start() {
+    let (lines, truth) = replay(300, AttackMix::none(), 4);
+    let fake = FakeDi::start(
+        lines
+            .iter()
+            .map(|l| FakeEvent::from_line(l, None))
+            .collect(),
+        fake_config(),
+    );
+    let dir = TempDir::new("pull-ca");
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    let missing = dir.join("missing.pem");
+    // tests/data/test-ca.pem: a self-signed CA made for these tests (public part only).
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-ca.pem");
+    for (file, want) in [
+        (&missing, Err("cannot read --ca-file")),
+        (&not_pem, Err("no PEM certificate")),
+        (&ca, Ok(300)),
+    ] {
+        let mut a = vec!["pull".to_string()];
+        a.extend(args(
+            &dir,
+            &fake,
+            &truth,
+            &["--ca-file", file.to_str().unwrap()],
+        ));
+        let out = Command::new(BIN).args(&a).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        match want {
+            Err(msg) => {
+                assert_eq!(out.status.code(), Some(2), "{err}");
+                assert!(err.contains(msg), "{err}");
+            }
+            Ok(n) => {
+                assert!(out.status.success(), "{err}");
+                assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), n);
+            }
+        }
+    }
+}

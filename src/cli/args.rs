@@ -304,6 +304,10 @@ struct PullOpts {
     /// never give the key on the command line)
     #[arg(long, value_name = "FILE")]
     api_key_file: Option<PathBuf>,
+    /// Trust the CA certificates in FILE (PEM) instead of the bundled Mozilla roots: a
+    /// TLS-inspecting proxy's CA, or the system's bundle
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Time limit of one request, in seconds; a stop waits for it [default: 60]
     #[arg(long, value_name = "N", value_parser = seconds)]
     timeout_secs: Option<f64>,
@@ -329,6 +333,7 @@ impl PullOpts {
             || self.lag_secs.is_some()
             || self.limit.is_some()
             || self.api_key_file.is_some()
+            || self.ca_file.is_some()
             || self.timeout_secs.is_some()
             || self.backoff_secs.is_some()
             || self.checkpoint_secs.is_some()
@@ -393,6 +398,7 @@ impl PullOpts {
         Ok(PullSettings {
             api_url,
             api_key_file: self.api_key_file,
+            ca_file: self.ca_file,
             timeout: std::time::Duration::from_secs_f64(self.timeout_secs.unwrap_or(60.0)),
             checkpoint: self.checkpoint_secs.map(std::time::Duration::from_secs_f64),
             settings: jcdetect::pull::Settings {
@@ -450,6 +456,7 @@ fn since(v: &str, now: i64) -> Result<i64, String> {
 pub struct PullSettings {
     pub api_url: String,
     pub api_key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
     pub timeout: std::time::Duration,
     /// `--checkpoint-secs` (each command has its own default).
     pub checkpoint: Option<std::time::Duration>,

@@ -81,8 +81,15 @@ struct Got {
 }
 
 impl Http {
-    fn new(s: &PullSettings, key: Key) -> Http {
+    fn new(s: &PullSettings, key: Key) -> Result<Http, String> {
         let mut config = ureq::Agent::config_builder();
+        if let Some(path) = &s.ca_file {
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&ca_certs(path)?))
+                    .build(),
+            );
+        }
         if is_loopback(&s.api_url) {
             // A local API (a tunnel, a test server) is never behind the environment's proxy.
             config = config.proxy(None);
@@ -96,11 +103,11 @@ impl Http {
             .user_agent(concat!("jcdetect/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Http {
+        Ok(Http {
             agent,
             url: format!("{}{PATH}", s.api_url.trim_end_matches('/')),
             key,
-        }
+        })
     }
 
     fn send(&self, req: &Request) -> Result<Got, Failure> {
@@ -170,7 +177,7 @@ impl Pull {
         }
         Ok(Pull {
             puller: Puller::new(s.settings.clone(), saved),
-            http: Http::new(s, key),
+            http: Http::new(s, key)?,
         })
     }
 
@@ -272,6 +279,25 @@ impl Pull {
     pub fn stats(&self) -> serde_json::Value {
         serde_json::to_value(self.puller.counters()).unwrap_or_default()
     }
+}
+
+/// `--ca-file`: the certificates of a PEM bundle (what a TLS-inspecting proxy's CA or the
+/// system's bundle is shipped as).
+fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read --ca-file {shown}: {e}"))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("--ca-file {shown}: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("--ca-file {shown}: no PEM certificate in it"));
+    }
+    Ok(certs)
 }
 
 /// Whether `url`'s host is this machine.
