@@ -31,10 +31,13 @@ pub fn run(args: Pull) -> ExitCode {
     };
     // A --state that cannot be written is found now, not after hours of delivered pages
     // whose cursor would be lost.
+    let mut saved: Vec<u8> = Vec::new();
     if let Some(path) = &args.state {
-        if let Err(e) = state_file::save(path, &source.puller.cursor_json()) {
+        let bytes = source.puller.cursor_json();
+        if let Err(e) = state_file::save(path, &bytes) {
             return setup_error(format!("cannot write --state {}: {e}", path.display()));
         }
+        saved = bytes;
     }
     let mut out = io::stdout().lock();
     let mut deliver = |lines: &[u8]| -> Result<(), ExitCode> {
@@ -50,12 +53,10 @@ pub fn run(args: Pull) -> ExitCode {
             })
     };
     // The cursor is saved after delivered pages at most once a second (--checkpoint-secs),
-    // and whenever it
-    // changed before a sleep (between polls, before a retry): a crash repeats at most a
-    // second of pages; a clean stop repeats nothing.
+    // and before each sleep (between polls, before a retry) when it changed: a crash
+    // repeats at most a second of pages; a clean stop repeats nothing.
     let mut every = Every::new(args.source.checkpoint.unwrap_or(Duration::from_secs(1)));
     let mut save_failed = false;
-    let mut saved: Vec<u8> = Vec::new();
     let mut checkpoint = |p: &jcdetect::pull::Puller, quiet: bool| {
         let Some(path) = &args.state else { return };
         if !(quiet || every.due()) {
