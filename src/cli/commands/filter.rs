@@ -20,8 +20,21 @@ use std::process::ExitCode;
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Host {
     follow: Option<Position>,
+    /// The cursor's own JSON, kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pull: Option<serde_json::Value>,
+    pull: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl Host {
+    /// The host bytes of a `--pull` run: its cursor.
+    fn of_pull(puller: &jcdetect::pull::Puller) -> Vec<u8> {
+        let cursor = String::from_utf8(puller.cursor_json()).ok();
+        let host = Host {
+            follow: None,
+            pull: cursor.and_then(|c| serde_json::value::RawValue::from_string(c).ok()),
+        };
+        serde_json::to_vec(&host).unwrap_or_default()
+    }
 }
 
 /// With `--pull`, the state is also saved between polls, at most this often
@@ -44,7 +57,7 @@ impl Source {
             Input::Files(paths) => Source::Files(files::open(paths)?),
             Input::Follow { path, from_end } => Source::Follow(Follower::open(path, *from_end)?),
             Input::Listen(addr) => Source::Listen(Listener::bind(addr)?),
-            Input::Pull(settings) => Source::Pull(Box::new(Pull::open(settings, None)?)),
+            Input::Pull(settings) => Source::Pull(Box::new(Pull::open(settings)?)),
         })
     }
 }
@@ -92,8 +105,9 @@ pub fn run(args: Filter) -> ExitCode {
                 if let (Source::Pull(p), Some(cursor), Input::Pull(settings)) =
                     (&mut source, &host.pull, &args.input)
                 {
-                    if let Err(e) = p.resume(settings, cursor.to_string().as_bytes()) {
-                        return setup_error(format!("--state {}: {e}", path.display()));
+                    match jcdetect::pull::cursor::decode(cursor.get().as_bytes()) {
+                        Ok(saved) => p.resume(settings, saved),
+                        Err(e) => return setup_error(format!("--state {}: {e}", path.display())),
                     }
                 }
             }
@@ -163,11 +177,7 @@ pub fn run(args: Filter) -> ExitCode {
                         return Ok(());
                     }
                     last_save = std::time::Instant::now();
-                    let host = Host {
-                        follow: None,
-                        pull: serde_json::from_slice(&puller.cursor_json()).ok(),
-                    };
-                    let bytes = e.snapshot_with(&serde_json::to_vec(&host).unwrap_or_default());
+                    let bytes = e.snapshot_with(&Host::of_pull(puller));
                     if let Err(err) = state_file::save(path, &bytes) {
                         tracing::error!("cannot save --state {}: {err}", path.display());
                     }
@@ -176,11 +186,7 @@ pub fn run(args: Filter) -> ExitCode {
             });
             e.finish(&mut sink.buf, &mut diags);
             rep.report("pull", &mut diags);
-            let host = Host {
-                follow: None,
-                pull: serde_json::from_slice(&p.puller.cursor_json()).ok(),
-            };
-            saved_host = serde_json::to_vec(&host).unwrap_or_default();
+            saved_host = Host::of_pull(&p.puller);
             pull_stats = Some(p.stats());
             match end {
                 End::Done => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ use crate::args::Pull;
 use crate::input::pull::{End, Every, Out, Pull as Source};
 use crate::report::setup_error;
 use crate::{shutdown, state_file};
+use jcdetect::pull::cursor::Cursor;
 use std::io::{self, ErrorKind, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,10 +26,13 @@ pub fn run(args: Pull) -> ExitCode {
         Some(Err(e)) => return setup_error(e),
         None => None,
     };
-    let mut source = match Source::open(&args.source, cursor.as_deref()) {
+    let mut source = match Source::open(&args.source) {
         Ok(s) => s,
         Err(e) => return setup_error(e),
     };
+    if let Some(saved) = cursor {
+        source.resume(&args.source, saved);
+    }
     // A --state that cannot be written is found now, not after hours of delivered pages
     // whose cursor would be lost.
     let mut saved: Vec<u8> = Vec::new();
@@ -133,9 +137,9 @@ fn write_stats(source: &Source, path: Option<&Path>) -> bool {
     }
 }
 
-/// The saved cursor: none yet (no file, or an empty one), or its JSON. Anything else is
-/// refused: starting over from `--since` would deliver events twice or skip some.
-fn load(path: &Path) -> Result<Option<Vec<u8>>, String> {
+/// The saved cursors: none yet (no file, or an empty one), or those the file holds. Anything
+/// else is refused: starting over from `--since` would deliver events twice or skip some.
+fn load(path: &Path) -> Result<Option<Vec<Cursor>>, String> {
     let shown = path.display();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -149,11 +153,11 @@ fn load(path: &Path) -> Result<Option<Vec<u8>>, String> {
         tracing::warn!("pull: {shown} is empty; starting from --since");
         return Ok(None);
     }
-    jcdetect::pull::cursor::decode(&bytes).map_err(|e| {
+    let saved = jcdetect::pull::cursor::decode(&bytes).map_err(|e| {
         format!(
             "--state {shown}: {e}; it is not a cursor of `jcdetect pull` (move it away to \
              start again from --since)"
         )
     })?;
-    Ok(Some(bytes))
+    Ok(Some(saved))
 }

@@ -6,6 +6,7 @@
 use crate::args::PullSettings;
 use crate::input::now_nanos;
 use crate::shutdown::StopFlag;
+use jcdetect::pull::cursor::Cursor;
 use jcdetect::pull::{Failure, Puller, Reply, Request, Step};
 use std::path::Path;
 use std::process::ExitCode;
@@ -161,35 +162,23 @@ pub struct Pull {
 }
 
 impl Pull {
-    /// Read the key and set up the client; resume from `cursor` (the JSON of a saved cursor)
-    /// when there is one.
-    pub fn open(s: &PullSettings, cursor: Option<&[u8]>) -> Result<Pull, String> {
+    /// Read the key and set up the client, starting from `--since` ([`Pull::resume`] takes
+    /// a saved cursor instead).
+    pub fn open(s: &PullSettings) -> Result<Pull, String> {
         let key = Key::load(s.api_key_file.as_deref())?;
-        let saved = match cursor {
-            Some(bytes) => jcdetect::pull::cursor::decode(bytes)?,
-            None => Vec::new(),
-        };
-        if !saved.is_empty() {
-            tracing::info!(
-                "pull: resuming {} stream(s) from the saved cursor",
-                saved.len()
-            );
-        }
         Ok(Pull {
-            puller: Puller::new(s.settings.clone(), saved),
+            puller: Puller::new(s.settings.clone(), Vec::new()),
             http: Http::new(s, key)?,
         })
     }
 
-    /// Resume from a saved cursor (the JSON `--state` keeps), replacing the fresh start.
-    pub fn resume(&mut self, s: &PullSettings, cursor: &[u8]) -> Result<(), String> {
-        let saved = jcdetect::pull::cursor::decode(cursor)?;
+    /// Resume from the saved cursors (decoded from what `--state` keeps).
+    pub fn resume(&mut self, s: &PullSettings, saved: Vec<Cursor>) {
         tracing::info!(
             "pull: resuming {} stream(s) from the saved cursor",
             saved.len()
         );
         self.puller = Puller::new(s.settings.clone(), saved);
-        Ok(())
     }
 
     /// Run until `--until`, a stop, an output failure or a refusal, handing `out` the
