@@ -68,6 +68,17 @@ fn args(dir: &TempDir, fake: &FakeDi, truth: &Truth, extra: &[&str]) -> Vec<Stri
     a
 }
 
+/// The fake API serving `lines`, each visible at its own time.
+fn serve(lines: &[String], cfg: FakeConfig) -> FakeDi {
+    FakeDi::start(
+        lines
+            .iter()
+            .map(|l| FakeEvent::from_line(l, None))
+            .collect(),
+        cfg,
+    )
+}
+
 fn fake_config() -> FakeConfig {
     FakeConfig {
         api_key: KEY.into(),
@@ -78,13 +89,7 @@ fn fake_config() -> FakeConfig {
 #[test]
 fn pull_writes_every_event_once_in_time_order_and_counts_its_pages() {
     let (lines, truth) = replay(3000, AttackMix::none(), 7);
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
-        fake_config(),
-    );
+    let fake = serve(&lines, fake_config());
     let dir = TempDir::new("pull-basic");
     let stats = dir.join("stats.json");
     let state = dir.join("cursor.json");
@@ -141,11 +146,8 @@ fn pull_writes_every_event_once_in_time_order_and_counts_its_pages() {
 #[test]
 fn a_refused_key_or_no_key_is_a_setup_error_that_never_shows_the_key() {
     let (lines, truth) = replay(300, AttackMix::none(), 3);
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
+    let fake = serve(
+        &lines,
         FakeConfig {
             api_key: "another-key".into(),
             ..FakeConfig::default()
@@ -475,13 +477,7 @@ fn each_http_fault_is_retried_counted_and_costs_no_event() {
     for (n, f, _) in &script {
         cfg.faults.insert(*n, f.clone());
     }
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
-        cfg,
-    );
+    let fake = serve(&lines, cfg);
     let dir = TempDir::new("pull-faults");
     let stats = dir.join("stats.json");
     let mut a = vec!["pull".to_string()];
@@ -530,13 +526,7 @@ fn each_http_fault_is_retried_counted_and_costs_no_event() {
 #[test]
 fn one_state_file_one_jcdetect_and_a_pull_state_is_never_set_aside() {
     let (lines, truth) = replay(500, AttackMix::none(), 8);
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
-        fake_config(),
-    );
+    let fake = serve(&lines, fake_config());
     let dir = TempDir::new("pull-lock");
     let state = dir.join("state");
     // A live pull (no --until) holds the state file...
@@ -594,13 +584,7 @@ fn one_state_file_one_jcdetect_and_a_pull_state_is_never_set_aside() {
 #[test]
 fn a_long_pull_checkpoints_its_windows_and_cursor_so_a_crash_repeats_nothing_read_before() {
     let (lines, truth) = replay(3000, AttackMix::each(1), 6);
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
-        fake_config(),
-    );
+    let fake = serve(&lines, fake_config());
     let dir = TempDir::new("pull-checkpoint");
     let state = dir.join("state");
     let stats = dir.join("stats.json");
@@ -657,13 +641,7 @@ fn a_long_pull_checkpoints_its_windows_and_cursor_so_a_crash_repeats_nothing_rea
 #[test]
 fn ca_file_is_read_at_start() {
     let (lines, truth) = replay(300, AttackMix::none(), 4);
-    let fake = FakeDi::start(
-        lines
-            .iter()
-            .map(|l| FakeEvent::from_line(l, None))
-            .collect(),
-        fake_config(),
-    );
+    let fake = serve(&lines, fake_config());
     let dir = TempDir::new("pull-ca");
     let not_pem = dir.join("not.pem");
     std::fs::write(&not_pem, "just text\n").unwrap();

@@ -91,16 +91,7 @@ fn drive(w: &World, rng: &mut Rng, o: Opts) -> Run {
                 }
                 let sent = api.now;
                 let a = api.answer(&req, fault);
-                let reply = a.as_ref().map(|a| Reply {
-                    status: a.status,
-                    retry_after: a.retry_after.as_deref(),
-                    result_count: a.count.as_deref(),
-                    limit: a.limit.as_deref(),
-                    search_after: a.search_after.as_deref(),
-                    date: a.date.as_deref(),
-                    elapsed: 0,
-                    body: &a.body,
-                });
+                let reply = a.as_ref().map(Answer::reply);
                 if matches!(&reply, Ok(r) if r.status == 200) {
                     answered.insert(stream);
                 }
@@ -109,10 +100,7 @@ fn drive(w: &World, rng: &mut Rng, o: Opts) -> Run {
                 p.on_reply(reply.map_err(|e| e.clone()), local);
             }
             Step::Deliver(b) => {
-                for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
-                    run.delivered.push(v["n"].as_u64().unwrap());
-                }
+                run.delivered.extend(numbers(&b));
                 p.commit(b);
             }
             Step::Wait(ns) => {
@@ -242,23 +230,11 @@ fn each_fault_is_counted_and_survived() {
                     // The fault on the third request and the one after it.
                     let fault = (requests == 3 || requests == 4).then_some(*f);
                     let a = api.answer(&req, fault);
-                    let reply = a.as_ref().map(|a| Reply {
-                        status: a.status,
-                        retry_after: a.retry_after.as_deref(),
-                        result_count: a.count.as_deref(),
-                        limit: a.limit.as_deref(),
-                        search_after: a.search_after.as_deref(),
-                        date: a.date.as_deref(),
-                        elapsed: 0,
-                        body: &a.body,
-                    });
+                    let reply = a.as_ref().map(Answer::reply);
                     p.on_reply(reply.map_err(|e| e.clone()), api.now);
                 }
                 Step::Deliver(b) => {
-                    for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
-                        delivered.push(v["n"].as_u64().unwrap());
-                    }
+                    delivered.extend(numbers(&b));
                     p.commit(b);
                 }
                 Step::Wait(ns) => api.now += ns,
@@ -439,23 +415,11 @@ fn two_orgs(bad_status: u16, answered_first: bool) -> (Puller, Vec<u64>) {
                     api.answer(&req, None)
                 };
                 let a = a.unwrap();
-                let reply = Reply {
-                    status: a.status,
-                    retry_after: a.retry_after.as_deref(),
-                    result_count: a.count.as_deref(),
-                    limit: a.limit.as_deref(),
-                    search_after: a.search_after.as_deref(),
-                    date: a.date.as_deref(),
-                    elapsed: 0,
-                    body: &a.body,
-                };
+                let reply = a.reply();
                 p.on_reply(Ok(reply), api.now);
             }
             Step::Deliver(b) => {
-                for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
-                    delivered.push(v["n"].as_u64().unwrap());
-                }
+                delivered.extend(numbers(&b));
                 p.commit(b);
             }
             Step::Wait(ns) => api.now += ns,
@@ -513,23 +477,11 @@ fn a_server_that_ignores_search_after_or_sends_pages_out_of_order_loses_nothing(
                         let rev: Vec<_> = v.into_iter().rev().collect();
                         a.body = serde_json::to_vec(&rev).unwrap();
                     }
-                    let reply = Reply {
-                        status: a.status,
-                        retry_after: a.retry_after.as_deref(),
-                        result_count: a.count.as_deref(),
-                        limit: a.limit.as_deref(),
-                        search_after: a.search_after.as_deref(),
-                        date: a.date.as_deref(),
-                        elapsed: 0,
-                        body: &a.body,
-                    };
+                    let reply = a.reply();
                     p.on_reply(Ok(reply), api.now);
                 }
                 Step::Deliver(b) => {
-                    for line in b.lines.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
-                        delivered.push(v["n"].as_u64().unwrap());
-                    }
+                    delivered.extend(numbers(&b));
                     p.commit(b);
                 }
                 Step::Wait(ns) => api.now += ns,

@@ -285,3 +285,31 @@ pub(super) fn world(rng: &mut Rng, n: usize, orgs: usize, late_max: i64) -> Worl
         events,
     }
 }
+
+impl Answer {
+    /// The reply as the transport would hand it to the puller.
+    pub(super) fn reply(&self) -> Reply<'_> {
+        Reply {
+            status: self.status,
+            retry_after: self.retry_after.as_deref(),
+            result_count: self.count.as_deref(),
+            limit: self.limit.as_deref(),
+            search_after: self.search_after.as_deref(),
+            date: self.date.as_deref(),
+            elapsed: 0,
+            body: &self.body,
+        }
+    }
+}
+
+/// The `n` of each event of a delivered batch, in order.
+pub(super) fn numbers(b: &Batch) -> Vec<u64> {
+    b.lines
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            v["n"].as_u64().unwrap()
+        })
+        .collect()
+}
