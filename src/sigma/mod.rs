@@ -1,12 +1,13 @@
 //! Sigma rules as data (issue 14, first part; not wired into the engine yet): a rule file's
-//! documents loaded into [`Rule`]s, every problem reported with its line and column, and a
-//! rule's detection evaluated on an event's JSON.
+//! documents loaded into detection [`Rule`]s and [`correlation::Correlation`]s, every problem
+//! reported with its line and column, and a rule's detection evaluated on an event's JSON.
 //!
 //! What is supported is in `detection.rs` (every v2.1 modifier but `expand`, which needs a
 //! processing pipeline) and `cond.rs` (every condition form). What is not is refused where it
 //! is written, never ignored.
 
 pub mod cond;
+pub mod correlation;
 pub mod detection;
 pub mod yaml;
 
@@ -51,23 +52,36 @@ impl Rule {
     }
 }
 
+/// What a rule file holds.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFile {
+    pub rules: Vec<Rule>,
+    pub correlations: Vec<correlation::Correlation>,
+}
+
 /// Every rule of a file (several YAML documents); all problems at once.
-pub fn load(text: &str) -> Result<Vec<Rule>, Vec<Problem>> {
+pub fn load(text: &str) -> Result<RuleFile, Vec<Problem>> {
     let docs = yaml::parse(text).map_err(|e| {
         vec![Problem {
             pos: e.pos,
             msg: format!("YAML: {}", e.msg),
         }]
     })?;
-    let mut rules = Vec::new();
+    let mut file = RuleFile::default();
     let mut problems = Vec::new();
     for doc in &docs {
-        if let Some(r) = rule(doc, &mut problems) {
-            rules.push(r);
+        if doc.get("correlation").is_some() {
+            let mut found = Vec::new();
+            if let Some(c) = correlation::parse(doc, &mut found) {
+                file.correlations.push(c);
+            }
+            problems.extend(found.into_iter().map(|(pos, msg)| Problem { pos, msg }));
+        } else if let Some(r) = rule(doc, &mut problems) {
+            file.rules.push(r);
         }
     }
     if problems.is_empty() {
-        Ok(rules)
+        Ok(file)
     } else {
         Err(problems)
     }
@@ -90,13 +104,6 @@ fn list(node: Option<&yaml::Node>) -> Vec<String> {
 
 fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
     let mut bad = |pos: Pos, msg: String| problems.push(Problem { pos, msg });
-    if doc.get("correlation").is_some() {
-        bad(
-            doc.pos(),
-            "correlation rules are not supported yet by this loader".into(),
-        );
-        return None;
-    }
     let Some(title) = text(doc.get("title")) else {
         bad(doc.pos(), "a rule needs a `title`".into());
         return None;

@@ -299,9 +299,13 @@ fn rule_text(detection: &str) -> String {
 fn conformance_table() {
     for (detection, event, want) in CASES {
         let text = rule_text(detection);
-        let rules = load(&text).unwrap_or_else(|e| panic!("{detection}: {e:?}"));
+        let file = load(&text).unwrap_or_else(|e| panic!("{detection}: {e:?}"));
         let event: Value = serde_json::from_str(event).unwrap();
-        assert_eq!(rules[0].matches(&event), *want, "{detection} on {event}");
+        assert_eq!(
+            file.rules[0].matches(&event),
+            *want,
+            "{detection} on {event}"
+        );
     }
 }
 
@@ -347,5 +351,12 @@ fn problems_are_refused_with_their_place() {
         rule_text("s: {a: 1}\ncondition: s"),
         rule_text("s: {b: 1}\ncondition: s")
     );
-    assert_eq!(load(&two).unwrap().len(), 2);
+    assert_eq!(load(&two).unwrap().rules.len(), 2);
+    // A detection rule and its correlation in one file.
+    let both = format!(
+        "{}---\ntitle: many\ncorrelation: {{type: event_count, rules: [t], group-by: [username], timespan: 5m, condition: {{gte: 5}}}}\n",
+        rule_text("s: {a: 1}\ncondition: s")
+    );
+    let file = load(&both).unwrap();
+    assert_eq!((file.rules.len(), file.correlations.len()), (1, 1));
 }
