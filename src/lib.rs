@@ -41,6 +41,10 @@ pub mod replay;
 #[cfg(feature = "pull")]
 pub mod pull;
 
+// Sigma rules as data (issue 14, in progress: loaded and matched, not yet in the engine).
+#[cfg(feature = "sigma")]
+pub mod sigma;
+
 pub use alert::Format;
 pub use config::{Config, ConfigError};
 pub use diag::{Code, Diagnostic, RawLine, Stats};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first (see the crate docs in `src/lib.rs`).
 const ORDER: &[&str] = &[
     "hash", "decode", "rules", "alert", "state", "windows", "config", "frame", "diag", "engine",
-    "replay", "pull",
+    "replay", "pull", "sigma",
 ];
 
 const MAX_LINES: usize = 800;

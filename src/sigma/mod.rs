@@ -1,0 +1,189 @@
+//! Sigma rules as data (issue 14, first part; not wired into the engine yet): a rule file's
+//! documents loaded into detection [`Rule`]s and [`correlation::Correlation`]s, every problem
+//! reported with its line and column, and a rule's detection evaluated on an event's JSON.
+//!
+//! What is supported is in `detection.rs` (every v2.1 modifier but `expand`, which needs a
+//! processing pipeline) and `cond.rs` (every condition form). What is not is refused where it
+//! is written, never ignored.
+
+pub mod cond;
+pub mod correlation;
+pub mod detection;
+pub mod yaml;
+
+use detection::Selection;
+use serde_json::Value;
+pub use yaml::Pos;
+
+/// A problem of a rule file, where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub pos: Pos,
+    pub msg: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.pos.line, self.pos.col, self.msg)
+    }
+}
+
+/// A Sigma detection rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub title: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub level: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub product: Option<String>,
+    pub service: Option<String>,
+    selections: Vec<Selection>,
+    condition: cond::Cond,
+}
+
+impl Rule {
+    /// Whether the event matches the rule's detection.
+    pub fn matches(&self, event: &Value) -> bool {
+        self.condition
+            .eval(&mut |i| self.selections[i].matches(event))
+    }
+}
+
+/// What a rule file holds.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFile {
+    pub rules: Vec<Rule>,
+    pub correlations: Vec<correlation::Correlation>,
+}
+
+/// Every rule of a file (several YAML documents); all problems at once.
+pub fn load(text: &str) -> Result<RuleFile, Vec<Problem>> {
+    let docs = yaml::parse(text).map_err(|e| {
+        vec![Problem {
+            pos: e.pos,
+            msg: format!("YAML: {}", e.msg),
+        }]
+    })?;
+    let mut file = RuleFile::default();
+    let mut problems = Vec::new();
+    for doc in &docs {
+        if doc.get("correlation").is_some() {
+            let mut found = Vec::new();
+            if let Some(c) = correlation::parse(doc, &mut found) {
+                file.correlations.push(c);
+            }
+            problems.extend(found.into_iter().map(|(pos, msg)| Problem { pos, msg }));
+        } else if let Some(r) = rule(doc, &mut problems) {
+            file.rules.push(r);
+        }
+    }
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(problems)
+    }
+}
+
+fn text(node: Option<&yaml::Node>) -> Option<String> {
+    node.and_then(|n| n.as_str()).map(str::to_string)
+}
+
+fn list(node: Option<&yaml::Node>) -> Vec<String> {
+    match node {
+        Some(yaml::Node::Seq { items, .. }) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(n) => n.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
+        None => vec![],
+    }
+}
+
+fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
+    let mut bad = |pos: Pos, msg: String| problems.push(Problem { pos, msg });
+    let Some(title) = text(doc.get("title")) else {
+        bad(doc.pos(), "a rule needs a `title`".into());
+        return None;
+    };
+    let Some(detection) = doc.get("detection") else {
+        bad(doc.pos(), format!("rule `{title}` has no `detection`"));
+        return None;
+    };
+    let yaml::Node::Map { entries, .. } = detection else {
+        bad(detection.pos(), "`detection` is a map".into());
+        return None;
+    };
+    let mut names = Vec::new();
+    let mut selections = Vec::new();
+    let mut condition = None;
+    let mut sel_problems = Vec::new();
+    for (k, v) in entries {
+        let Some(key) = k.as_str() else { continue };
+        if key == "condition" {
+            condition = Some(v);
+            continue;
+        }
+        if key == "timeframe" {
+            bad(
+                k.pos(),
+                "`timeframe` is Sigma v1: use a correlation rule".into(),
+            );
+            continue;
+        }
+        names.push(key.to_string());
+        selections.push(Selection::compile(v, &mut sel_problems));
+    }
+    for (pos, msg) in sel_problems {
+        bad(pos, msg);
+    }
+    let Some(cnode) = condition else {
+        bad(detection.pos(), "`detection` has no `condition`".into());
+        return None;
+    };
+    // A list of conditions is their OR.
+    let texts: Vec<(Pos, String)> = match cnode {
+        yaml::Node::Seq { items, .. } => items
+            .iter()
+            .map(|i| (i.pos(), i.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        n => vec![(n.pos(), n.as_str().unwrap_or_default().to_string())],
+    };
+    let mut conds = Vec::new();
+    for (pos, t) in texts {
+        match cond::parse(&t, &names) {
+            Ok(c) => conds.push(c),
+            Err(e) => bad(pos, format!("condition: {e}")),
+        }
+    }
+    let condition = if conds.len() == 1 {
+        conds.pop()?
+    } else {
+        cond::Cond::Or(conds)
+    };
+    if let Some(level) = text(doc.get("level")) {
+        if !["informational", "low", "medium", "high", "critical"].contains(&level.as_str()) {
+            let pos = doc.get("level").map(|n| n.pos()).unwrap_or_default();
+            bad(pos, format!("unknown level `{level}`"));
+        }
+    }
+    let logsource = doc.get("logsource");
+    Some(Rule {
+        title,
+        id: text(doc.get("id")),
+        name: text(doc.get("name")),
+        level: text(doc.get("level")),
+        description: text(doc.get("description")),
+        tags: list(doc.get("tags")),
+        references: list(doc.get("references")),
+        product: text(logsource.and_then(|l| l.get("product"))),
+        service: text(logsource.and_then(|l| l.get("service"))),
+        selections,
+        condition,
+    })
+}
+
+#[cfg(test)]
+mod tests;
