@@ -79,7 +79,7 @@ fn bench_windows(c: &mut Criterion, rules: &Rules, cfg: &Config, events: &[Event
         .fold((i64::MAX, i64::MIN), |(a, b), &(_, t)| (a.min(t), b.max(t)));
     // Replaying the stream again later in event time keeps the tables warm and in order.
     let span = last - first + 3_600 * 1_000_000_000;
-    let mut windows = Windows::new(rules, cfg);
+    let mut windows = Windows::new(rules, &cfg.sigma, cfg);
     let mut offset = 0i64;
     let mut now = i64::MIN;
     let mut fired: Vec<Fired> = Vec::new();
@@ -107,7 +107,7 @@ fn alerts_of<'a, 'e>(
     events: &'a [Event<'e>],
 ) -> Vec<Alert<'a, 'e>> {
     let mut out = Vec::new();
-    let mut windows = Windows::new(rules, cfg);
+    let mut windows = Windows::new(rules, &cfg.sigma, cfg);
     let mut fired = Vec::new();
     let mut now = i64::MIN;
     for (n, ev) in events.iter().enumerate() {
@@ -118,7 +118,7 @@ fn alerts_of<'a, 'e>(
         for i in hits {
             let rule = &rules.rules[i];
             out.push(Alert {
-                rule,
+                rule: rule.info(),
                 severity: rule.severity,
                 time,
                 event: ev,
@@ -142,7 +142,7 @@ fn alerts_of<'a, 'e>(
         for f in fired.drain(..) {
             let rule = &rules.rules[f.rule];
             out.push(Alert {
-                rule,
+                rule: rule.info(),
                 severity: rule.severity,
                 time,
                 event: ev,

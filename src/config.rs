@@ -100,6 +100,16 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleOverride>,
     pub allowlist: Allowlist,
     pub state: StateConfig,
+    /// `[rules] builtin`: run the built-in catalog (default true).
+    pub builtin: Option<bool>,
+    /// `[rules] paths`: Sigma rule files and directories, as written (the CLI reads them,
+    /// relative to the config file, and hands their texts to [`Config::with_sigma`]).
+    pub rule_paths: Vec<String>,
+    /// `[rules] sigma`: Sigma rule files' texts given inline (the WASM modules and the JS
+    /// `Detector` take their rules this way).
+    pub sigma_texts: Vec<String>,
+    /// The users' Sigma rules, compiled.
+    pub sigma: std::sync::Arc<crate::sigma::set::RuleSet>,
 }
 
 /// A place in the config text: 1-based line and column (the column counts characters, so a
@@ -268,6 +278,9 @@ impl Overrides for Config {
     fn rule(&self, id: &str) -> Option<&RuleOverride> {
         self.rules.get(id)
     }
+    fn builtin(&self) -> bool {
+        self.builtin != Some(false)
+    }
 }
 
 impl AsRef<StateConfig> for Config {
@@ -307,6 +320,16 @@ fn validate(
                      or the `fluentbit` table)"
                 ),
             ),
+        }
+    }
+    if r.problems.is_empty() && !cfg.sigma_texts.is_empty() {
+        match sigma::compile(&sigma::inline_sources(&cfg.sigma_texts)) {
+            Ok(set) => cfg.sigma = std::sync::Arc::new(set),
+            Err(ps) => {
+                for p in ps {
+                    r.push(&[RULES, Seg::Key("sigma")], Part::Value, p.to_string());
+                }
+            }
         }
     }
     if r.problems.is_empty() {
@@ -471,6 +494,35 @@ fn parse_rules(value: &toml::Value, cfg: &mut Config, r: &mut Report) {
     };
     for (id, body) in t {
         let rule = [RULES, Seg::Key(id)];
+        match id.as_str() {
+            "builtin" => {
+                match body.as_bool() {
+                    Some(b) => cfg.builtin = Some(b),
+                    None => r.value(
+                        &rule,
+                        format_args!("must be true or false, not {}", what(body)),
+                    ),
+                }
+                continue;
+            }
+            "sigma" => {
+                cfg.sigma_texts = string_list(&rule, body, r)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect();
+                continue;
+            }
+            "paths" => {
+                cfg.rule_paths = string_list(&rule, body, r)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect();
+                continue;
+            }
+            _ => {}
+        }
         let Some(def) = catalog::find(id) else {
             r.key(
                 &rule,
@@ -662,22 +714,25 @@ fn parse_state(value: &toml::Value, st: &mut StateConfig, r: &mut Report) {
 fn state_fits(cfg: &Config, p: &mut Vec<String>) {
     let rules = crate::rules::Rules::compile(cfg);
     let fits = |mb: u64| {
-        crate::windows::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb) as u64
+        crate::windows::planned_bytes(&rules, &cfg.sigma, cfg.state.allowed_lateness_secs, mb)
+            as u64
             <= mb << 20
     };
     let mb = cfg.state.memory_mb;
     if fits(mb) {
         return;
     }
-    let need = crate::windows::planned_bytes(&rules, cfg.state.allowed_lateness_secs, mb);
+    let need =
+        crate::windows::planned_bytes(&rules, &cfg.sigma, cfg.state.allowed_lateness_secs, mb);
     let least = match (mb..=4096).find(|&m| fits(m)) {
         Some(m) => format!("at least {m}"),
         None => "more".into(),
     };
     p.push(format!(
         "`state.memory_mb` = {mb} is too small for the thresholds of the enabled stateful rules \
-         (their tables need {need} bytes, one bucket of 8 keys each at least): use {least}, \
-         or lower the thresholds"
+         and the {} Sigma correlations (their tables need {need} bytes, one bucket of 8 keys each at least): use {least}, \
+         or lower the thresholds",
+        cfg.sigma.correlations.len()
     ));
 }
 
@@ -724,6 +779,9 @@ fn parse_allowlist(value: &toml::Value, a: &mut Allowlist, r: &mut Report) {
         }
     }
 }
+
+// Users' Sigma rules in a config.
+mod sigma;
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,12 @@ use crate::windows::{Fired, WindowStats, Windows};
 use serde_json::value::RawValue;
 use std::net::IpAddr;
 
+// Users' Sigma rules and correlations on an event.
+mod sigma;
+// Fluent Bit's `{"log": "<line>"}` records.
+mod wrapper;
+use sigma::Tag;
+
 /// What the engine writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Emit {
@@ -94,6 +100,8 @@ impl Default for Options {
 /// the caller's buffer and reports bad input as [`Diagnostic`]s.
 pub struct Engine {
     rules: Rules,
+    /// Users' Sigma rules and correlations (their windows live in `windows`).
+    sigma: std::sync::Arc<crate::sigma::set::RuleSet>,
     windows: Windows,
     /// How far the stream has got in event time (late and far-ahead events skip windows).
     clock: Watermark,
@@ -109,7 +117,7 @@ pub struct Engine {
     framer: Framer,
     /// Scratch buffers reused across events.
     alert_buf: Vec<u8>,
-    fired: Vec<&'static str>,
+    fired: Vec<Tag>,
     stateful: Vec<Fired>,
     /// Inside a Fluent Bit `{"log": "<line>"}` wrapper (one level only, see `unwrap_log`).
     unwrapping: bool,
@@ -120,13 +128,15 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: &Config, opts: Options) -> Engine {
         let rules = Rules::compile(cfg);
+        let sigma = cfg.sigma.clone();
         let stats = Stats {
-            alerts: vec![0; rules.rules.len()],
+            alerts: vec![0; rules.rules.len() + sigma.rules.len() + sigma.correlations.len()],
             ..Stats::default()
         };
-        let windows = Windows::new(&rules, cfg);
+        let windows = Windows::new(&rules, &sigma, cfg);
         Engine {
             rules,
+            sigma,
             windows,
             clock: Watermark::new(
                 cfg.state.allowed_lateness_secs,
@@ -166,6 +176,22 @@ impl Engine {
         &self.rules
     }
 
+    /// The users' Sigma rules and correlations.
+    pub fn sigma(&self) -> &crate::sigma::set::RuleSet {
+        &self.sigma
+    }
+
+    /// Every rule's id in the order of [`Stats::alerts`]: the built-in catalog, then the
+    /// Sigma rules, then the Sigma correlations.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .rules
+            .iter()
+            .map(|r| r.def.id)
+            .chain(self.sigma.metas.iter().map(|m| m.id.as_str()))
+            .chain(self.sigma.correlations.iter().map(|c| c.meta.id.as_str()))
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -184,8 +210,8 @@ impl Engine {
             diags.insert(c.as_str().into(), s.code_count(c).into());
         }
         let mut alerts = serde_json::Map::new();
-        for (r, n) in self.rules.rules.iter().zip(&s.alerts) {
-            alerts.insert(r.def.id.into(), (*n).into());
+        for (id, n) in self.rule_ids().zip(&s.alerts) {
+            alerts.insert(id.into(), (*n).into());
         }
         let table = |rows: &[(&'static str, u64)]| {
             rows.iter()
@@ -553,95 +579,6 @@ impl Engine {
         self.evaluate(text, &ev, time.or(host_time), window_time, out);
     }
 
-    /// Fluent Bit hands over a line its parser rejected (a JSON array; or every line, when
-    /// no parser is set) as `{"log": "<line>"}`. The line is evaluated as if read directly,
-    /// on the record's line number. One level only: a `log` inside is not looked into.
-    fn unwrap_log(
-        &mut self,
-        record: &str,
-        verbatim: &[u8],
-        line: &str,
-        host_time: Option<i64>,
-        out: &mut Vec<u8>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
-        self.stats.unwrapped += 1;
-        self.unwrapping = true;
-        let line = line.trim_end_matches(['\r', '\n']);
-        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        if line.trim().is_empty() {
-            // Unlike a blank input line, the record itself goes on (embedded: one out).
-            self.reject(Code::EmptyLine, "empty `log` field".into(), verbatim, diags);
-            self.pass_raw(record.as_bytes(), out);
-        } else if self.opts.emit == Emit::Alerts {
-            self.process_text(line, verbatim, record.as_bytes(), host_time, out, diags);
-        } else {
-            self.tag_wrapper(record, verbatim, line, host_time, out, diags);
-        }
-        self.unwrapping = false;
-    }
-
-    /// `--emit all` and embedded mode, a record whose `log` holds the line: the record goes on
-    /// whole (the host's other fields, `stream`, `kubernetes`..., stay), tagged with what its
-    /// line raised; its alerts follow it (all) or ride in it (embedded). A line holding an
-    /// array gives `category` "batch" and the rules and alerts of all its events. A line
-    /// that is no DI event leaves the record untouched, as any rejected line.
-    fn tag_wrapper(
-        &mut self,
-        record: &str,
-        verbatim: &[u8],
-        line: &str,
-        host_time: Option<i64>,
-        out: &mut Vec<u8>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
-        let mode = self.opts.emit;
-        let items: Vec<&str> = if line.trim_start().starts_with('[') {
-            match serde_json::from_str::<Vec<&RawValue>>(line) {
-                Ok(items) => items.into_iter().map(RawValue::get).collect(),
-                Err(e) => {
-                    self.reject(Code::InvalidJson, json_error(&e), verbatim, diags);
-                    self.pass_raw(record.as_bytes(), out);
-                    return;
-                }
-            }
-        } else {
-            vec![line]
-        };
-        let batch = items.len() != 1 || line.trim_start().starts_with('[');
-        let events_before = self.stats.events;
-        let mut alerts = Vec::new();
-        let mut fired: Vec<&'static str> = Vec::new();
-        let mut category = None;
-        self.opts.emit = Emit::Alerts;
-        for item in items {
-            self.fired.clear();
-            let whole = if batch { item.as_bytes() } else { verbatim };
-            self.process_object(item, whole, item.as_bytes(), host_time, &mut alerts, diags);
-            category = self.last_category;
-            for id in &self.fired {
-                if !fired.contains(id) {
-                    fired.push(id);
-                }
-            }
-        }
-        self.opts.emit = mode;
-        if !batch && self.stats.events == events_before {
-            self.pass_raw(record.as_bytes(), out);
-            return;
-        }
-        let category = match category {
-            Some(c) if !batch => c.as_str(),
-            _ => "batch",
-        };
-        if mode == Emit::Embedded {
-            pass_tagged(record, category, &fired, Some(&alerts), out);
-        } else {
-            pass_tagged(record, category, &fired, None, out);
-            out.extend_from_slice(&alerts);
-        }
-    }
-
     /// Run the rules on a decoded event and write its output.
     fn evaluate(
         &mut self,
@@ -682,20 +619,21 @@ impl Engine {
             } else {
                 rule.severity
             };
+            let info = rule.info();
             let alert = Alert {
-                rule,
+                rule: info,
                 severity,
                 time: alert_time,
                 event: ev,
                 category,
-                uid: alert_uid(rule, ev, raw),
-                message: message(rule, ev),
+                uid: alert_uid(&info, ev, raw),
+                message: message(&info, ev),
                 reason: reason(rule, branch, ev),
                 evidence: None,
             };
             alert.encode(self.opts.format, &mut alerts);
             self.stats.alerts[i] += 1;
-            fired.push(rule.def.id);
+            fired.push(Tag::Builtin(rule.def.id));
         }
         let mut stateful = std::mem::take(&mut self.stateful);
         stateful.clear();
@@ -711,27 +649,45 @@ impl Engine {
             }
             let rule = &self.rules.rules[f.rule];
             let e = &f.evidence;
+            let info = rule.info();
             let alert = Alert {
-                rule,
+                rule: info,
                 severity: rule.severity,
                 time: alert_time,
                 event: ev,
                 category,
-                uid: window_alert_uid(rule, e, ev, raw),
-                message: window_message(rule, e),
+                uid: window_alert_uid(&info, e, ev, raw),
+                message: window_message(&info, e),
                 reason: window_reason(e),
                 evidence: Some(f.evidence),
             };
             alert.encode(self.opts.format, &mut alerts);
             self.stats.alerts[f.rule] += 1;
-            fired.push(rule.def.id);
+            fired.push(Tag::Builtin(rule.def.id));
         }
         self.stateful = stateful;
+        if !self.sigma.is_empty() {
+            let at = sigma::At {
+                raw,
+                ev,
+                category,
+                time: alert_time,
+                window_time,
+                silenced,
+            };
+            self.run_sigma(&at, &mut alerts, &mut fired);
+        }
         if self.opts.emit == Emit::Embedded {
-            pass_tagged(raw, category.as_str(), &fired, Some(&alerts), out);
+            pass_tagged(
+                raw,
+                category.as_str(),
+                &self.tag_names(&fired),
+                Some(&alerts),
+                out,
+            );
             self.alert_buf = alerts;
         } else if tagged {
-            pass_tagged(raw, category.as_str(), &fired, None, out);
+            pass_tagged(raw, category.as_str(), &self.tag_names(&fired), None, out);
             out.extend_from_slice(&alerts);
             self.alert_buf = alerts;
         } else {

@@ -13,11 +13,12 @@
 //!             read)               windows
 //! ```
 //!
+//! [`sigma`] compiles Sigma rule files (users' rules) into matchers and correlation specs.
 //! [`engine`] drives a line through them; [`state`] is the versioned file the windows are
 //! saved in; [`config`] turns TOML into the settings of rules and windows; [`diag`] counts and
 //! reports bad input; [`hash`] holds the stable hashes (state keys, alert ids). A module only
 //! uses modules before it in this order (no cycles; `tests/layout.rs` checks it):
-//! `hash → decode → rules → alert → state → windows → config → frame → diag → engine`.
+//! `hash → decode → rules → sigma → alert → state → windows → config → frame → diag → engine`.
 #![forbid(unsafe_code)]
 
 pub mod alert;
@@ -28,6 +29,7 @@ pub mod engine;
 pub mod frame;
 pub mod hash;
 pub mod rules;
+pub mod sigma;
 pub mod state;
 pub mod windows;
 
@@ -40,10 +42,6 @@ pub mod replay;
 // builds.
 #[cfg(feature = "pull")]
 pub mod pull;
-
-// Sigma rules as data (issue 14, in progress: loaded and matched, not yet in the engine).
-#[cfg(feature = "sigma")]
-pub mod sigma;
 
 pub use alert::Format;
 pub use config::{Config, ConfigError};

@@ -2,8 +2,11 @@
 //!
 //! - `input.ndjson`: the events;
 //! - `config.toml` (optional): the config they run with;
+//! - `rules.yml` (optional): Sigma rules loaded with it (`--rules rules.yml`);
 //! - `expect.txt`: the expected alerts' rule ids in emission order (`#` lines are comments;
-//!   `rule_id xN` stands for N repeats), the case's intent in a line or two;
+//!   `rule_id xN` stands for N repeats), the case's intent in a line or two. After the id,
+//!   `key=K` and `count=N` check a window alert's group key and its count (distinct count
+//!   where the rule counts distinct values);
 //! - `diagnostics.txt` (optional): the expected diagnostics as `LINE CODE` lines (none
 //!   expected without it);
 //! - `expected.ecs.ndjson`, `expected.ocsf.ndjson`: the golden outputs, byte for byte what
@@ -95,10 +98,38 @@ fn each_case(group: &str, check: impl Fn(&Path) -> Result<(), String>) -> usize 
 }
 
 fn config(case: &Path) -> Result<Config, String> {
-    match std::fs::read_to_string(case.join("config.toml")) {
-        Ok(t) => Config::from_toml_str(&t).map_err(|e| e.in_file("config.toml").to_string()),
-        Err(_) => Ok(Config::default()),
+    let cfg = match std::fs::read_to_string(case.join("config.toml")) {
+        Ok(t) => Config::from_toml_str(&t).map_err(|e| e.in_file("config.toml").to_string())?,
+        Err(_) => Config::default(),
+    };
+    match std::fs::read_to_string(case.join("rules.yml")) {
+        Ok(text) => cfg
+            .with_sigma(&[jcdetect::sigma::set::Source {
+                origin: "rules.yml".into(),
+                text,
+            }])
+            .map_err(|e| e.join("\n")),
+        Err(_) => Ok(cfg),
     }
+}
+
+/// Whether alert `line` is what expectation `want` says: its rule id, and each `key=` and
+/// `count=` given.
+fn alert_is(want: &str, line: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(line).expect("alert is JSON");
+    let mut words = want.split_whitespace();
+    if v["rule"]["id"].as_str() != words.next() {
+        return false;
+    }
+    let j = &v["jcdetect"];
+    words.all(|w| match w.split_once('=') {
+        Some(("key", k)) => j["group_key"].as_str() == Some(k),
+        Some(("count", n)) => {
+            let got = j.get("distinct_count").unwrap_or(&j["count"]);
+            got.as_u64().map(|g| g.to_string()).as_deref() == Some(n)
+        }
+        _ => false,
+    })
 }
 
 /// The engine's whole output for `input`, as the CLI writes it in alerts mode.
@@ -162,8 +193,21 @@ fn run_case(case: &Path) -> Result<(), String> {
             "diagnostics: expected {want_diags:?}, got {diags:?}"
         ));
     }
-    let got = common::rule_ids(&lines);
-    if got != want {
+    let same = want.len() == lines.len() && want.iter().zip(&lines).all(|(w, l)| alert_is(w, l));
+    if !same {
+        let got: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("alert is JSON");
+                let j = &v["jcdetect"];
+                let mut s = v["rule"]["id"].as_str().unwrap_or("?").to_string();
+                if let Some(k) = j["group_key"].as_str() {
+                    let n = j.get("distinct_count").unwrap_or(&j["count"]);
+                    s.push_str(&format!(" key={k} count={n}"));
+                }
+                s
+            })
+            .collect();
         return Err(format!("expected {want:?}, got {got:?}"));
     }
     let mut problems = Vec::new();
@@ -214,6 +258,12 @@ fn stateful_attack_story_cases() {
 }
 
 #[test]
+fn sigma_rule_cases() {
+    let n = each_case("sigma", run_case);
+    assert!(n >= 10, "only {n} Sigma cases found");
+}
+
+#[test]
 fn host_record_cases() {
     let n = each_case("hosts", run_case);
     assert!(n >= 5, "only {n} host record cases found");
@@ -232,6 +282,9 @@ fn the_cli_writes_the_engine_output() {
             cmd.arg("--quiet");
             if case.join("config.toml").exists() {
                 cmd.arg("--config").arg(case.join("config.toml"));
+            }
+            if case.join("rules.yml").exists() {
+                cmd.arg("--rules").arg(case.join("rules.yml"));
             }
             if format == Format::Ocsf {
                 cmd.args(["--format", "ocsf"]);
@@ -254,7 +307,7 @@ fn the_cli_writes_the_engine_output() {
         }
         Ok(())
     };
-    for group in ["single", "stateful", "hosts"] {
+    for group in ["single", "stateful", "hosts", "sigma"] {
         each_case(group, cli);
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first (see the crate docs in `src/lib.rs`).
 const ORDER: &[&str] = &[
-    "hash", "decode", "rules", "alert", "state", "windows", "config", "frame", "diag", "engine",
-    "replay", "pull", "sigma",
+    "hash", "decode", "rules", "sigma", "alert", "state", "windows", "config", "frame", "diag",
+    "engine", "replay", "pull",
 ];
 
 const MAX_LINES: usize = 800;

@@ -378,10 +378,39 @@ fn parity_on_folder_cases() {
         &mut inputs,
     );
     assert!(inputs.len() >= 100, "only {} cases", inputs.len());
-    let mut by_config: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for input in &inputs {
+    // Keyed by the config's text and the case's Sigma rules (the module gets them inline
+    // from the CLI, as `[rules] sigma`).
+    let mut by_config: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    // Each Sigma case has rules of its own, so a `--wasm` run (and a module compile, ~3 s)
+    // each: these cover the inline transport of `--rules`, the detection modifiers, counting
+    // and ordered windows and the built-ins beside them; all run natively in tests/cases.rs.
+    const SIGMA_CASES: [&str; 4] = [
+        "builtin_on__alongside_sigma",
+        "detection__modifiers_and_keywords",
+        "temporal_ordered__late_middle_link_pos",
+        "value_count__spray_pos",
+    ];
+    for case in SIGMA_CASES {
+        let dir = common::root().join("tests/cases/sigma").join(case);
+        assert!(dir.join("rules.yml").exists(), "no Sigma case {case}");
+    }
+    let inputs: Vec<&PathBuf> = inputs
+        .iter()
+        .filter(|i| {
+            let dir = i.parent().unwrap();
+            let sigma = dir.parent().is_some_and(|g| g.ends_with("sigma"));
+            !sigma || SIGMA_CASES.iter().any(|c| dir.ends_with(c))
+        })
+        .collect();
+    for input in inputs {
         let cfg = input.with_file_name("config.toml");
-        let key = std::fs::read_to_string(&cfg).unwrap_or_default();
+        let rules = input.with_file_name("rules.yml");
+        let rules = if rules.exists() {
+            rules.to_string_lossy().to_string()
+        } else {
+            String::new()
+        };
+        let key = (std::fs::read_to_string(&cfg).unwrap_or_default(), rules);
         by_config
             .entry(key)
             .or_default()
@@ -389,11 +418,12 @@ fn parity_on_folder_cases() {
     }
     let mut alerts = 0;
     for (f, flavour) in FLAVOURS.into_iter().enumerate() {
-        for (i, (cfg_text, files)) in by_config.iter().enumerate() {
+        for (i, ((cfg_text, rules), files)) in by_config.iter().enumerate() {
             // The flavours differ in their host interface, not in the engine: both run the
             // default config, and the other configs alternate between them (each `--wasm`
             // run compiles the module, ~1 s of CI each).
-            if !cfg_text.is_empty() && i % FLAVOURS.len() != f {
+            let default = cfg_text.is_empty() && rules.is_empty();
+            if !default && i % FLAVOURS.len() != f {
                 continue;
             }
             let mut base = Vec::new();
@@ -402,13 +432,12 @@ fn parity_on_folder_cases() {
                 std::fs::write(&cfg_file, cfg_text).unwrap();
                 base = vec!["--config".into(), cfg_file.to_string_lossy().to_string()];
             }
+            if !rules.is_empty() {
+                base.extend(["--rules".to_string(), rules.clone()]);
+            }
             // Every format and emit mode for the default config; OCSF with every event for
             // the others (each `--wasm` run compiles the module: keep the count down).
-            let modes: &[&[&str]] = if cfg_text.is_empty() {
-                &MODES
-            } else {
-                &[MODES[3]]
-            };
+            let modes: &[&[&str]] = if default { &MODES } else { &[MODES[3]] };
             for mode in modes {
                 let mut args = base.clone();
                 args.extend(with(mode, files));

@@ -2,6 +2,7 @@
 //! rules (from the event and the conditions that held) and for stateful rules (from the
 //! window's evidence).
 
+use crate::alert::RuleInfo;
 use crate::alert::{Evidence, Extra};
 use crate::decode::time::NANOS;
 use crate::decode::Event;
@@ -10,9 +11,9 @@ use crate::rules::catalog::Cond;
 use crate::rules::CompiledRule;
 
 /// Same event and rule, same id: replays and retries deduplicate downstream.
-pub fn alert_uid(rule: &CompiledRule, ev: &Event<'_>, raw: &str) -> String {
+pub fn alert_uid(rule: &RuleInfo<'_>, ev: &Event<'_>, raw: &str) -> String {
     let mut h = StableHasher::new(0x6a63_6465_7465_6374);
-    h.part(rule.def.id.as_bytes());
+    h.part(rule.id.as_bytes());
     match ev.id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => h
             .part(id.as_bytes())
@@ -23,18 +24,18 @@ pub fn alert_uid(rule: &CompiledRule, ev: &Event<'_>, raw: &str) -> String {
 }
 
 /// A stateful alert's id: the rule, the group, the window's end and the event that closed it.
-pub fn window_alert_uid(rule: &CompiledRule, e: &Evidence, ev: &Event<'_>, raw: &str) -> String {
+pub fn window_alert_uid(rule: &RuleInfo<'_>, e: &Evidence, ev: &Event<'_>, raw: &str) -> String {
     let mut h = StableHasher::new(0x7769_6e64_6f77);
-    h.part(rule.def.id.as_bytes())
+    h.part(rule.id.as_bytes())
         .part(e.group_key.as_bytes())
         .part(&e.window_end.to_le_bytes())
         .part(ev.id.as_deref().unwrap_or(raw).as_bytes());
     h.hex128()
 }
 
-pub fn message(rule: &CompiledRule, ev: &Event<'_>) -> String {
+pub fn message(rule: &RuleInfo<'_>, ev: &Event<'_>) -> String {
     let mut m = String::with_capacity(160);
-    m.push_str(rule.def.name);
+    m.push_str(rule.name);
     m.push_str(": ");
     m.push_str(ev.event_type.as_deref().unwrap_or("event"));
     if let Some(s) = ev.service.as_deref() {
@@ -79,14 +80,14 @@ fn span(ns: i64) -> String {
     }
 }
 
-pub fn window_message(rule: &CompiledRule, e: &Evidence) -> String {
+pub fn window_message(rule: &RuleInfo<'_>, e: &Evidence) -> String {
     let what = match e.distinct_count {
         Some(d) => format!("{d} distinct"),
         None => format!("{} events", e.count),
     };
     let mut m = format!(
         "{}: {} {} — {} within {} (threshold: {} {})",
-        rule.def.name,
+        rule.name,
         e.group_by,
         e.group_key,
         what,

@@ -6,7 +6,7 @@ pub mod json;
 pub mod message;
 
 use crate::decode::Event;
-use crate::rules::catalog::{AttackRef, Severity};
+use crate::rules::catalog::Severity;
 use crate::rules::{Category, CompiledRule};
 use json::Obj;
 use std::net::IpAddr;
@@ -35,7 +35,7 @@ pub enum Extra {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
     /// What the rule groups by (`source.ip`, `user`, ...).
-    pub group_by: &'static str,
+    pub group_by: std::borrow::Cow<'static, str>,
     pub group_key: String,
     pub window_start: i64,
     pub window_end: i64,
@@ -54,9 +54,64 @@ pub struct Evidence {
     pub extra: Vec<(&'static str, Extra)>,
 }
 
+/// What an alert says about its rule: a built-in rule ([`CompiledRule::info`]) or a Sigma
+/// rule ([`crate::sigma::set::Meta`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInfo<'a> {
+    pub id: &'a str,
+    /// A Sigma rule's `id` (ECS `rule.uuid`).
+    pub uuid: Option<&'a str>,
+    pub name: &'a str,
+    pub description: &'a str,
+    /// `jcdetect` for the built-in catalog, `sigma` for users' rules.
+    pub ruleset: &'a str,
+    /// ATT&CK (id, name); a name may be empty (a technique the catalog does not name).
+    pub tactic: Option<(&'a str, &'a str)>,
+    pub technique: Option<(&'a str, &'a str)>,
+    pub subtechnique: Option<(&'a str, &'a str)>,
+    pub references: &'a [String],
+}
+
+impl CompiledRule {
+    pub fn info(&self) -> RuleInfo<'static> {
+        let d = self.def;
+        let pair = |r: crate::rules::catalog::AttackRef| (r.id, r.name);
+        RuleInfo {
+            id: d.id,
+            uuid: None,
+            name: d.name,
+            description: d.description,
+            ruleset: "jcdetect",
+            tactic: d.attack.map(|a| pair(a.tactic)),
+            technique: d.attack.map(|a| pair(a.technique)),
+            subtechnique: d.attack.and_then(|a| a.subtechnique).map(pair),
+            references: &[],
+        }
+    }
+}
+
+impl crate::sigma::set::Meta {
+    pub fn info(&self) -> RuleInfo<'_> {
+        fn pair(p: &Option<(String, String)>) -> Option<(&str, &str)> {
+            p.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
+        }
+        RuleInfo {
+            id: &self.id,
+            uuid: self.uuid.as_deref(),
+            name: &self.title,
+            description: &self.description,
+            ruleset: "sigma",
+            tactic: pair(&self.tactic),
+            technique: pair(&self.technique),
+            subtechnique: pair(&self.subtechnique),
+            references: &self.references,
+        }
+    }
+}
+
 /// Everything an alert says, before encoding.
 pub struct Alert<'a, 'e> {
-    pub rule: &'a CompiledRule,
+    pub rule: RuleInfo<'a>,
     pub severity: Severity,
     /// Event time of the triggering event (ns since the epoch), if known.
     pub time: Option<i64>,
@@ -83,10 +138,12 @@ fn ecs_ip(s: Option<&str>) -> (Option<IpAddr>, Option<&str>) {
     }
 }
 
-fn attack_refs(rule: &CompiledRule) -> Option<(AttackRef, AttackRef, Option<AttackRef>)> {
-    rule.def
-        .attack
-        .map(|a| (a.tactic, a.technique, a.subtechnique))
+/// An ATT&CK `[id]` and `[name]` pair of arrays (the name left out when unknown).
+fn attack_ref(x: &mut Obj<'_>, (id, name): (&str, &str)) {
+    x.str_array("id", [id]);
+    if !name.is_empty() {
+        x.str_array("name", [name]);
+    }
 }
 
 fn user_fields(o: &mut Obj<'_>, name: Option<&str>, id: Option<&str>, admin: bool) {
@@ -111,7 +168,7 @@ fn outcome(ev: &Event<'_>) -> &'static str {
 }
 
 fn write_evidence(o: &mut Obj<'_>, ev: &Evidence) {
-    o.str("group_by", ev.group_by)
+    o.str("group_by", &ev.group_by)
         .str("group_key", &ev.group_key)
         .int("count", ev.count as i64);
     if let Some(d) = ev.distinct_count {
@@ -212,29 +269,32 @@ impl Alert<'_, '_> {
             e.str("reason", &self.reason);
         });
         o.str("message", &self.message);
+        let rule = &self.rule;
         o.obj("rule", |r| {
-            r.str("id", self.rule.def.id)
-                .str("name", self.rule.def.name)
-                .str("description", self.rule.def.description)
-                .str("ruleset", "jcdetect")
+            r.str("id", rule.id);
+            r.opt_str("uuid", rule.uuid);
+            r.str("name", rule.name)
+                .str("description", rule.description)
+                .str("ruleset", rule.ruleset)
                 .str("version", VERSION);
+            if let Some(first) = rule.references.first() {
+                r.str("reference", first);
+            }
         });
-        if let Some((tactic, technique, sub)) = attack_refs(self.rule) {
+        if rule.tactic.is_some() || rule.technique.is_some() {
             o.obj("threat", |t| {
-                t.str("framework", "MITRE ATT&CK")
-                    .obj("tactic", |x| {
-                        x.str_array("id", [tactic.id])
-                            .str_array("name", [tactic.name]);
-                    })
-                    .obj("technique", |x| {
-                        x.str_array("id", [technique.id])
-                            .str_array("name", [technique.name]);
-                        if let Some(s) = sub {
-                            x.obj("subtechnique", |y| {
-                                y.str_array("id", [s.id]).str_array("name", [s.name]);
-                            });
+                t.str("framework", "MITRE ATT&CK");
+                if let Some(tactic) = rule.tactic {
+                    t.obj("tactic", |x| attack_ref(x, tactic));
+                }
+                if let Some(technique) = rule.technique {
+                    t.obj("technique", |x| {
+                        attack_ref(x, technique);
+                        if let Some(s) = rule.subtechnique {
+                            x.obj("subtechnique", |y| attack_ref(y, s));
                         }
                     });
+                }
             });
         }
         o.obj("source", |s| {
@@ -304,7 +364,7 @@ impl Alert<'_, '_> {
             if let Some(w) = &self.evidence {
                 write_evidence(j, w);
             }
-            if self.rule.def.id == "user_updated" {
+            if self.rule.ruleset == "jcdetect" && self.rule.id == "user_updated" {
                 j.str_array("changed_fields", self.changed_fields());
             }
         });
@@ -354,12 +414,12 @@ impl Alert<'_, '_> {
         });
         o.obj("finding_info", |f| {
             f.str("uid", &self.uid)
-                .str("title", self.rule.def.name)
-                .str("desc", self.rule.def.description)
+                .str("title", self.rule.name)
+                .str("desc", self.rule.description)
                 .str_array("types", [self.category.as_str()])
                 .obj("analytic", |a| {
-                    a.str("uid", self.rule.def.id)
-                        .str("name", self.rule.def.name)
+                    a.str("uid", self.rule.id)
+                        .str("name", self.rule.name)
                         .int("type_id", 1)
                         .str("type", "Rule")
                         .str("version", VERSION);
@@ -370,18 +430,23 @@ impl Alert<'_, '_> {
             }
             let ids = di_ids(self);
             f.opt_str_array("related_events_uids", ids);
-            if let Some((tactic, technique, sub)) = attack_refs(self.rule) {
+            let rule = &self.rule;
+            if rule.tactic.is_some() || rule.technique.is_some() {
                 f.obj_array("attacks", [()], |a, _| {
-                    a.obj("tactic", |x| {
-                        x.str("uid", tactic.id).str("name", tactic.name);
-                    })
-                    .obj("technique", |x| {
-                        x.str("uid", technique.id).str("name", technique.name);
-                    });
-                    if let Some(s) = sub {
-                        a.obj("sub_technique", |x| {
-                            x.str("uid", s.id).str("name", s.name);
-                        });
+                    let uid_name = |x: &mut Obj<'_>, (id, name): (&str, &str)| {
+                        x.str("uid", id);
+                        if !name.is_empty() {
+                            x.str("name", name);
+                        }
+                    };
+                    if let Some(t) = rule.tactic {
+                        a.obj("tactic", |x| uid_name(x, t));
+                    }
+                    if let Some(t) = rule.technique {
+                        a.obj("technique", |x| uid_name(x, t));
+                    }
+                    if let Some(s) = rule.subtechnique {
+                        a.obj("sub_technique", |x| uid_name(x, s));
                     }
                     a.str("version", "15.1");
                 });
@@ -443,7 +508,7 @@ impl Alert<'_, '_> {
                 if let Some(w) = &self.evidence {
                     write_evidence(j, w);
                 }
-                if self.rule.def.id == "user_updated" {
+                if self.rule.ruleset == "jcdetect" && self.rule.id == "user_updated" {
                     j.str_array("changed_fields", self.changed_fields());
                 }
             });
@@ -464,7 +529,7 @@ mod tests {
         let rule = &rules.rules[rules.index_of("admin_login_without_mfa").unwrap()];
         let ev = decode(line).unwrap();
         let a = Alert {
-            rule,
+            rule: rule.info(),
             severity: rule.severity,
             time: None,
             event: &ev,

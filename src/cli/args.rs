@@ -182,6 +182,10 @@ struct FilterArgs {
     /// countries, [state] memory_mb ... (see docs/options.md)
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Sigma rule file, or directory of them (*.yml, *.yaml, searched recursively); repeat
+    /// for several. Added to `[rules] paths` of the config (docs/sigma.md)
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
     /// Alert format
     #[arg(short, long, value_name = "FORMAT", default_value = "ecs")]
     format: FormatArg,
@@ -305,6 +309,13 @@ pub struct RulesArgs {
     /// TOML config to apply, as for the filter
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Sigma rules to list with the catalog, as for the filter
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Check Sigma rule files or directories: every problem at once, as FILE:LINE:COL, and
+    /// exit 1 if there is any; nothing runs
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub check: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -369,6 +380,10 @@ struct BenchArgs {
     /// TOML config, as for the filter
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Sigma rule file, or directory of them (*.yml, *.yaml, searched recursively); repeat
+    /// for several. Added to `[rules] paths` of the config (docs/sigma.md)
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
     /// Alert format
     #[arg(short, long, value_name = "FORMAT", default_value = "ecs")]
     format: FormatArg,
@@ -388,6 +403,7 @@ struct BenchArgs {
 /// `jcdetect bench`, checked.
 pub struct Bench {
     pub config: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
     pub format: Format,
     pub repeat: u32,
     pub json: bool,
@@ -410,6 +426,7 @@ pub enum Input {
 /// The filter (`jcdetect [OPTIONS] ...`), checked.
 pub struct Filter {
     pub config: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
     pub format: Format,
     pub emit: Emit,
     pub max_line_bytes: usize,
@@ -463,6 +480,7 @@ impl Cli {
             }
             Some(Sub::Bench(a)) => Command::Bench(Bench {
                 config: a.config,
+                rules: a.rules,
                 format: a.format.into(),
                 repeat: a.repeat,
                 json: a.json,
@@ -539,6 +557,7 @@ impl FilterArgs {
         }
         Ok(Filter {
             config: self.config,
+            rules: self.rules,
             format: self.format.into(),
             emit: match self.emit {
                 EmitArg::Alerts => Emit::Alerts,

@@ -67,7 +67,7 @@ impl Fault {
 pub struct Counters {
     pub stats: Stats,
     /// The rule id of each entry of `stats.alerts` (catalog order).
-    pub rule_ids: Vec<&'static str>,
+    pub rule_ids: Vec<String>,
     /// Alerts held back by suppression.
     pub suppressed: u64,
     /// Evictions by table, ordered by table name.
@@ -89,7 +89,7 @@ impl Counters {
         evictions.sort();
         Counters {
             stats: e.stats().clone(),
-            rule_ids: rule_ids_of(e.rules()),
+            rule_ids: e.rule_ids().map(String::from).collect(),
             suppressed: w.suppressed,
             evictions,
             state_bytes: w.bytes as u64,
@@ -98,8 +98,29 @@ impl Counters {
     }
 }
 
-fn rule_ids_of(rules: &jcdetect::rules::Rules) -> Vec<&'static str> {
-    rules.rules.iter().map(|r| r.def.id).collect()
+/// The config text for the module: the file's, with the Sigma rules the CLI read (from
+/// `[rules] paths` and `--rules`) given inline as `[rules] sigma`, since the module reads no
+/// files. Unchanged without Sigma rules.
+#[cfg(feature = "wasm-host")]
+fn module_config(cfg: &Config, cfg_text: &str) -> String {
+    if cfg.sigma.is_empty() {
+        return cfg_text.to_string();
+    }
+    // The text was validated already: it parses.
+    let mut table: toml::Table = cfg_text.parse().unwrap_or_default();
+    let rules = table
+        .entry("rules")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(rules) = rules {
+        rules.remove("paths");
+        let texts = cfg
+            .sigma
+            .sources
+            .iter()
+            .map(|s| toml::Value::String(s.text.clone()));
+        rules.insert("sigma".into(), toml::Value::Array(texts.collect()));
+    }
+    table.to_string()
 }
 
 #[cfg_attr(feature = "wasm-host", allow(dead_code))]
@@ -126,9 +147,13 @@ impl Backend {
             None => Ok(Backend::Native(Box::new(Engine::new(cfg, opts)))),
             #[cfg(feature = "wasm-host")]
             Some(w) => {
-                let rule_ids = rule_ids_of(&jcdetect::rules::Rules::compile(cfg));
+                let rule_ids = Engine::new(cfg, opts)
+                    .rule_ids()
+                    .map(String::from)
+                    .collect();
+                let text = module_config(cfg, cfg_text);
                 Ok(Backend::Wasm(Box::new(wasm::Module::load(
-                    w, cfg_text, opts, rule_ids,
+                    w, &text, opts, rule_ids,
                 )?)))
             }
             #[cfg(not(feature = "wasm-host"))]

@@ -162,7 +162,7 @@ fn a_budget_too_small_for_the_thresholds_is_refused() {
         .expect("the smallest budget that fits");
     let cfg = Config::from_toml_str(&big(least)).unwrap();
     let rules = crate::rules::Rules::compile(&cfg);
-    let w = crate::windows::Windows::new(&rules, &cfg);
+    let w = crate::windows::Windows::new(&rules, &cfg.sigma, &cfg);
     assert!(w.stats().bytes as u64 <= least << 20);
     assert!(Config::from_toml_str(&big(least - 1)).is_err());
     // Default thresholds fit in the smallest budget.

@@ -29,6 +29,10 @@ pub struct RuleOverride {
 /// Where compiling finds the user's settings of each rule (the config, or a plain map).
 pub trait Overrides {
     fn rule(&self, id: &str) -> Option<&RuleOverride>;
+    /// Whether the built-in catalog runs at all (`[rules] builtin`).
+    fn builtin(&self) -> bool {
+        true
+    }
 }
 
 impl Overrides for BTreeMap<String, RuleOverride> {
@@ -72,7 +76,7 @@ impl CompiledRule {
         let o = cfg.rule(def.id);
         let mut r = CompiledRule {
             def,
-            enabled: o.and_then(|o| o.enabled).unwrap_or(def.enabled),
+            enabled: cfg.builtin() && o.and_then(|o| o.enabled).unwrap_or(def.enabled),
             severity: o.and_then(|o| o.severity).unwrap_or(def.severity),
             lists: Vec::new(),
             ints: Vec::new(),

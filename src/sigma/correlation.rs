@@ -47,6 +47,12 @@ pub struct Correlation {
     pub id: Option<String>,
     pub name: Option<String>,
     pub level: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    /// Where the document starts, and its `rules:`.
+    pub pos: Pos,
+    pub rules_pos: Pos,
     pub kind: Kind,
     /// Referenced rules, as written (`id` or `name`).
     pub rules: Vec<String>,
@@ -206,6 +212,14 @@ pub fn parse(doc: &Node, problems: &mut Vec<(Pos, String)>) -> Option<Correlatio
             .get("level")
             .and_then(|n| n.as_str())
             .map(str::to_string),
+        description: doc
+            .get("description")
+            .and_then(|n| n.as_str())
+            .map(str::to_string),
+        tags: strings(doc.get("tags")),
+        references: strings(doc.get("references")),
+        pos: doc.pos(),
+        rules_pos: c.get("rules").map_or(c.pos(), Node::pos),
         kind,
         rules,
         group_by,

@@ -92,6 +92,50 @@ impl Selection {
             .any(|fields| fields.iter().all(|f| f.matches(event)))
     }
 
+    /// Every field path the selection reads (`fieldref` targets included); `false` when it
+    /// is a keyword search, which reads the whole event.
+    pub fn paths(&self, out: &mut Vec<String>) -> bool {
+        let mut fielded = true;
+        for f in self.alternatives.iter().flatten() {
+            match &f.path {
+                Some(p) => out.push(p.clone()),
+                None => fielded = false,
+            }
+            for t in &f.tests {
+                if let Test::FieldRef { path, .. } = t {
+                    out.push(path.clone());
+                }
+            }
+        }
+        fielded
+    }
+
+    /// The `event_type` values (lower case) an event must have to match, when every
+    /// alternative pins it to plain values; `None` when some alternative does not.
+    pub fn event_types(&self) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for fields in &self.alternatives {
+            let pinned = fields.iter().find_map(|f| {
+                if f.path.as_deref() != Some("event_type") || f.neq || (f.all && f.tests.len() > 1)
+                {
+                    return None;
+                }
+                f.tests
+                    .iter()
+                    .map(|t| match t {
+                        Test::Glob { parts, .. } => match parts.as_slice() {
+                            [Part::Lit(l)] => Some(l.to_lowercase()),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+            })?;
+            out.extend(pinned);
+        }
+        (!self.alternatives.is_empty()).then_some(out)
+    }
+
     /// Compile one search identifier's node.
     pub fn compile(node: &Node, problems: &mut Vec<Problem>) -> Selection {
         let alternatives = match node {
@@ -530,6 +574,14 @@ fn values<'a>(event: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
     }
     let keys: Vec<&str> = path.split('.').collect();
     walk(event, &keys, out);
+}
+
+/// The first value at `path` as text (a string as is, a number or boolean written out):
+/// a correlation's group and value fields.
+pub fn first_text(event: &Value, path: &str) -> Option<String> {
+    let mut vals = Vec::new();
+    values(event, path, &mut vals);
+    vals.into_iter().find_map(text_of)
 }
 
 fn text_of(v: &Value) -> Option<String> {

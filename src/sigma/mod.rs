@@ -9,6 +9,8 @@
 pub mod cond;
 pub mod correlation;
 pub mod detection;
+pub mod extract;
+pub mod set;
 pub mod yaml;
 
 use detection::Selection;
@@ -40,6 +42,10 @@ pub struct Rule {
     pub references: Vec<String>,
     pub product: Option<String>,
     pub service: Option<String>,
+    /// Where the rule's document starts.
+    pub pos: Pos,
+    /// The `condition` as written (the alerts' reason quotes it).
+    pub condition_text: String,
     selections: Vec<Selection>,
     condition: cond::Cond,
 }
@@ -49,6 +55,27 @@ impl Rule {
     pub fn matches(&self, event: &Value) -> bool {
         self.condition
             .eval(&mut |i| self.selections[i].matches(event))
+    }
+
+    /// The field paths the rule reads; `false` when it reads the whole event (a keyword
+    /// search).
+    pub fn paths(&self, out: &mut Vec<String>) -> bool {
+        let mut fielded = true;
+        for s in &self.selections {
+            fielded &= s.paths(out);
+        }
+        fielded
+    }
+
+    /// The event types (lower case) a matching event must have, when the condition pins
+    /// them; `None` when any event type may match.
+    pub fn event_types(&self) -> Option<Vec<String>> {
+        let mut types = self
+            .condition
+            .event_types(&|i| self.selections.get(i).and_then(Selection::event_types))?;
+        types.sort();
+        types.dedup();
+        Some(types)
     }
 }
 
@@ -61,30 +88,45 @@ pub struct RuleFile {
 
 /// Every rule of a file (several YAML documents); all problems at once.
 pub fn load(text: &str) -> Result<RuleFile, Vec<Problem>> {
-    let docs = yaml::parse(text).map_err(|e| {
-        vec![Problem {
-            pos: e.pos,
-            msg: format!("YAML: {}", e.msg),
-        }]
-    })?;
-    let mut file = RuleFile::default();
-    let mut problems = Vec::new();
-    for doc in &docs {
-        if doc.get("correlation").is_some() {
-            let mut found = Vec::new();
-            if let Some(c) = correlation::parse(doc, &mut found) {
-                file.correlations.push(c);
-            }
-            problems.extend(found.into_iter().map(|(pos, msg)| Problem { pos, msg }));
-        } else if let Some(r) = rule(doc, &mut problems) {
-            file.rules.push(r);
-        }
-    }
+    let (file, problems) = load_partial(text);
     if problems.is_empty() {
         Ok(file)
     } else {
         Err(problems)
     }
+}
+
+/// The documents of a file that load, and the problems of those that do not (so that the
+/// checks across files still run on the good ones, and all problems show at once).
+pub fn load_partial(text: &str) -> (RuleFile, Vec<Problem>) {
+    let docs = match yaml::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let p = Problem {
+                pos: e.pos,
+                msg: format!("YAML: {}", e.msg),
+            };
+            return (RuleFile::default(), vec![p]);
+        }
+    };
+    let mut file = RuleFile::default();
+    let mut problems = Vec::new();
+    for doc in &docs {
+        let before = problems.len();
+        if doc.get("correlation").is_some() {
+            let mut found = Vec::new();
+            let c = correlation::parse(doc, &mut found);
+            problems.extend(found.into_iter().map(|(pos, msg)| Problem { pos, msg }));
+            if let (Some(c), true) = (c, problems.len() == before) {
+                file.correlations.push(c);
+            }
+        } else if let Some(r) = rule(doc, &mut problems) {
+            if problems.len() == before {
+                file.rules.push(r);
+            }
+        }
+    }
+    (file, problems)
 }
 
 fn text(node: Option<&yaml::Node>) -> Option<String> {
@@ -99,6 +141,19 @@ fn list(node: Option<&yaml::Node>) -> Vec<String> {
             .collect(),
         Some(n) => n.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
         None => vec![],
+    }
+}
+
+/// A condition (or a list of them, their OR) as one line of text.
+fn texts_joined(node: &yaml::Node) -> String {
+    match node {
+        yaml::Node::Seq { items, .. } => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .map(|t| format!("({t})"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        n => n.as_str().unwrap_or_default().to_string(),
     }
 }
 
@@ -158,6 +213,7 @@ fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
             Err(e) => bad(pos, format!("condition: {e}")),
         }
     }
+    let condition_text = texts_joined(cnode);
     let condition = if conds.len() == 1 {
         conds.pop()?
     } else {
@@ -180,6 +236,8 @@ fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
         references: list(doc.get("references")),
         product: text(logsource.and_then(|l| l.get("product"))),
         service: text(logsource.and_then(|l| l.get("service"))),
+        pos: doc.pos(),
+        condition_text,
         selections,
         condition,
     })

@@ -308,6 +308,18 @@ impl Windows {
         if let Some(r) = &self.recent {
             r.save(w);
         }
+        // Sigma correlations, by rule id, each length-prefixed so that a file written with
+        // other rules can skip the tables of correlations no longer loaded.
+        if !self.corr.is_empty() {
+            w.u32(self.corr.len() as u32);
+            for c in &self.corr {
+                w.str(&c.id);
+                let mut t = Writer::default();
+                c.table.save(&mut t);
+                w.u64(t.buf.len() as u64);
+                w.bytes(&t.buf);
+            }
+        }
     }
 
     /// Replace the state with what [`Windows::save`] wrote, which must be all that is left in
@@ -335,13 +347,42 @@ impl Windows {
                 )))
             }
         };
+        // Correlations: absent from files written without Sigma correlations. One still
+        // loaded is restored (its shape must match); one no longer loaded is skipped; one
+        // new starts empty.
+        let mut corr = Vec::new();
+        if !r.is_empty() {
+            let n = r.u32()?;
+            for _ in 0..n {
+                let id = r.str()?;
+                let len = r.u64()?;
+                let bytes = r.take(usize::try_from(len).unwrap_or(usize::MAX))?;
+                if let Some(at) = self.corr.iter().position(|c| c.id == id) {
+                    let mut tr = Reader::new(bytes);
+                    let st = self.corr[at].table.stage(&format!("sigma:{id}"), &mut tr)?;
+                    if !tr.is_empty() {
+                        return Err(StateError::Malformed(format!(
+                            "bytes after the table of correlation {id}"
+                        )));
+                    }
+                    corr.push((at, st));
+                }
+            }
+        }
         if !r.is_empty() {
             return Err(StateError::Malformed("bytes after the last table".into()));
         }
         fn n<M>(s: &Option<Staged<M>>) -> u64 {
             s.as_ref().map_or(0, |s| s.keys.len() as u64)
         }
-        let keys = n(&ip) + n(&brute) + n(&sso) + n(&lock) + n(&country) + n(&travel) + n(&mfa);
+        let keys = n(&ip)
+            + n(&brute)
+            + n(&sso)
+            + n(&lock)
+            + n(&country)
+            + n(&travel)
+            + n(&mfa)
+            + corr.iter().map(|(_, st)| st.keys.len() as u64).sum::<u64>();
         self.armed_until_max = armed_until_max;
         apply_table(&mut self.ip, ip);
         apply_table(&mut self.brute, brute);
@@ -352,6 +393,9 @@ impl Windows {
         apply_table(&mut self.mfa_t, mfa);
         if let (Some(log), Some(st)) = (self.recent.as_mut(), recent) {
             log.apply(st);
+        }
+        for (at, st) in corr {
+            self.corr[at].table.apply(st);
         }
         Ok(keys)
     }

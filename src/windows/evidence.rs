@@ -67,7 +67,7 @@ pub(super) fn mfa_evidence(
     id: CompactId,
 ) -> Fired {
     let mut e = Evidence {
-        group_by: "user+event_type",
+        group_by: "user+event_type".into(),
         group_key: key,
         window_start: mfa_t,
         window_end: t,
@@ -118,7 +118,7 @@ pub(super) fn fired(
     Fired {
         rule: k.rule,
         evidence: Evidence {
-            group_by,
+            group_by: group_by.into(),
             group_key: key.to_string(),
             window_start: hit.start,
             window_end: hit.end,

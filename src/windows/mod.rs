@@ -24,6 +24,7 @@ use std::borrow::Cow;
 // One file per job; `use` below brings their items into this module and each of them
 // sees all of it (`use super::*`).
 mod codec;
+mod correlate;
 mod evidence;
 mod id;
 mod meta;
@@ -32,6 +33,7 @@ mod records;
 mod table;
 
 pub(crate) use codec::Codec;
+use correlate::*;
 use evidence::*;
 pub use id::CompactId;
 use meta::*;
@@ -103,6 +105,8 @@ pub struct Windows {
     /// Recent successful logins, for events that preceded them and arrive late (a failure,
     /// an MFA login). An event later than the newest one looks nothing up.
     recent: Option<Recents>,
+    /// Sigma correlations' tables, in the rule set's order.
+    corr: Vec<CorrTable>,
     suppressed: u64,
     /// The latest end of any ip's credential-stuffing span (0 when none was ever armed).
     armed_until_max: i64,
@@ -141,7 +145,11 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 
 impl Windows {
     /// Build the tables for the enabled stateful rules, splitting `[state] memory_mb`.
-    pub fn new(rules: &Rules, state: &impl AsRef<StateConfig>) -> Windows {
+    pub fn new(
+        rules: &Rules,
+        sigma: &crate::sigma::set::RuleSet,
+        state: &impl AsRef<StateConfig>,
+    ) -> Windows {
         let state = state.as_ref();
         let StatefulKnobs {
             spray,
@@ -161,8 +169,17 @@ impl Windows {
         let lateness_secs = state.allowed_lateness_secs;
 
         // The shapes come from `plan`, which `planned_bytes` (config validation) shares.
+        let budget = state.memory_mb as usize * (1 << 20);
+        let (builtin, per_corr) = split_budget(rules, sigma.correlations.len(), budget);
         let [ip, brute, sso_t, lock_t, country_t, travel_t, mfa_t, recent] =
-            plan(rules, lateness_secs, state.memory_mb as usize * (1 << 20));
+            plan(rules, lateness_secs, builtin);
+        let lateness = lateness_secs as i64 * NANOS;
+        let corr = sigma
+            .correlations
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CorrTable::new(i, c, corr_spec(c, lateness, per_corr)))
+            .collect();
         Windows {
             spray,
             stuffing,
@@ -187,6 +204,7 @@ impl Windows {
             travel_t: travel_t.map(Table::new),
             mfa_t: mfa_t.map(Table::new),
             recent: recent.map(|s| Recents::new(s.bytes)),
+            corr,
             suppressed: 0,
             armed_until_max: 0,
         }
@@ -205,6 +223,15 @@ impl Windows {
             .recent
             .as_ref()
             .map(|r| ("recent_success", r.capacity(), r.bytes(), r.overwritten));
+        // The correlations' tables, as one.
+        let corr = (!self.corr.is_empty()).then(|| {
+            self.corr
+                .iter()
+                .fold(("sigma_correlations", 0, 0, 0), |a, c| {
+                    let t = &c.table;
+                    (a.0, a.1 + t.capacity(), a.2 + t.bytes(), a.3 + t.evictions)
+                })
+        });
         [
             info("source_ip", &self.ip),
             info("actor_service", &self.brute),
@@ -214,6 +241,7 @@ impl Windows {
             info("actor_travel", &self.travel_t),
             info("actor_mfa", &self.mfa_t),
             recent,
+            corr,
         ]
         .into_iter()
         .flatten()
@@ -581,7 +609,7 @@ impl Windows {
                         if km > self.travel_km && kmh > self.travel_kmh {
                             let (start, end) = (prev.t.min(t), prev.t.max(t));
                             let mut e = Evidence {
-                                group_by: "user",
+                                group_by: "user".into(),
                                 group_key: actor.to_string(),
                                 window_start: start,
                                 window_end: end,

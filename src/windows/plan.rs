@@ -128,6 +128,37 @@ pub(super) fn records_needed(rules: &[(Knobs, u64)], lateness: i64) -> (usize, i
     ((recs as usize).clamp(1, MAX_SLOTS), w_min, w_max)
 }
 
+/// Each table's weight in the budget, and whether an enabled rule uses it, in the order of
+/// [`plan`]'s shapes.
+fn wants(k: &StatefulKnobs) -> [(bool, u64); TABLES] {
+    [
+        (k.spray.on || k.stuffing.on, 30u64),
+        (k.bf_success.on || k.bf_attempts.on, 20),
+        (k.sso.on, 10),
+        (k.locked.on, 5),
+        (k.admin_cc.on || k.user_cc.on, 10),
+        (k.travel.on, 10),
+        (k.mfa.on, 15),
+        (k.stuffing.on || k.bf_success.on || k.mfa.on, 5),
+    ]
+}
+
+/// The budget split between the built-in tables (first) and each Sigma correlation's table
+/// (second): by weight, a correlation weighing [`CORR_WEIGHT`].
+pub(super) fn split_budget(rules: &Rules, correlations: usize, budget: usize) -> (usize, usize) {
+    if correlations == 0 {
+        return (budget, 0);
+    }
+    let builtin: u64 = wants(&StatefulKnobs::of(rules))
+        .iter()
+        .filter(|w| w.0)
+        .map(|w| w.1)
+        .sum();
+    let total = builtin + CORR_WEIGHT * correlations as u64;
+    let unit = budget / total as usize;
+    (unit * builtin as usize, unit * CORR_WEIGHT as usize)
+}
+
 /// The tables, in the order of [`plan`]'s shapes.
 pub(super) const TABLES: usize = 8;
 
@@ -143,7 +174,7 @@ pub(super) fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<
         locked,
         admin_cc,
         user_cc,
-        travel,
+        travel: _,
         sso,
         mfa,
     } = StatefulKnobs::of(rules);
@@ -157,16 +188,7 @@ pub(super) fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<
     let horizon = param(&mfa, "horizon_secs");
     let lateness = lateness_secs as i64 * NANOS;
     // Shares of the budget, normalized over the tables actually in use.
-    let want = [
-        (spray.on || stuffing.on, 30u64),
-        (bf_success.on || bf_attempts.on, 20),
-        (sso.on, 10),
-        (locked.on, 5),
-        (admin_cc.on || user_cc.on, 10),
-        (travel.on, 10),
-        (mfa.on, 15),
-        (stuffing.on || bf_success.on || mfa.on, 5),
-    ];
+    let want = wants(&StatefulKnobs::of(rules));
     let total: u64 = want.iter().filter(|w| w.0).map(|w| w.1).sum::<u64>().max(1);
     let share = |i: usize| budget / total as usize * want[i].1 as usize;
     let windowed = |i: usize, rs: &[(Knobs, u64)], distinct: bool, extra: i64| {
@@ -256,7 +278,12 @@ pub(super) fn plan(rules: &Rules, lateness_secs: u64, budget: usize) -> [Option<
 /// [`WindowStats::bytes`] reports once built), computed without building them. Over the
 /// budget only when a table's share cannot hold one bucket of its keys (large thresholds in
 /// a tiny budget).
-pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize {
+pub fn planned_bytes(
+    rules: &Rules,
+    sigma: &crate::sigma::set::RuleSet,
+    lateness_secs: u64,
+    memory_mb: u64,
+) -> usize {
     use std::mem::size_of;
     let meta = [
         size_of::<IpMeta>(),
@@ -267,7 +294,9 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
         size_of::<TravelMeta>(),
         size_of::<MfaMeta>(),
     ];
-    let specs = plan(rules, lateness_secs, memory_mb as usize * (1 << 20));
+    let budget = memory_mb as usize * (1 << 20);
+    let (builtin, per_corr) = split_budget(rules, sigma.correlations.len(), budget);
+    let specs = plan(rules, lateness_secs, builtin);
     let tables: usize = specs
         .iter()
         .zip(meta)
@@ -278,5 +307,15 @@ pub fn planned_bytes(rules: &Rules, lateness_secs: u64, memory_mb: u64) -> usize
             })
         })
         .sum();
-    tables + specs[7].map_or(0, |s| Recents::planned_bytes(s.bytes))
+    let lateness = lateness_secs as i64 * NANOS;
+    let corr: usize = sigma
+        .correlations
+        .iter()
+        .map(|c| {
+            let s = corr_spec(c, lateness, per_corr);
+            let (buckets, per_key) = table_layout(s.bytes, s.recs, size_of::<CorrMeta>());
+            buckets * WAYS * per_key
+        })
+        .sum();
+    tables + corr + specs[7].map_or(0, |s| Recents::planned_bytes(s.bytes))
 }

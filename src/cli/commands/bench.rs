@@ -34,14 +34,14 @@ struct Report {
     best_pass: Duration,
     load: Duration,
     alerts_total: u64,
-    alerts: Vec<(&'static str, u64)>,
+    alerts: Vec<(String, u64)>,
     peak_rss_kib: Option<u64>,
     first_event: Option<Duration>,
 }
 
 /// Run `jcdetect bench` (`started` = process start).
 pub fn run(args: Bench, started: Instant) -> ExitCode {
-    let (cfg, cfg_text) = match super::load_config(args.config.as_deref()) {
+    let (cfg, cfg_text) = match super::load_config(args.config.as_deref(), &args.rules) {
         Ok(c) => c,
         Err(e) => return setup_error(e),
     };
@@ -79,7 +79,7 @@ pub fn run(args: Bench, started: Instant) -> ExitCode {
     let (mut wall, mut best_pass) = (Duration::ZERO, Duration::MAX);
     let mut done = 0u64;
     let (mut lines, mut events, mut bad_lines, mut alerts_total) = (0, 0, 0, 0);
-    let mut alerts: Vec<(&'static str, u64)> = Vec::new();
+    let mut alerts: Vec<(String, u64)> = Vec::new();
     for pass in 0..args.repeat {
         if pass > 0 {
             if let Err(f) = engine.renew(&cfg) {
@@ -125,9 +125,9 @@ pub fn run(args: Bench, started: Instant) -> ExitCode {
         events += s.events;
         bad_lines += s.rejected;
         alerts_total += s.total_alerts();
-        alerts.resize(c.rule_ids.len(), ("", 0));
+        alerts.resize(c.rule_ids.len(), (String::new(), 0));
         for ((id, k), (rule, n)) in alerts.iter_mut().zip(c.rule_ids.iter().zip(&s.alerts)) {
-            *id = rule;
+            id.clone_from(rule);
             *k += n;
         }
     }

@@ -63,7 +63,7 @@ impl Source {
 }
 
 pub fn run(args: Filter) -> ExitCode {
-    let (cfg, cfg_text) = match super::load_config(args.config.as_deref()) {
+    let (cfg, cfg_text) = match super::load_config(args.config.as_deref(), &args.rules) {
         Ok(c) => c,
         Err(e) => return setup_error(e),
     };

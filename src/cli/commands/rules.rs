@@ -1,17 +1,56 @@
-//! `jcdetect rules [--json] [--config FILE]`: the rule catalog with a config applied, as a
-//! table (the README's rule table is this output) or as JSON.
+//! `jcdetect rules [--json] [--config FILE] [--rules PATH]...`: the rule catalog with a
+//! config applied, as a table (the README's rule table is this output) or as JSON, the
+//! users' Sigma rules after it; `jcdetect rules --check PATH...` checks Sigma rule files.
 
 use crate::args::RulesArgs;
 use crate::output::write_stdout;
 use crate::report::setup_error;
 use jcdetect::rules::catalog::ParamDefault;
+use jcdetect::sigma::correlation::Kind;
+use jcdetect::sigma::set::{Meta, RuleSet};
 use jcdetect::{Config, Engine, Options};
 use std::process::ExitCode;
 
 pub fn run(args: RulesArgs) -> ExitCode {
-    match super::load_config(args.config.as_deref()) {
+    if !args.check.is_empty() {
+        return check(&args);
+    }
+    match super::load_config(args.config.as_deref(), &args.rules) {
         Ok((cfg, _)) => print(&cfg, args.json),
         Err(e) => setup_error(e),
+    }
+}
+
+/// `--check PATH...`: compile the files (with the config's budget, so a set that does not fit
+/// is a problem too) and report every problem; exit 1 if there is any, 2 if a file cannot be
+/// read.
+fn check(args: &RulesArgs) -> ExitCode {
+    // A file that cannot be read is not a problem of the rules: exit 2, as elsewhere.
+    let sources = match super::read_rules(&args.check) {
+        Ok(s) => s,
+        Err(e) => return setup_error(e),
+    };
+    let mut paths = args.rules.clone();
+    paths.extend_from_slice(&args.check);
+    match super::load_config(args.config.as_deref(), &paths) {
+        Ok((cfg, _)) => {
+            let s = &cfg.sigma;
+            let msg = format!(
+                "{} file(s): {} rule(s), {} correlation(s) in all, no problems\n",
+                sources.len(),
+                s.rules.len(),
+                s.correlations.len()
+            );
+            write_stdout(msg.as_bytes())
+        }
+        Err(problems) => {
+            let n = problems.lines().count();
+            let out = format!("{problems}\n{n} problem(s)\n");
+            match write_stdout(out.as_bytes()) {
+                c if c == ExitCode::SUCCESS => ExitCode::from(1),
+                c => c,
+            }
+        }
     }
 }
 
@@ -46,6 +85,8 @@ fn print(cfg: &Config, json: bool) -> ExitCode {
                 })
             })
             .collect();
+        let mut list = list;
+        list.extend(sigma_json(engine.sigma()));
         out = serde_json::to_string_pretty(&list).unwrap_or_default();
         out.push('\n');
     } else {
@@ -75,6 +116,90 @@ fn print(cfg: &Config, json: bool) -> ExitCode {
                 r.def.name
             ));
         }
+        sigma_table(engine.sigma(), &mut out);
     }
     write_stdout(out.as_bytes())
+}
+
+fn attack_of(m: &Meta) -> String {
+    let tech = m.subtechnique.as_ref().or(m.technique.as_ref());
+    match (&m.tactic, tech) {
+        (None, None) => "-".into(),
+        (t, x) => format!(
+            "{}/{}",
+            t.as_ref().map_or("-", |t| t.0.as_str()),
+            x.map_or("-", |x| x.0.as_str())
+        ),
+    }
+}
+
+fn corr_type(k: Kind) -> &'static str {
+    match k {
+        Kind::EventCount => "event_count",
+        Kind::ValueCount => "value_count",
+        Kind::Temporal => "temporal",
+        Kind::TemporalOrdered => "temporal_ordered",
+        Kind::ValueSum => "value_sum",
+        Kind::ValueAvg => "value_avg",
+        Kind::ValuePercentile => "value_percentile",
+    }
+}
+
+/// Each Sigma rule and correlation: (meta, type, raises alerts of its own).
+fn sigma_rows(set: &RuleSet) -> Vec<(&Meta, &'static str, bool)> {
+    set.metas
+        .iter()
+        .zip(&set.emits)
+        .map(|(m, &e)| (m, "detection", e))
+        .chain(
+            set.correlations
+                .iter()
+                .map(|c| (&c.meta, corr_type(c.kind), true)),
+        )
+        .collect()
+}
+
+fn sigma_table(set: &RuleSet, out: &mut String) {
+    if set.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\nSigma rules:\n{:<30} {:<16} {:<13} {:<6} {:<18} {:<30} {}\n",
+        "ID", "TYPE", "SEVERITY", "ALERTS", "ATT&CK", "NAME", "FILE"
+    ));
+    for (m, kind, emits) in sigma_rows(set) {
+        out.push_str(&format!(
+            "{:<30} {:<16} {:<13} {:<6} {:<18} {:<30} {}\n",
+            m.id,
+            kind,
+            m.severity.as_str(),
+            if emits { "yes" } else { "no" },
+            attack_of(m),
+            m.title,
+            m.origin
+        ));
+    }
+}
+
+fn sigma_json(set: &RuleSet) -> Vec<serde_json::Value> {
+    sigma_rows(set)
+        .into_iter()
+        .map(|(m, kind, emits)| {
+            let tech = m.subtechnique.as_ref().or(m.technique.as_ref());
+            serde_json::json!({
+                "id": m.id,
+                "uuid": m.uuid,
+                "name": m.title,
+                "description": m.description,
+                "kind": "sigma",
+                "type": kind,
+                "severity": m.severity.as_str(),
+                "tactics": m.tactic.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                "techniques": tech.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                "enabled": true,
+                "alerts": emits,
+                "file": m.origin,
+            })
+        })
+        .collect()
 }

@@ -109,7 +109,7 @@ pub struct Module {
     cfg_text: String,
     opts: Options,
     /// The rule ids in catalog order: the module's counters name rules by id.
-    rule_ids: Vec<&'static str>,
+    rule_ids: Vec<String>,
     /// Inputs started so far.
     inputs: u64,
     /// The module's line counter when the current input began: its diagnostics count
@@ -127,7 +127,7 @@ impl Module {
         w: &WasmArgs,
         cfg_text: &str,
         opts: Options,
-        rule_ids: Vec<&'static str>,
+        rule_ids: Vec<String>,
     ) -> Result<Module, Fault> {
         let shown = w.path.display();
         let bytes = std::fs::read(&w.path).map_err(|e| load_err(format!("{shown}: {e}")))?;
@@ -448,7 +448,7 @@ impl Module {
         let alerts = self
             .rule_ids
             .iter()
-            .map(|id| doc.alerts.get(*id).copied().unwrap_or(0))
+            .map(|id| doc.alerts.get(id.as_str()).copied().unwrap_or(0))
             .collect();
         Ok(Counters {
             stats: Stats {
