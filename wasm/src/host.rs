@@ -267,7 +267,7 @@ impl Default for Host {
 }
 
 /// Where a filter config came from, for messages.
-enum Source {
+pub(crate) enum Source {
     Record,
     File(String),
 }
@@ -597,10 +597,12 @@ impl Host {
         let parsed = match found {
             None => Ok(FilterConfig::default()),
             Some(Err(e)) => Err(e),
-            Some(Ok((text, src))) => parse_filter_config(&text).map_err(|e| match src {
-                Source::Record => format!("`{CONFIG_FIELD}` of the first record: {e}"),
-                Source::File(p) => format!("{p}: {e}"),
-            }),
+            Some(Ok((text, src))) => parse_filter_config(&text)
+                .map_err(|e| match &src {
+                    Source::Record => format!("`{CONFIG_FIELD}` of the first record: {e}"),
+                    Source::File(p) => format!("{p}: {e}"),
+                })
+                .and_then(|fc| rules::load(fc, &src)),
         };
         match parsed {
             Ok(fc) => self.setup_engine(&fc),
@@ -761,6 +763,9 @@ fn not_there(e: &std::io::Error) -> bool {
     matches!(e.kind(), NotFound | Unsupported | PermissionDenied)
         || (cfg!(target_os = "wasi") && e.raw_os_error() == Some(ENOTCAPABLE))
 }
+
+// The Sigma rule files a filter config names.
+mod rules;
 
 #[cfg(test)]
 mod tests;

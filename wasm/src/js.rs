@@ -20,7 +20,8 @@ export interface RuleConfig {
 
 /** The TOML config of the CLI as an object, plus the CLI's `--format` and `--emit`. */
 export interface DetectorConfig {
-  rules?: { [ruleId: string]: RuleConfig };
+  /** Built-in rule overrides by id; `sigma`: Sigma rule files' texts (docs/sigma.md); `builtin: false` runs only those. */
+  rules?: { sigma?: string[]; builtin?: boolean } & { [ruleId: string]: RuleConfig | string[] | boolean | undefined };
   allowlist?: { ips?: string[]; users?: string[]; countries?: string[] };
   state?: { memory_mb?: number; allowed_lateness_secs?: number };
   /** Alert format (default "ecs"). */
@@ -34,7 +35,7 @@ export interface EcsAlert {
   "@timestamp"?: string;
   event: { kind: "alert"; id: string; severity: number; risk_score: number; action?: string; reason: string; [k: string]: unknown };
   message: string;
-  rule: { id: string; name: string; description: string; ruleset: "jcdetect"; version: string };
+  rule: { id: string; uuid?: string; name: string; description: string; ruleset: "jcdetect" | "sigma"; version: string; reference?: string };
   [k: string]: unknown;
 }
 

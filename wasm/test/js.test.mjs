@@ -105,3 +105,20 @@ test('snapshot and restore carry an attack across detectors; the bytes are the C
   assert.deepEqual(Buffer.from(c.snapshot()), Buffer.from(new Detector({}).snapshot()));
   rmSync(dir, { recursive: true });
 });
+
+test('Sigma rules given in the options raise the CLI\'s alerts for `--rules`', () => {
+  // The rule file tests/wasm_parity.rs also runs natively, under --wasm and in Fluent Bit.
+  const rules = path.resolve(here, '../../tests/data/sigma/rules');
+  const events = path.resolve(here, '../../tests/data/sigma/events.ndjson');
+  const d = new Detector({ rules: { sigma: [readFileSync(path.join(rules, 'portal.yml'), 'utf8')] } });
+  const got = [...d.pushBatch(readFileSync(events, 'utf8')), ...d.flush()];
+  const want = execFileSync(nativeBin(), ['--quiet', '--rules', rules, events])
+    .toString().split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  assert.deepEqual(got.map((a) => a.rule.id), ['portal_spray', 'admin_login_offsite']);
+  assert.deepEqual(got, want);
+  assert.equal(d.stats().alerts.portal_spray, 1);
+  d.free();
+  // A broken rule is refused with where it is.
+  assert.throws(() => new Detector({ rules: { sigma: ['title: x\nlogsource: {product: jumpcloud}\nid: a\ndetection:\n  sel: {a|nope: 1}\n  condition: sel\n'] } }),
+    (e) => /rules\.sigma\[0\]:5:\d+: unknown modifier `nope`/.test(e.message));
+});
