@@ -6,7 +6,10 @@
 //! u32         format version (FORMAT_VERSION)
 //! u64         payload length
 //! u64         payload checksum (hash64)
-//! payload     watermark, then each table's shape and occupied keys, then the recent-success log
+//! payload     watermark, then each table's shape and occupied keys, then the recent-success log,
+//!             then (only with Sigma correlations) each correlation's id, fingerprint and table;
+//!             a file without that last part is read as one with no correlations, so state
+//!             written before Sigma rules existed still loads
 //! ```
 //!
 //! Pure: bytes in, bytes out. The CLI writes the file atomically (temp file, fsync, rename).

@@ -327,8 +327,12 @@ pub struct RulesArgs {
 )]
 struct GenerateArgs {
     /// Events (= lines) to write
-    #[arg(long, value_name = "N", value_parser = positive::<u64>)]
-    events: u64,
+    #[arg(long, value_name = "N", value_parser = positive::<u64>,
+          required_unless_present = "sigma_rules")]
+    events: Option<u64>,
+    /// Write N synthetic Sigma rules (a benchmark's rule set, docs/sigma.md) instead of events
+    #[arg(long, value_name = "N", value_parser = positive::<usize>, conflicts_with = "events")]
+    sigma_rules: Option<usize>,
     /// Seed; the same seed gives the same bytes
     #[arg(long, value_name = "S", default_value_t = GenConfig::default().seed,
           value_parser = number::<u64>)]
@@ -367,6 +371,8 @@ struct GenerateArgs {
 pub struct Generate {
     pub cfg: GenConfig,
     pub truth: Option<PathBuf>,
+    /// `--sigma-rules N`: write N synthetic Sigma rules instead of events.
+    pub sigma_rules: Option<usize>,
 }
 
 #[derive(Args)]
@@ -458,10 +464,18 @@ impl Cli {
                 quiet: a.quiet,
             }),
             Some(Sub::Completions { shell }) => Command::Completions(shell),
+            Some(Sub::Generate(a)) if a.sigma_rules.is_some() => Command::Generate(Generate {
+                cfg: GenConfig {
+                    seed: a.seed,
+                    ..GenConfig::default()
+                },
+                truth: None,
+                sigma_rules: a.sigma_rules,
+            }),
             Some(Sub::Generate(a)) => {
                 let sub = Some("generate");
                 let cfg = GenConfig {
-                    events: a.events,
+                    events: a.events.unwrap_or(0),
                     seed: a.seed,
                     users: a.users,
                     admins: a.admins,
@@ -476,6 +490,7 @@ impl Cli {
                 Command::Generate(Generate {
                     cfg,
                     truth: a.truth,
+                    sigma_rules: None,
                 })
             }
             Some(Sub::Bench(a)) => Command::Bench(Bench {

@@ -4,8 +4,6 @@
 
 use super::*;
 use crate::alert::RuleInfo;
-use crate::sigma::detection::first_text;
-use crate::sigma::set::ALL_SERVICES;
 use crate::windows::MAX_EVIDENCE_IDS;
 
 /// A rule that fired on an event, for the event's tag in `--emit all`.
@@ -50,16 +48,15 @@ impl Engine {
         let set = self.sigma.clone();
         let ev = at.ev;
         let service = ev.service.as_deref();
-        let in_service = |r: &crate::sigma::Rule| match r.service.as_deref() {
-            None => true,
-            Some(s) if s.eq_ignore_ascii_case(ALL_SERVICES) => true,
-            Some(s) => service.is_some_and(|v| v.eq_ignore_ascii_case(s)),
-        };
-        let candidates = set.candidates(ev.event_type.as_deref());
-        if !candidates
+        // Rules for this event type and service, in file order; nothing is extracted
+        // without one.
+        let candidates: smallvec::SmallVec<[u32; 32]> = set
+            .candidates(ev.event_type.as_deref())
             .iter()
-            .any(|&i| in_service(&set.rules[i as usize]))
-        {
+            .copied()
+            .filter(|&i| set.in_service(i as usize, service))
+            .collect();
+        if candidates.is_empty() {
             return;
         }
         // The decoder read this line already: it is one JSON object.
@@ -68,10 +65,10 @@ impl Engine {
         };
         let base = self.rules.rules.len();
         let corr_base = base + set.rules.len();
-        for &i in candidates {
+        for i in candidates {
             let i = i as usize;
             let rule = &set.rules[i];
-            if !in_service(rule) || !rule.matches(&fields) {
+            if !set.matches(i, &fields) {
                 continue;
             }
             if set.emits[i] {
@@ -102,16 +99,16 @@ impl Engine {
             };
             for &(c, position) in &set.feeds[i] {
                 let corr = &set.correlations[c];
-                let key: Vec<String> = corr.group_fields[position]
+                let first = |id: usize| fields.get(id).texts().next();
+                let group: smallvec::SmallVec<[&str; 4]> = corr.group_ids[position]
                     .iter()
-                    .map(|p| first_text(&fields, p).unwrap_or_default())
+                    .map(|&id| first(id).unwrap_or_default())
                     .collect();
-                let key = key.join("|");
-                let value = corr.field.as_deref().and_then(|p| first_text(&fields, p));
+                let value = corr.field_id.and_then(first);
                 let id = ev.id.as_deref();
-                let Some(e) =
-                    self.windows
-                        .correlate(c, position, &key, value.as_deref(), t, now, id)
+                let Some(e) = self
+                    .windows
+                    .correlate(c, position, &group, value, t, now, id)
                 else {
                     continue;
                 };

@@ -70,7 +70,10 @@ mod guard;
 mod json;
 mod population;
 mod rng;
+mod sigma_rules;
 mod stories;
+
+pub use sigma_rules::sigma_rules;
 
 use crate::decode::time::NANOS;
 use generator::Gen;

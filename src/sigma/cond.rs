@@ -23,21 +23,18 @@ impl Cond {
 }
 
 impl Cond {
-    /// The event types an event must have to satisfy the condition, from each selection's
-    /// ([`super::detection::Selection::event_types`]); `None` when it cannot be told.
-    pub fn event_types(&self, sel: &dyn Fn(usize) -> Option<Vec<String>>) -> Option<Vec<String>> {
+    /// The values a field must have to satisfy the condition, from what each selection pins
+    /// ([`super::detection::Selection::pinned`]); `None` when it cannot be told.
+    pub fn pinned(&self, sel: &dyn Fn(usize) -> Option<Vec<String>>) -> Option<Vec<String>> {
         match self {
             Cond::Sel(i) => sel(*i),
             Cond::Not(_) => None,
             // Any pinned part pins the whole: take the narrowest.
-            Cond::And(cs) => cs
-                .iter()
-                .filter_map(|c| c.event_types(sel))
-                .min_by_key(Vec::len),
+            Cond::And(cs) => cs.iter().filter_map(|c| c.pinned(sel)).min_by_key(Vec::len),
             Cond::Or(cs) => {
                 let mut all = Vec::new();
                 for c in cs {
-                    all.extend(c.event_types(sel)?);
+                    all.extend(c.pinned(sel)?);
                 }
                 Some(all)
             }

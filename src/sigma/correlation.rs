@@ -86,7 +86,11 @@ pub fn timespan(text: &str) -> Result<i64, String> {
     if n <= 0 {
         return Err(format!("`{text}`: a timespan is positive"));
     }
-    Ok(n * secs * 1_000_000_000)
+    // At most ten years: windows are event-time spans, and nanoseconds must not overflow.
+    match n.checked_mul(secs).filter(|s| *s <= 10 * 366 * 86_400) {
+        Some(s) => Ok(s * 1_000_000_000),
+        None => Err(format!("`{text}`: a timespan is at most ten years")),
+    }
 }
 
 pub fn parse(doc: &Node, problems: &mut Vec<(Pos, String)>) -> Option<Correlation> {
@@ -100,6 +104,57 @@ pub fn parse(doc: &Node, problems: &mut Vec<(Pos, String)>) -> Option<Correlatio
         return None;
     };
     let c = doc.get("correlation")?;
+    // Keys this engine reads; anything else is refused rather than ignored (a misspelt
+    // `group_by` would silently put every event in one group).
+    const KEYS: [&str; 7] = [
+        "type",
+        "rules",
+        "group-by",
+        "timespan",
+        "condition",
+        "aliases",
+        "generate",
+    ];
+    match c {
+        Node::Map { entries, .. } => {
+            for (k, _) in entries {
+                let key = k.as_str().unwrap_or_default();
+                if !KEYS.contains(&key) {
+                    let hint = match key {
+                        "group_by" | "groupby" => " (did you mean `group-by`?)",
+                        "timeframe" => " (a correlation's window is `timespan`)",
+                        _ => "",
+                    };
+                    bad(
+                        k.pos(),
+                        format!(
+                            "unknown correlation key `{key}`{hint}; known: {}",
+                            KEYS.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        other => {
+            bad(other.pos(), "`correlation` is a map".into());
+            return None;
+        }
+    }
+    if let Some(g) = doc.get("generate") {
+        bad(
+            g.pos(),
+            "`generate` goes inside `correlation:` (as pySigma reads it)".into(),
+        );
+    }
+    if let Some(level) = doc.get("level") {
+        let known = ["informational", "low", "medium", "high", "critical"];
+        if !level.as_str().is_some_and(|l| known.contains(&l)) {
+            bad(
+                level.pos(),
+                format!("unknown level `{}`", level.as_str().unwrap_or_default()),
+            );
+        }
+    }
     let kind = match c.get("type").and_then(|n| n.as_str()) {
         Some("event_count") => Kind::EventCount,
         Some("value_count") => Kind::ValueCount,
@@ -152,7 +207,14 @@ pub fn parse(doc: &Node, problems: &mut Vec<(Pos, String)>) -> Option<Correlatio
             for (k, v) in entries {
                 let key = k.as_str().unwrap_or_default();
                 if key == "field" {
-                    condition.field = v.as_str().map(str::to_string);
+                    match v {
+                        Node::Scalar { text, .. } => condition.field = Some(text.clone()),
+                        _ => bad(
+                            v.pos(),
+                            "`condition.field` is one field name (lists are not supported yet)"
+                                .into(),
+                        ),
+                    }
                     continue;
                 }
                 let Some(x) = v.as_str().and_then(|t| t.parse::<f64>().ok()) else {
@@ -200,10 +262,18 @@ pub fn parse(doc: &Node, problems: &mut Vec<(Pos, String)>) -> Option<Correlatio
             aliases.push((alias.as_str().unwrap_or_default().to_string(), per_rule));
         }
     }
-    let generate = c
-        .get("generate")
-        .and_then(|n| n.as_str())
-        .is_some_and(|g| g == "true");
+    let generate = match c.get("generate") {
+        None => false,
+        Some(Node::Scalar {
+            text,
+            quoted: false,
+            ..
+        }) if text == "true" || text == "false" => text == "true",
+        Some(other) => {
+            bad(other.pos(), "`generate` is true or false".into());
+            false
+        }
+    };
     Some(Correlation {
         title,
         id: doc.get("id").and_then(|n| n.as_str()).map(str::to_string),

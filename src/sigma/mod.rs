@@ -9,7 +9,8 @@
 pub mod cond;
 pub mod correlation;
 pub mod detection;
-pub mod extract;
+pub mod encode;
+pub mod fields;
 pub mod set;
 pub mod yaml;
 
@@ -42,40 +43,49 @@ pub struct Rule {
     pub references: Vec<String>,
     pub product: Option<String>,
     pub service: Option<String>,
+    pub category: Option<String>,
     /// Where the rule's document starts.
     pub pos: Pos,
     /// The `condition` as written (the alerts' reason quotes it).
     pub condition_text: String,
+    /// The field paths the rule reads, numbered from 0 in this order.
+    pub paths: Vec<String>,
+    /// A keyword search reads the whole event.
+    pub reads_everything: bool,
     selections: Vec<Selection>,
     condition: cond::Cond,
 }
 
 impl Rule {
-    /// Whether the event matches the rule's detection.
+    /// Whether the event matches the rule's detection (a convenience: a rule set extracts
+    /// the fields of all its rules at once and calls [`Rule::matches_fields`]).
     pub fn matches(&self, event: &Value) -> bool {
-        self.condition
-            .eval(&mut |i| self.selections[i].matches(event))
-    }
-
-    /// The field paths the rule reads; `false` when it reads the whole event (a keyword
-    /// search).
-    pub fn paths(&self, out: &mut Vec<String>) -> bool {
-        let mut fielded = true;
-        for s in &self.selections {
-            fielded &= s.paths(out);
+        let mut paths = fields::Paths::default();
+        let at: Vec<usize> = self.paths.iter().map(|p| paths.add(p)).collect();
+        if self.reads_everything {
+            paths.add_everything();
         }
-        fielded
+        let mut f = paths.empty();
+        paths.fill(event, &mut f);
+        self.matches_fields(&f, &at)
     }
 
-    /// The event types (lower case) a matching event must have, when the condition pins
-    /// them; `None` when any event type may match.
-    pub fn event_types(&self) -> Option<Vec<String>> {
-        let mut types = self
+    /// Whether the event whose fields are `fields` matches; `at` gives the number in
+    /// `fields` of each of the rule's [`Rule::paths`].
+    pub fn matches_fields(&self, fields: &fields::Fields<'_>, at: &[usize]) -> bool {
+        self.condition
+            .eval(&mut |i| self.selections[i].matches(fields, at))
+    }
+
+    /// The values (lower case) `field` of a matching event must have, when the condition
+    /// pins them; `None` when any value may match.
+    pub fn pinned(&self, field: &str) -> Option<Vec<String>> {
+        let mut values = self
             .condition
-            .event_types(&|i| self.selections.get(i).and_then(Selection::event_types))?;
-        types.sort();
-        types.dedup();
-        Some(types)
+            .pinned(&|i| self.selections.get(i).and_then(|s| s.pinned(field)))?;
+        values.sort();
+        values.dedup();
+        Some(values)
     }
 }
 
@@ -226,6 +236,19 @@ fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
         }
     }
     let logsource = doc.get("logsource");
+    // Number the paths the rule reads, in its own order.
+    let mut paths: Vec<String> = Vec::new();
+    let mut reads_everything = false;
+    for sel in &mut selections {
+        let mut number = |p: &str| match paths.iter().position(|q| q == p) {
+            Some(i) => i,
+            None => {
+                paths.push(p.to_string());
+                paths.len() - 1
+            }
+        };
+        reads_everything |= !sel.number_paths(&mut number);
+    }
     Some(Rule {
         title,
         id: text(doc.get("id")),
@@ -236,8 +259,11 @@ fn rule(doc: &yaml::Node, problems: &mut Vec<Problem>) -> Option<Rule> {
         references: list(doc.get("references")),
         product: text(logsource.and_then(|l| l.get("product"))),
         service: text(logsource.and_then(|l| l.get("service"))),
+        category: text(logsource.and_then(|l| l.get("category"))),
         pos: doc.pos(),
         condition_text,
+        paths,
+        reads_everything,
         selections,
         condition,
     })

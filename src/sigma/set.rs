@@ -4,7 +4,7 @@
 //! the extractor keeps. Every problem of every file is reported at once, as `file:line:col`.
 
 use super::correlation::{Correlation, Kind};
-use super::extract::Paths;
+use super::fields::{Fields, Paths};
 use super::{Pos, Rule};
 use crate::rules::catalog::Severity;
 use std::collections::HashMap;
@@ -60,12 +60,17 @@ pub struct Corr {
     pub kind: Kind,
     /// Indices of the referenced detection rules, in the correlation's order.
     pub rules: Vec<usize>,
+    /// The same as written (names or ids).
+    pub references: Vec<String>,
     /// The `group-by` names (aliases included) and, per referenced rule (same order as
     /// `rules`), the field path each name reads in that rule's events.
     pub group_by: Vec<String>,
     pub group_fields: Vec<Vec<String>>,
     /// `value_count`'s field.
     pub field: Option<String>,
+    /// The numbers of `group_fields` and `field` in the rule set's [`Paths`].
+    pub group_ids: Vec<Vec<usize>>,
+    pub field_id: Option<usize>,
     /// ns
     pub timespan: i64,
     /// Fires when the count is at least this (Sigma `gte: N`; `gt: N` is N + 1).
@@ -89,9 +94,14 @@ pub struct RuleSet {
     pub feeds: Vec<Vec<(usize, usize)>>,
     /// The fields the rules and correlations read.
     pub paths: Paths,
+    /// Per rule, the number in `paths` of each of its own paths.
+    pub at: Vec<Vec<usize>>,
     /// Candidate rules by event type (lower case), the any-type rules merged in, in order.
     by_type: HashMap<String, Vec<u32>>,
     any_type: Vec<u32>,
+    /// Per rule, the DI services (lower case) its events must come from, when its logsource
+    /// or its condition says (`None`: any): checked before anything is extracted.
+    services: Vec<Option<Vec<String>>>,
     /// The texts it was built from (two sets are the same when these are).
     pub sources: Vec<Source>,
 }
@@ -102,10 +112,38 @@ impl PartialEq for RuleSet {
     }
 }
 
+/// The largest count a correlation may fire at (a group keeps that many records at most).
+pub const MAX_COUNT: u64 = 1000;
+
 /// `logsource.product` of the rules jcdetect runs.
 pub const PRODUCT: &str = "jumpcloud";
 /// `logsource.service` for every DI service.
 pub const ALL_SERVICES: &str = "directory_insights";
+
+/// The DI services (`service` of the events), as the DI API documents them.
+pub const SERVICES: &[&str] = &[
+    "directory",
+    "sso",
+    "radius",
+    "ldap",
+    "systems",
+    "mdm",
+    "software",
+    "password_manager",
+    "password_vault",
+    "alerts",
+    "notifications",
+    "object_storage",
+    "saas_app_management",
+    "access_management",
+    "reports",
+    "asset_management",
+    "workflows",
+    "genai",
+    "aigw",
+    "ai_admin",
+    "generic_di",
+];
 
 const TACTICS: &[(&str, &str, &str)] = &[
     ("reconnaissance", "TA0043", "Reconnaissance"),
@@ -181,6 +219,12 @@ fn attack(tags: &[String]) -> [Option<(String, String)>; 3] {
             }
         }
     }
+    // A sub-technique sits under its own technique, whatever tags come first.
+    if let Some((id, _)) = &sub {
+        if let Some((parent, _)) = id.split_once('.') {
+            tech = Some(technique(parent));
+        }
+    }
     [tactic, tech, sub]
 }
 
@@ -236,6 +280,33 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
                     continue;
                 }
             }
+            if let Some(c) = &r.category {
+                bad.add(
+                    r.pos,
+                    format!(
+                        "rule `{}`: logsource.category `{c}` has no meaning for JumpCloud \
+                         events; name the DI `service` instead",
+                        r.title
+                    ),
+                );
+                continue;
+            }
+            if let Some(svc) = r.service.as_deref() {
+                let known = svc.eq_ignore_ascii_case(ALL_SERVICES)
+                    || SERVICES.iter().any(|s| s.eq_ignore_ascii_case(svc));
+                if !known {
+                    bad.add(
+                        r.pos,
+                        format!(
+                            "rule `{}`: logsource.service `{svc}` is no DI service (one of {}, \
+                             or {ALL_SERVICES} for all)",
+                            r.title,
+                            SERVICES.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+            }
             let Some(meta) = meta_of(
                 &r.title,
                 r.id.as_deref(),
@@ -277,14 +348,20 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
             seen.insert(key.to_string(), origin.to_string());
         }
     };
+    // A rule whose `id` is its `name` claims it once.
+    let keys = |name: Option<&str>, id: Option<&str>| {
+        let mut k: Vec<String> = name.into_iter().chain(id).map(str::to_string).collect();
+        k.dedup();
+        k
+    };
     for (r, m) in &rules {
-        for key in [r.name.as_deref(), r.id.as_deref()].into_iter().flatten() {
-            claim(key, &m.origin, r.pos, &mut problems);
+        for key in keys(r.name.as_deref(), r.id.as_deref()) {
+            claim(&key, &m.origin, r.pos, &mut problems);
         }
     }
     for (c, origin) in &corrs {
-        for key in [c.name.as_deref(), c.id.as_deref()].into_iter().flatten() {
-            claim(key, origin, c.pos, &mut problems);
+        for key in keys(c.name.as_deref(), c.id.as_deref()) {
+            claim(&key, origin, c.pos, &mut problems);
         }
     }
     let find_rule = |reference: &str| {
@@ -335,22 +412,30 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
     let mut any_type = Vec::new();
     let mut typed: Vec<(String, u32)> = Vec::new();
     for (i, (r, _)) in rules.iter().enumerate() {
-        let mut paths = Vec::new();
-        if !r.paths(&mut paths) {
+        if r.reads_everything {
             set.paths.add_everything();
         }
-        for p in &paths {
-            set.paths.add(p);
-        }
-        match r.event_types() {
+        let at = r.paths.iter().map(|p| set.paths.add(p)).collect();
+        set.at.push(at);
+        let logsource = r
+            .service
+            .as_deref()
+            .filter(|s| !s.eq_ignore_ascii_case(ALL_SERVICES))
+            .map(|s| vec![s.to_ascii_lowercase()]);
+        set.services.push(logsource.or_else(|| r.pinned("service")));
+        match r.pinned("event_type") {
             Some(types) => typed.extend(types.into_iter().map(|t| (t, i as u32))),
             None => any_type.push(i as u32),
         }
     }
-    for c in &correlations {
-        for p in c.group_fields.iter().flatten().chain(c.field.as_ref()) {
-            set.paths.add(p);
-        }
+    for c in &mut correlations {
+        let paths = &mut set.paths;
+        c.group_ids = c
+            .group_fields
+            .iter()
+            .map(|fs| fs.iter().map(|f| paths.add(f)).collect())
+            .collect();
+        c.field_id = c.field.as_deref().map(|f| paths.add(f));
     }
     for (t, i) in typed {
         set.by_type.entry(t).or_default().push(i);
@@ -426,6 +511,13 @@ fn resolve(
     let mut rules = Vec::new();
     for r in &c.rules {
         match find_rule(r) {
+            Some(i) if rules.contains(&i) => {
+                ok = false;
+                bad.add(
+                    c.rules_pos,
+                    format!("`{r}` is listed twice in `rules` (each rule once)"),
+                );
+            }
             Some(i) => rules.push(i),
             None => {
                 ok = false;
@@ -458,30 +550,57 @@ fn resolve(
     }
     let b = &c.condition;
     let temporal = matches!(c.kind, Kind::Temporal | Kind::TemporalOrdered);
-    let (min, max) = if temporal {
-        (rules.len() as u64, None)
-    } else {
-        let lower = b
-            .min
-            .map(|m| {
-                if b.min_exclusive {
-                    m.floor() + 1.0
-                } else {
-                    m.ceil()
-                }
-            })
-            .or(b.eq);
-        let upper = b
-            .max
-            .map(|m| {
-                if b.max_exclusive {
-                    m.ceil() - 1.0
-                } else {
-                    m.floor()
-                }
-            })
-            .or(b.eq);
-        match lower {
+    let bounded = b.min.is_some() || b.max.is_some() || b.eq.is_some() || b.neq.is_some();
+    let lower = b
+        .min
+        .map(|m| {
+            if b.min_exclusive {
+                m.floor() + 1.0
+            } else {
+                m.ceil()
+            }
+        })
+        .or(b.eq);
+    let upper = b
+        .max
+        .map(|m| {
+            if b.max_exclusive {
+                m.ceil() - 1.0
+            } else {
+                m.floor()
+            }
+        })
+        .or(b.eq);
+    let n = c.rules.len() as f64;
+    let (min, max) = match c.kind {
+        // How many of the rules must occur (all, unless the condition says fewer).
+        Kind::Temporal if !bounded => (c.rules.len() as u64, None),
+        Kind::Temporal => match lower {
+            Some(lo) if lo >= 1.0 && lo <= n && upper.is_none() && b.neq.is_none() => {
+                (lo as u64, None)
+            }
+            _ => {
+                bad.add(
+                    c.pos,
+                    format!(
+                        "a temporal condition is a lower bound (gte or gt) on how many of the \
+                         {n} rules occur, between 1 and {n}"
+                    ),
+                );
+                ok = false;
+                (0, None)
+            }
+        },
+        Kind::TemporalOrdered if bounded => {
+            bad.add(
+                c.pos,
+                "temporal_ordered takes no condition: every rule, in order".into(),
+            );
+            ok = false;
+            (0, None)
+        }
+        Kind::TemporalOrdered => (c.rules.len() as u64, None),
+        _ => match lower {
             Some(lo) if lo >= 1.0 && b.neq.is_none() => {
                 (lo as u64, upper.filter(|u| *u >= 0.0).map(|u| u as u64))
             }
@@ -496,31 +615,79 @@ fn resolve(
                 ok = false;
                 (0, None)
             }
-        }
+        },
     };
     if max.is_some_and(|m| m < min) {
         bad.add(c.pos, "the condition's range is empty".into());
         ok = false;
     }
+    if c.condition.field.is_some() && c.kind != Kind::ValueCount {
+        bad.add(c.pos, "`condition.field` is for value_count only".into());
+        ok = false;
+    }
+    // A group must be able to hold the count that fires (or one over a range's top).
+    let most = max.map_or(min, |m| m.saturating_add(1)).max(min);
+    if most > MAX_COUNT {
+        bad.add(
+            c.pos,
+            format!("counts above {MAX_COUNT} are not supported (a group keeps that many records)"),
+        );
+        ok = false;
+    }
+    // Aliases: keyed by the referenced rules (name or id), each naming a group-by field.
+    let mut alias_fields: Vec<(String, Vec<Option<String>>)> = Vec::new();
+    for (alias, per_rule) in &c.aliases {
+        if !c.group_by.contains(alias) {
+            bad.add(
+                c.pos,
+                format!("alias `{alias}` is not one of the `group-by` fields"),
+            );
+            ok = false;
+        }
+        let mut fields = vec![None; rules.len()];
+        for (reference, field) in per_rule {
+            match find_rule(reference).and_then(|i| rules.iter().position(|&r| r == i)) {
+                Some(j) => fields[j] = Some(field.clone()),
+                None => {
+                    bad.add(
+                        c.pos,
+                        format!("alias `{alias}` maps `{reference}`, which is not in `rules`"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if fields.iter().any(Option::is_none) && ok {
+            bad.add(
+                c.pos,
+                format!("alias `{alias}` must give a field for every rule in `rules`"),
+            );
+            ok = false;
+        }
+        alias_fields.push((alias.clone(), fields));
+    }
     // Each group-by name read per rule: the alias's field for that rule, else the name.
-    let mut group_fields = vec![Vec::new(); c.rules.len()];
+    let mut group_fields = vec![Vec::new(); rules.len()];
     for name in &c.group_by {
-        let alias = c.aliases.iter().find(|(a, _)| a == name);
-        for (j, reference) in c.rules.iter().enumerate() {
+        let alias = alias_fields.iter().find(|(a, _)| a == name);
+        for (j, fields) in group_fields.iter_mut().enumerate() {
             let field = alias
-                .and_then(|(_, per)| per.iter().find(|(r, _)| r == reference))
-                .map_or(name.clone(), |(_, f)| f.clone());
-            group_fields[j].push(field);
+                .and_then(|(_, per)| per.get(j).cloned().flatten())
+                .unwrap_or_else(|| name.clone());
+            fields.push(field);
         }
     }
-    let condition_text = describe(b, temporal, rules.len());
+    let condition_text = describe(b, temporal, min, rules.len());
     ok.then(|| Corr {
         meta,
         kind: c.kind,
+        references: c.rules.clone(),
         rules,
         group_by: c.group_by.clone(),
         group_fields,
         field: b.field.clone(),
+        group_ids: Vec::new(),
+        field_id: None,
         timespan: c.timespan,
         min,
         max,
@@ -528,9 +695,12 @@ fn resolve(
     })
 }
 
-fn describe(b: &super::correlation::Bounds, temporal: bool, n: usize) -> String {
-    if temporal {
+fn describe(b: &super::correlation::Bounds, temporal: bool, min: u64, n: usize) -> String {
+    if temporal && min as usize == n {
         return format!("all {n} rules");
+    }
+    if temporal {
+        return format!("{min} of the {n} rules");
     }
     let mut parts = Vec::new();
     if let Some(m) = b.min {
@@ -551,6 +721,24 @@ fn describe(b: &super::correlation::Bounds, temporal: bool, n: usize) -> String 
     parts.join(", ")
 }
 
+impl Corr {
+    /// What its window state means: kind, rules in order, group fields, value field,
+    /// timespan and bounds. A saved table is used again only under the same fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        let text = format!(
+            "{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}",
+            self.kind,
+            self.references,
+            self.group_fields,
+            self.field,
+            self.timespan,
+            self.min,
+            self.max
+        );
+        crate::hash::fingerprint(text.as_bytes())
+    }
+}
+
 impl RuleSet {
     /// The rules an event of this type may match, in file order.
     pub fn candidates(&self, event_type: Option<&str>) -> &[u32] {
@@ -567,5 +755,23 @@ impl RuleSet {
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether rule `i` matches the event whose fields are `fields`.
+    pub fn matches(&self, i: usize, fields: &Fields<'_>) -> bool {
+        self.rules[i].matches_fields(fields, &self.at[i])
+    }
+
+    /// Whether rule `i` can match an event of this service (its logsource's, or the one its
+    /// condition pins).
+    #[inline]
+    pub fn in_service(&self, i: usize, service: Option<&str>) -> bool {
+        match &self.services[i] {
+            None => true,
+            Some(list) => service.is_some_and(|s| {
+                list.iter()
+                    .any(|l| l.len() == s.len() && l.eq_ignore_ascii_case(s))
+            }),
+        }
     }
 }

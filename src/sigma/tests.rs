@@ -288,6 +288,41 @@ const CASES: &[(&str, &str, bool)] = &[
         r#"{"y":2}"#,
         false,
     ),
+    // Keywords with `all`: every keyword somewhere in the event.
+    (
+        "k:\n  '|all': [bob, run]\ncondition: k",
+        r#"{"u":"Bob","c":"will run"}"#,
+        true,
+    ),
+    (
+        "k:\n  '|all': [bob, run]\ncondition: k",
+        r#"{"u":"Bob","c":"walk"}"#,
+        false,
+    ),
+    // `exists`: present, be it empty or null.
+    ("s: {n|exists: true}\ncondition: s", r#"{"n":null}"#, true),
+    ("s: {n|exists: true}\ncondition: s", r#"{"n":""}"#, true),
+    ("s: {n|exists: false}\ncondition: s", r#"{"m":1}"#, true),
+    // `windash`: each option dash in any of its spellings, independently.
+    (
+        "s: {c|windash|contains: ' -a -b'}\ncondition: s",
+        r#"{"c":"run /a \u2013b"}"#,
+        true,
+    ),
+    (
+        "s: {c|windash|contains: ' /c '}\ncondition: s",
+        r#"{"c":"cmd -c whoami"}"#,
+        true,
+    ),
+    // An escaped `*` is a literal star.
+    ("s: {a: 'x\\*y'}\ncondition: s", r#"{"a":"x*y"}"#, true),
+    ("s: {a: 'x\\*y'}\ncondition: s", r#"{"a":"xzy"}"#, false),
+    // `base64offset|contains` finds the value at any offset of a base64 text.
+    (
+        "s: {c|base64offset|contains: /bin/sh}\ncondition: s",
+        r#"{"c":"echo eC9iaW4vc2g= | base64 -d"}"#,
+        true,
+    ),
 ];
 
 fn rule_text(detection: &str) -> String {
@@ -333,6 +368,29 @@ fn problems_are_refused_with_their_place() {
             "sel: {a: 1}\ntimeframe: 5m\ncondition: sel",
             "use a correlation rule",
         ),
+        // Modifiers that do not go together, refused rather than half applied.
+        ("sel: {a|i: x}\ncondition: sel", "go with `re`"),
+        (
+            "sel: {a|cidr|contains: 10.0.0.0/8}\ncondition: sel",
+            "plain text",
+        ),
+        ("sel: {a|all: x}\ncondition: sel", "two or more"),
+        ("sel: {t|hour|gte: 9}\ncondition: sel", "cannot be combined"),
+        (
+            "sel: {a|startswith|endswith: x}\ncondition: sel",
+            "one of contains",
+        ),
+        (
+            "sel: {a|fieldref|contains: b}\ncondition: sel",
+            "plain text",
+        ),
+        ("sel: {a|re|cased: x}\ncondition: sel", "`cased` applies"),
+        // A key given twice is refused, not resolved.
+        (
+            "sel: {a: 1}\nsel: {a: 2}\ncondition: sel",
+            "duplicate key `sel`",
+        ),
+        ("sel: {a: 1, a: 2}\ncondition: sel", "duplicate key `a`"),
     ];
     for (detection, want) in cases {
         let err = load(&rule_text(detection)).unwrap_err();
@@ -359,4 +417,52 @@ fn problems_are_refused_with_their_place() {
     );
     let file = load(&both).unwrap();
     assert_eq!((file.rules.len(), file.correlations.len()), (1, 1));
+}
+
+/// A rule set's problems: each correlation or logsource mistake refused with its reason.
+#[test]
+fn rule_set_problems_are_refused() {
+    let base = "title: f\nname: fail\nlogsource: {product: jumpcloud}\ndetection:\n  s: {success: false}\n  condition: s\n---\ntitle: o\nname: ok\nlogsource: {product: jumpcloud}\ndetection:\n  s: {success: true}\n  condition: s\n---\n";
+    let corr = |body: &str| format!("{base}title: c\nname: c\n{body}\n");
+    let cases: &[(String, &str)] = &[
+        (corr("correlation: {type: event_count, rules: [fail, fail], group-by: [u], timespan: 5m, condition: {gte: 2}}"), "listed twice"),
+        (corr("correlation: {type: event_count, rules: [fail], group_by: [u], timespan: 5m, condition: {gte: 2}}"), "did you mean `group-by`"),
+        (corr("correlation: {type: event_count, rules: [fail], timeframe: 5m, timespan: 5m, condition: {gte: 2}}"), "unknown correlation key `timeframe`"),
+        (corr("correlation: {type: event_count, rules: [fail], timespan: 5m, condition: {gte: 2}, generate: yes}"), "true or false"),
+        (corr("generate: true\ncorrelation: {type: event_count, rules: [fail], timespan: 5m, condition: {gte: 2}}"), "inside `correlation:`"),
+        (corr("level: severe\ncorrelation: {type: event_count, rules: [fail], timespan: 5m, condition: {gte: 2}}"), "unknown level"),
+        (corr("correlation: {type: event_count, rules: [fail], timespan: 999999999999d, condition: {gte: 2}}"), "at most ten years"),
+        (corr("correlation: {type: event_count, rules: [fail], timespan: 1h, condition: {gte: 5000}}"), "above 1000"),
+        (corr("correlation: {type: temporal, rules: [fail, ok], timespan: 5m, condition: {gte: 3}}"), "between 1 and 2"),
+        (corr("correlation: {type: temporal_ordered, rules: [fail, ok], timespan: 5m, condition: {gte: 1}}"), "takes no condition"),
+        (corr("correlation: {type: event_count, rules: [fail], timespan: 5m, condition: {gte: 2, field: u}}"), "value_count only"),
+        (corr("correlation: {type: temporal, rules: [fail, ok], group-by: [user], timespan: 5m, aliases: {user: {fail: a.b}}}"), "every rule"),
+        (corr("correlation: {type: temporal, rules: [fail, ok], group-by: [user], timespan: 5m, aliases: {user: {fail: a, nope: b}}}"), "not in `rules`"),
+        (corr("correlation: {type: temporal, rules: [fail, ok], group-by: [u], timespan: 5m, aliases: {user: {fail: a, ok: b}}}"), "not one of the `group-by`"),
+        ("title: x\nid: x1\nlogsource: {product: jumpcloud, category: process_creation}\ndetection:\n  s: {a: 1}\n  condition: s\n".to_string(), "logsource.category"),
+        ("title: x\nid: x1\nlogsource: {product: jumpcloud, service: ssso}\ndetection:\n  s: {a: 1}\n  condition: s\n".to_string(), "no DI service"),
+    ];
+    for (text, want) in cases {
+        let src = [set::Source {
+            origin: "r.yml".into(),
+            text: text.clone(),
+        }];
+        let err = set::compile(&src, &[]).err().unwrap_or_default();
+        assert!(err.iter().any(|p| p.msg.contains(want)), "{want}: {err:?}");
+    }
+    // A rule whose id is its name, and aliases keyed by a rule's id, are fine.
+    let ok = format!("{base}title: c\nname: c\nid: c\ncorrelation: {{type: temporal, rules: [fail, ok], group-by: [user], timespan: 5m, aliases: {{user: {{fail: a, ok: b}}}}, condition: {{gte: 1}}}}\n");
+    let set = set::compile(
+        &[set::Source {
+            origin: "r.yml".into(),
+            text: ok,
+        }],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(set.correlations[0].min, 1);
+    assert_eq!(
+        set.correlations[0].group_fields,
+        [vec!["a".to_string()], vec!["b".to_string()]]
+    );
 }

@@ -94,7 +94,25 @@ impl Builder {
             None => self.docs.push(node),
             Some((Node::Seq { items, .. }, _)) => items.push(node),
             Some((Node::Map { entries, .. }, key)) => match key.take() {
-                None => *key = Some(node),
+                None => {
+                    // A key given twice: refused, not resolved one way or the other.
+                    let first = node
+                        .as_str()
+                        .and_then(|name| entries.iter().find(|(k, _)| k.as_str() == Some(name)));
+                    if let (Some((k, _)), None) = (first, &self.error) {
+                        let p = k.pos();
+                        self.error = Some(SyntaxError {
+                            pos: node.pos(),
+                            msg: format!(
+                                "duplicate key `{}` (first at {}:{})",
+                                node.as_str().unwrap_or_default(),
+                                p.line,
+                                p.col
+                            ),
+                        });
+                    }
+                    *key = Some(node)
+                }
                 Some(k) => entries.push((k, node)),
             },
             Some((Node::Scalar { .. }, _)) => {}

@@ -314,6 +314,7 @@ impl Windows {
             w.u32(self.corr.len() as u32);
             for c in &self.corr {
                 w.str(&c.id);
+                w.u64(c.fingerprint);
                 let mut t = Writer::default();
                 c.table.save(&mut t);
                 w.u64(t.buf.len() as u64);
@@ -348,16 +349,20 @@ impl Windows {
             }
         };
         // Correlations: absent from files written without Sigma correlations. One still
-        // loaded is restored (its shape must match); one no longer loaded is skipped; one
-        // new starts empty.
+        // loaded, unchanged, is restored (its shape must match); one no longer loaded, or
+        // changed, is skipped; one new starts empty.
         let mut corr = Vec::new();
         if !r.is_empty() {
             let n = r.u32()?;
             for _ in 0..n {
                 let id = r.str()?;
+                let fingerprint = r.u64()?;
                 let len = r.u64()?;
                 let bytes = r.take(usize::try_from(len).unwrap_or(usize::MAX))?;
-                if let Some(at) = self.corr.iter().position(|c| c.id == id) {
+                // A correlation redefined under the same id starts empty: its records
+                // would mean something else (rules in another order, other fields).
+                let same = |c: &CorrTable| c.id == id && c.fingerprint == fingerprint;
+                if let Some(at) = self.corr.iter().position(same) {
                     let mut tr = Reader::new(bytes);
                     let st = self.corr[at].table.stage(&format!("sigma:{id}"), &mut tr)?;
                     if !tr.is_empty() {

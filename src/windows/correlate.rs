@@ -11,8 +11,9 @@
 //!   in their order within one window, the event itself being one of them.
 //!
 //! Sizing follows [`records_needed`], so windows are exact under reordering within the
-//! allowed lateness (for `temporal_ordered`, while a window holds fewer than 4·n events of
-//! its rules). An alert for a group is held back for one `timespan` after the previous one
+//! allowed lateness. `temporal_ordered` keeps 4·n records a window-long piece; when a group
+//! is full, the step with the most records gives up its oldest, so a flood of one step
+//! cannot push the others out. An alert for a group is held back for one `timespan` after the previous one
 //! (suppression, as for the built-in rules).
 
 use super::*;
@@ -58,6 +59,8 @@ impl Codec for CorrMeta {
 pub(super) struct CorrTable {
     /// The correlation's rule id (its name in the state file).
     pub(super) id: String,
+    /// [`Corr::fingerprint`]: a saved table is loaded only into the same correlation.
+    pub(super) fingerprint: u64,
     kind: Kind,
     /// Referenced rules.
     n: usize,
@@ -77,7 +80,7 @@ pub(super) fn corr_spec(c: &Corr, lateness: i64, bytes: usize) -> Spec {
     let (distinct, fire) = match c.kind {
         Kind::EventCount => (false, bound),
         Kind::ValueCount => (true, bound),
-        Kind::Temporal => (true, c.rules.len() as u64),
+        Kind::Temporal => (true, c.min),
         _ => (false, 4 * c.rules.len() as u64),
     };
     let knobs = Knobs {
@@ -104,12 +107,13 @@ impl CorrTable {
     pub(super) fn new(index: usize, c: &Corr, spec: Spec) -> CorrTable {
         CorrTable {
             id: c.meta.id.clone(),
+            fingerprint: c.fingerprint(),
             kind: c.kind,
             n: c.rules.len(),
             knobs: Knobs {
                 rule: index,
                 on: true,
-                threshold: if matches!(c.kind, Kind::Temporal | Kind::TemporalOrdered) {
+                threshold: if c.kind == Kind::TemporalOrdered {
                     c.rules.len() as u64
                 } else {
                     c.min
@@ -125,15 +129,16 @@ impl CorrTable {
 }
 
 impl Windows {
-    /// Feed an in-time event that matched rule number `position` of correlation `c`, in group
-    /// `key`; `value` is its `condition.field` (`value_count`). The alert's evidence when the
-    /// correlation fires.
+    /// Feed an in-time event that matched rule number `position` of correlation `c`, in the
+    /// group of the `group` values (each told apart from the others, so `a|b`,`c` and
+    /// `a`,`b|c` are two groups); `value` is its `condition.field` (`value_count`). The
+    /// alert's evidence when the correlation fires.
     #[allow(clippy::too_many_arguments)]
     pub fn correlate(
         &mut self,
         c: usize,
         position: usize,
-        key: &str,
+        group: &[&str],
         value: Option<&str>,
         t: i64,
         now: i64,
@@ -147,10 +152,30 @@ impl Windows {
         };
         let id = CompactId::encode(id);
         let tab = &mut ct.table;
-        let i = tab.upsert(key_of(&[b"sigma", key.as_bytes()]), t, now);
+        let mut parts: SmallVec<[&[u8]; 4]> = SmallVec::new();
+        parts.push(b"sigma");
+        parts.extend(group.iter().map(|g| g.as_bytes()));
+        let i = tab.upsert(key_of(&parts), t, now);
         let w = ct.knobs.window;
         // What a full key gives up (its oldest record, or the newcomer), for a range.
         let full = usize::from(tab.used[i]) == tab.k;
+        if full && ct.kind == Kind::TemporalOrdered {
+            // A flood of one step must not push the other steps out: the step with the most
+            // records gives up its oldest (the newest of each step make the chains).
+            let recs = tab.recs(i);
+            let most = (2..ct.n as u64 + 2)
+                .max_by_key(|&f| recs.iter().filter(|s| s.fp == f).count())
+                .unwrap_or(fp);
+            let oldest = recs
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.fp == most)
+                .min_by_key(|(_, s)| s.t)
+                .map(|(j, _)| j);
+            if let Some(j) = oldest {
+                tab.slots_mut(i)[j] = Slot::default();
+            }
+        }
         let oldest = tab
             .recs(i)
             .iter()
@@ -185,10 +210,11 @@ impl Windows {
             .gate
             .pass(t, ct.knobs.suppress, &mut self.suppressed)?;
         let distinct = matches!(ct.kind, Kind::ValueCount | Kind::Temporal);
+        let key = group.join("|");
         let mut f = fired(
             &ct.knobs,
             "",
-            key,
+            &key,
             &hit,
             tab.recs(i),
             held,

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 /// Stream the replay to stdout; a closed pipe ends the run quietly (exit 0).
 pub fn run(args: Generate) -> ExitCode {
+    if let Some(n) = args.sigma_rules {
+        let text = jcdetect::replay::sigma_rules(n, args.cfg.seed);
+        return crate::output::write_stdout(text.as_bytes());
+    }
     const FLUSH_AT: usize = 1 << 20;
     let mut out = io::stdout().lock();
     let mut buf: Vec<u8> = Vec::with_capacity(2 * FLUSH_AT);

@@ -27,6 +27,9 @@ pub fn run(args: RulesArgs) -> ExitCode {
 fn check(args: &RulesArgs) -> ExitCode {
     // A file that cannot be read is not a problem of the rules: exit 2, as elsewhere.
     let sources = match super::read_rules(&args.check) {
+        Ok(s) if s.is_empty() => {
+            return setup_error("rules --check: no *.yml or *.yaml file in the paths given")
+        }
         Ok(s) => s,
         Err(e) => return setup_error(e),
     };
