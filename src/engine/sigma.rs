@@ -50,12 +50,8 @@ impl Engine {
         let service = ev.service.as_deref();
         // Rules for this event type and service, in file order; nothing is extracted
         // without one.
-        let candidates: smallvec::SmallVec<[u32; 32]> = set
-            .candidates(ev.event_type.as_deref())
-            .iter()
-            .copied()
-            .filter(|&i| set.in_service(i as usize, service))
-            .collect();
+        let candidates: smallvec::SmallVec<[u32; 32]> =
+            set.candidates(ev.event_type.as_deref(), service).collect();
         if candidates.is_empty() {
             return;
         }

@@ -81,6 +81,56 @@ pub struct Corr {
     pub condition_text: String,
 }
 
+/// The rules of one event type (or of any): those any service may match, and those pinned
+/// to a service, by service (lower case); each list in file order.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    any: Vec<u32>,
+    by_service: HashMap<String, Vec<u32>>,
+}
+
+impl Bucket {
+    fn add(&mut self, i: u32, services: &Option<Vec<String>>) {
+        match services {
+            None => self.any.push(i),
+            Some(list) => {
+                for s in list {
+                    self.by_service
+                        .entry(s.to_ascii_lowercase())
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+    }
+
+    fn sort(&mut self) {
+        for l in std::iter::once(&mut self.any).chain(self.by_service.values_mut()) {
+            l.sort_unstable();
+            l.dedup();
+        }
+    }
+
+    /// The rules for `service`, in file order (two sorted lists merged).
+    fn rules(&self, service: Option<&str>) -> impl Iterator<Item = u32> + '_ {
+        let pinned: &[u32] = service
+            .and_then(|s| match self.by_service.get(s) {
+                None if s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    self.by_service.get(&s.to_ascii_lowercase())
+                }
+                hit => hit,
+            })
+            .map_or(&[], Vec::as_slice);
+        let (mut a, mut b) = (self.any.iter().peekable(), pinned.iter().peekable());
+        std::iter::from_fn(move || match (a.peek(), b.peek()) {
+            (Some(&&x), Some(&&y)) if x <= y => a.next().copied(),
+            (_, Some(_)) => b.next().copied(),
+            (Some(_), None) => a.next().copied(),
+            (None, None) => None,
+        })
+    }
+}
+
 /// The compiled rule set.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
@@ -97,8 +147,8 @@ pub struct RuleSet {
     /// Per rule, the number in `paths` of each of its own paths.
     pub at: Vec<Vec<usize>>,
     /// Candidate rules by event type (lower case), the any-type rules merged in, in order.
-    by_type: HashMap<String, Vec<u32>>,
-    any_type: Vec<u32>,
+    by_type: HashMap<String, Bucket>,
+    any_type: Bucket,
     /// Per rule, the DI services (lower case) its events must come from, when its logsource
     /// or its condition says (`None`: any): checked before anything is extracted.
     services: Vec<Option<Vec<String>>>,
@@ -409,8 +459,8 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
             }
         }
     }
-    let mut any_type = Vec::new();
     let mut typed: Vec<(String, u32)> = Vec::new();
+    let mut untyped: Vec<u32> = Vec::new();
     for (i, (r, _)) in rules.iter().enumerate() {
         if r.reads_everything {
             set.paths.add_everything();
@@ -425,7 +475,7 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
         set.services.push(logsource.or_else(|| r.pinned("service")));
         match r.pinned("event_type") {
             Some(types) => typed.extend(types.into_iter().map(|t| (t, i as u32))),
-            None => any_type.push(i as u32),
+            None => untyped.push(i as u32),
         }
     }
     for c in &mut correlations {
@@ -437,15 +487,24 @@ pub fn compile(sources: &[Source], taken: &[&str]) -> Result<RuleSet, Vec<FilePr
             .collect();
         c.field_id = c.field.as_deref().map(|f| paths.add(f));
     }
+    // Each event type's bucket holds its own rules and the rules of every type.
     for (t, i) in typed {
-        set.by_type.entry(t).or_default().push(i);
+        set.by_type
+            .entry(t)
+            .or_default()
+            .add(i, &set.services[i as usize]);
     }
-    for list in set.by_type.values_mut() {
-        list.extend_from_slice(&any_type);
-        list.sort_unstable();
-        list.dedup();
+    for &i in &untyped {
+        let pins = &set.services[i as usize];
+        set.any_type.add(i, pins);
+        for b in set.by_type.values_mut() {
+            b.add(i, pins);
+        }
     }
-    set.any_type = any_type;
+    set.any_type.sort();
+    for b in set.by_type.values_mut() {
+        b.sort();
+    }
     for (r, m) in rules {
         set.rules.push(r);
         set.metas.push(m);
@@ -740,17 +799,21 @@ impl Corr {
 }
 
 impl RuleSet {
-    /// The rules an event of this type may match, in file order.
-    pub fn candidates(&self, event_type: Option<&str>) -> &[u32] {
-        let Some(t) = event_type else {
-            return &self.any_type;
+    /// The rules an event of this type and service may match, in file order.
+    pub fn candidates<'s>(
+        &'s self,
+        event_type: Option<&str>,
+        service: Option<&'s str>,
+    ) -> impl Iterator<Item = u32> + 's {
+        let bucket = match event_type {
+            None => &self.any_type,
+            Some(t) if t.bytes().any(|b| b.is_ascii_uppercase()) => self
+                .by_type
+                .get(&t.to_ascii_lowercase())
+                .unwrap_or(&self.any_type),
+            Some(t) => self.by_type.get(t).unwrap_or(&self.any_type),
         };
-        let hit = if t.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_type.get(&t.to_ascii_lowercase())
-        } else {
-            self.by_type.get(t)
-        };
-        hit.map_or(&self.any_type, Vec::as_slice)
+        bucket.rules(service)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -760,18 +823,5 @@ impl RuleSet {
     /// Whether rule `i` matches the event whose fields are `fields`.
     pub fn matches(&self, i: usize, fields: &Fields<'_>) -> bool {
         self.rules[i].matches_fields(fields, &self.at[i])
-    }
-
-    /// Whether rule `i` can match an event of this service (its logsource's, or the one its
-    /// condition pins).
-    #[inline]
-    pub fn in_service(&self, i: usize, service: Option<&str>) -> bool {
-        match &self.services[i] {
-            None => true,
-            Some(list) => service.is_some_and(|s| {
-                list.iter()
-                    .any(|l| l.len() == s.len() && l.eq_ignore_ascii_case(s))
-            }),
-        }
     }
 }
