@@ -414,6 +414,43 @@ fn fluent_bit_interpreter_gives_native_alerts() {
     fluent_bit_matches_native(&fb, &inst, "interpreter");
 }
 
+/// A user's Sigma rule directory beside the installed jcdetect.toml (`[rules] paths`): the
+/// filter in real Fluent Bit reads it through `Accessible_Paths` and raises native's alerts.
+#[test]
+fn fluent_bit_runs_the_sigma_rules_its_config_names() {
+    let Some(fb) = host(
+        "FLUENT_BIT",
+        "fluent_bit_runs_the_sigma_rules_its_config_names",
+    ) else {
+        return;
+    };
+    let module = fluent_bit_module();
+    let inst = Install::new("e2e-fb-sigma", &["--wasm", module.to_str().unwrap()]);
+    let rules = root().join("tests/data/sigma/rules");
+    let dir = inst.path("etc/jcdetect/rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(rules.join("portal.yml"), dir.join("portal.yml")).unwrap();
+    let toml = inst.path("etc/jcdetect/jcdetect.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[rules]\npaths = [\"rules\"]\n");
+    std::fs::write(&toml, text).unwrap();
+    let input = std::fs::read(root().join("tests/data/sigma/events.ndjson")).unwrap();
+    let (records, log) = run_fluent_bit(&fb, &inst, &input);
+    let got = embedded_alerts(&records);
+    let want: Vec<Value> = plain(&["--quiet", "--rules", rules.to_str().unwrap()], &input)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        rule_ids(&want).contains(&"portal_spray".to_string()),
+        "{want:?}"
+    );
+    assert_eq!(
+        got, want,
+        "Fluent Bit's alerts are native's; its log:\n{log}"
+    );
+}
+
 #[test]
 fn fluent_bit_aot_gives_native_alerts() {
     let Some(fb) = host("FLUENT_BIT", "fluent_bit_aot_gives_native_alerts") else {
