@@ -292,6 +292,35 @@ impl Engine {
         })
     }
 
+    /// Run with another config (rules, thresholds, Sigma rules, budget) from here on,
+    /// keeping what the stream has built: the watermark, the line being read, the counters
+    /// (alert counts by rule id), and the windows of every rule that still has a table for
+    /// them ([`Windows::carry_from`]). The window keys carried.
+    pub fn reload(&mut self, cfg: &Config) -> u64 {
+        let mut next = Engine::new(cfg, self.opts);
+        let now = self.clock.current().unwrap_or(i64::MIN);
+        let keys = next.windows.carry_from(&mut self.windows, now);
+        next.clock = self.clock.clone();
+        let counts: std::collections::HashMap<String, u64> = self
+            .rule_ids()
+            .map(String::from)
+            .zip(self.stats.alerts.iter().copied())
+            .collect();
+        let alerts: Vec<u64> = next
+            .rule_ids()
+            .map(|id| counts.get(id).copied().unwrap_or(0))
+            .collect();
+        next.stats = Stats {
+            alerts,
+            ..self.stats.clone()
+        };
+        next.line = self.line;
+        next.fallback_time = self.fallback_time;
+        next.framer = std::mem::take(&mut self.framer);
+        *self = next;
+        keys
+    }
+
     /// Time to stamp alerts with when no event time is known yet (ns since the epoch).
     pub fn set_fallback_time(&mut self, t: Option<i64>) {
         self.fallback_time = t;

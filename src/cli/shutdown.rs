@@ -4,19 +4,69 @@
 //! Ctrl-C reaches jcdetect and its parent (Vector's `exec` source) together, and the parent's
 //! own SIGTERM follows at once; taken as "exit now" it lost the state file.
 
+use jcdetect::Engine;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Signals this soon after the first are part of the same stop.
 pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Set once a stop was asked for.
+/// Set once a stop was asked for; with [`StopFlag::with_reload`], SIGHUP asks for the config
+/// and rules to be read again.
 #[derive(Clone)]
-pub(crate) struct StopFlag(Arc<AtomicBool>);
+pub(crate) struct StopFlag(Arc<AtomicBool>, Option<Arc<Reload>>);
+
+/// What SIGHUP reloads: the `--config` file and the `--rules` paths, as at start.
+pub(crate) struct Reload {
+    asked: Arc<AtomicBool>,
+    config: Option<PathBuf>,
+    rules: Vec<PathBuf>,
+}
 
 impl StopFlag {
     pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// SIGHUP reloads the config and the Sigma rules from `config` and `rules` (long-running
+    /// inputs only: a plain filter keeps SIGHUP's default action).
+    pub(crate) fn with_reload(mut self, config: Option<PathBuf>, rules: Vec<PathBuf>) -> StopFlag {
+        let asked = Arc::new(AtomicBool::new(false));
+        #[cfg(unix)]
+        if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&asked))
+        {
+            tracing::warn!("cannot handle SIGHUP: {e}; rules cannot be reloaded");
+        }
+        self.1 = Some(Arc::new(Reload {
+            asked,
+            config,
+            rules,
+        }));
+        self
+    }
+
+    /// If a SIGHUP came: read the config and rules again and, when they are good, run the
+    /// engine on them from here on, keeping the windows of the rules still there. A config
+    /// or rule with a problem is reported and the rules in place go on.
+    pub(crate) fn reload_if_asked(&self, engine: &mut Engine) {
+        let Some(r) = &self.1 else { return };
+        if !r.asked.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        match crate::commands::load_config(r.config.as_deref(), &r.rules) {
+            Ok((cfg, _)) => {
+                let keys = engine.reload(&cfg);
+                let s = engine.sigma();
+                tracing::info!(
+                    "SIGHUP: reloaded the config and rules ({} Sigma rules, {} correlations); \
+                     {keys} window keys kept",
+                    s.rules.len(),
+                    s.correlations.len()
+                );
+            }
+            Err(e) => tracing::error!("SIGHUP: not reloaded, the rules in place go on: {e}"),
+        }
     }
 }
 
@@ -51,5 +101,5 @@ pub(crate) fn install() -> StopFlag {
                 }
             });
     }
-    StopFlag(flag)
+    StopFlag(flag, None)
 }

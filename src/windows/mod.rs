@@ -28,6 +28,7 @@ mod correlate;
 mod evidence;
 mod id;
 mod meta;
+mod migrate;
 mod plan;
 mod records;
 mod table;

@@ -116,7 +116,10 @@ pub fn run(args: Filter) -> ExitCode {
     }
     let mut sink = Sink::new(errors.clone());
     let mut rep = Reporter::new(args.quiet, errors.clone());
-    let stop = shutdown::install();
+    let mut stop = shutdown::install();
+    if !matches!(args.input, Input::Files(_)) {
+        stop = stop.with_reload(args.config.clone(), args.rules.clone());
+    }
     // --follow and --listen run on the native engine (the arguments refuse them with --wasm).
     let mut saved_host = Vec::new();
     let mut pull_stats: Option<serde_json::Value> = None;
@@ -163,6 +166,7 @@ pub fn run(args: Filter) -> ExitCode {
             };
             let end = p.run(&stop, &mut |out| match out {
                 Out::Events(lines) => {
+                    stop.reload_if_asked(e);
                     e.set_fallback_time(now_nanos());
                     e.feed(lines, &mut sink.buf, &mut diags);
                     rep.report("pull", &mut diags);

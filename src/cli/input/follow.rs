@@ -169,6 +169,7 @@ impl Follower {
         let chunk = &mut vec![0u8; CHUNK][..];
         engine.start_input();
         loop {
+            stop.reload_if_asked(engine);
             if stop.is_set() {
                 if !keep_partial {
                     engine.finish(&mut sink.buf, &mut diags);

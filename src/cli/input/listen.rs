@@ -152,6 +152,7 @@ fn engine_loop(
     // Ends when a stop is asked for, or when the acceptor thread is gone (the listening
     // socket failed).
     loop {
+        stop.reload_if_asked(engine);
         if stop.is_set() {
             // Lines already framed and queued are processed (bounded: the connection
             // threads may still be framing); a connection's unterminated last line is not.
