@@ -300,7 +300,7 @@ impl Engine {
         let mut next = Engine::new(cfg, self.opts);
         let now = self.clock.current().unwrap_or(i64::MIN);
         let keys = next.windows.carry_from(&mut self.windows, now);
-        next.clock = self.clock.clone();
+        next.clock = self.clock;
         let counts: std::collections::HashMap<String, u64> = self
             .rule_ids()
             .map(String::from)
