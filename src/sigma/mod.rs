@@ -6,6 +6,7 @@
 //! processing pipeline) and `cond.rs` (every condition form). What is not is refused where it
 //! is written, never ignored.
 
+pub mod attack;
 pub mod cond;
 pub mod correlation;
 pub mod detection;
