@@ -11,6 +11,10 @@
 //! - `KNOWN:` our evaluator looks wrong (left out so that the test passes while it is open;
 //!   the comment holds the reproduction).
 //!
+//! Over 800 lines: the generator has to cover every construct the two evaluators share, and
+//! each exclusion carries its reason beside it; split, the reasons would be far from the code
+//! that applies them.
+//!
 //! On a disagreement the test prints the rule, the event, both verdicts and the smallest
 //! single-item rule that still disagrees, then fails. It also fails when a rule does not load
 //! in both, when the match rate leaves 20–60 % (a generator that no longer exercises both

@@ -142,6 +142,18 @@ impl Selection {
 
     /// Compile one search identifier's node.
     pub fn compile(node: &Node, problems: &mut Vec<Problem>) -> Selection {
+        let empty = match node {
+            Node::Map { entries, .. } => entries.is_empty(),
+            Node::Seq { items, .. } => items.is_empty(),
+            Node::Scalar { .. } => false,
+        };
+        if empty {
+            // It would match every event (a map) or none (a list): surely not meant.
+            problems.push((node.pos(), "an empty search identifier".into()));
+            return Selection {
+                alternatives: vec![],
+            };
+        }
         let alternatives = match node {
             Node::Map { .. } => vec![fields_of(node, problems)],
             Node::Seq { items, .. } if items.iter().all(|i| matches!(i, Node::Map { .. })) => {

@@ -391,6 +391,8 @@ fn problems_are_refused_with_their_place() {
             "duplicate key `sel`",
         ),
         ("sel: {a: 1, a: 2}\ncondition: sel", "duplicate key `a`"),
+        ("sel: {}\ncondition: sel", "empty search identifier"),
+        ("sel: []\ncondition: sel", "empty search identifier"),
     ];
     for (detection, want) in cases {
         let err = load(&rule_text(detection)).unwrap_err();
