@@ -223,7 +223,7 @@ impl Engine {
             .into_iter()
             .map(|(t, n)| (t, n as u64))
             .collect();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "lines": s.lines,
             "events": s.events,
             "bad_lines": s.rejected,
@@ -240,7 +240,22 @@ impl Engine {
                 "evictions": table(&w.evictions),
                 "capacity": table(&capacity),
             },
-        })
+        });
+        // Each Sigma correlation's table, by rule id (only when there are some).
+        if !w.correlations.is_empty() {
+            let per: serde_json::Map<_, _> = w
+                .correlations
+                .iter()
+                .map(|(id, cap, ev)| {
+                    (
+                        id.clone(),
+                        serde_json::json!({"capacity": cap, "evictions": ev}),
+                    )
+                })
+                .collect();
+            v["state"]["correlations"] = per.into();
+        }
+        v
     }
 
     /// [`Engine::stats_value`] as the text `--stats-json` writes (pretty, newline-terminated).

@@ -147,6 +147,15 @@ fn two_million_distinct_groups_flat_memory_correlation_still_fires() {
         evicted > 10 * cap,
         "{evicted} evictions for a capacity of {cap}"
     );
+    // And each correlation's own table, by rule id, in --stats-json.
+    let per = &engine.stats_value()["state"]["correlations"];
+    for id in ["sigma_spray", "sigma_user_failures", "sigma_both"] {
+        let n = per[id]["evictions"].as_u64().unwrap_or(0);
+        assert!(
+            n > per[id]["capacity"].as_u64().unwrap_or(u64::MAX),
+            "{id}: {per}"
+        );
+    }
     if let (Some((rss1, _)), Some((rss2, peak))) = (rss_at_half, rss_kib()) {
         eprintln!(
             "state tables {} KiB; RSS after 1M groups {rss1} KiB, after 2M {rss2} KiB, peak {peak} KiB",

@@ -76,6 +76,8 @@ pub struct WindowStats {
     pub suppressed: u64,
     /// Bytes preallocated for all tables.
     pub bytes: usize,
+    /// Each Sigma correlation's table: (rule id, key capacity, evictions).
+    pub correlations: Vec<(String, usize, u64)>,
 }
 
 /// All stateful rules and their tables.
@@ -255,6 +257,11 @@ impl Windows {
             evictions: tables.iter().map(|&(n, _, _, e)| (n, e)).collect(),
             suppressed: self.suppressed,
             bytes: tables.iter().map(|&(_, _, b, _)| b).sum(),
+            correlations: self
+                .corr
+                .iter()
+                .map(|c| (c.id.clone(), c.table.capacity(), c.table.evictions))
+                .collect(),
         }
     }
 
