@@ -4,6 +4,9 @@
 //! the number of keys, stays under the state budget plus a fixed overhead, and the spray is
 //! still detected. (Alone in its own test binary so no other test shares the process.)
 
+mod common;
+
+use common::rss_kib;
 use jcdetect::{Config, Engine, Options};
 use std::io::Write;
 
@@ -13,19 +16,6 @@ const RATE: u64 = 5_000;
 /// One spray failure every this many flood events (one second of event time).
 const SPRAY_EVERY: u64 = 5_000;
 const SPRAY_START: u64 = 2_000_000;
-
-/// Resident set size and its peak, in KiB, from /proc (Linux).
-fn rss_kib() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
 
 fn ts(ms: u64, buf: &mut Vec<u8>) {
     let base = 1_717_200_000_000u64; // 2024-06-01T00:00:00Z in ms

@@ -6,6 +6,9 @@
 //! still found exactly once. (Alone in its own test binary so no other test shares the
 //! process.)
 
+mod common;
+
+use common::rss_kib;
 use jcdetect::sigma::set::Source;
 use jcdetect::{Config, Engine, Options};
 use std::io::Write;
@@ -59,18 +62,6 @@ correlation:
   timespan: 1m
   generate: false
 ";
-
-fn rss_kib() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
 
 fn failed_login(buf: &mut Vec<u8>, n: u64, ip: &str, user: &str, ms: u64) {
     let t = (1_717_200_000_000 + ms) as i64 * 1_000_000;

@@ -327,34 +327,32 @@ fn field(key: &str, value: &Node, problems: &mut Vec<Problem>) -> Option<FieldMa
             tests.push(Test::Null);
             continue;
         }
-        if let Some(op) = [
-            ("gt", Op::Gt),
-            ("gte", Op::Gte),
-            ("lt", Op::Lt),
-            ("lte", Op::Lte),
-        ]
-        .into_iter()
-        .find(|(m, _)| has(m))
-        .map(|(_, o)| o)
-        {
+        if let Some(op) = first_of(
+            &mods,
+            &[
+                ("gt", Op::Gt),
+                ("gte", Op::Gte),
+                ("lt", Op::Lt),
+                ("lte", Op::Lte),
+            ],
+        ) {
             match text.parse::<f64>() {
                 Ok(value) => tests.push(Test::Num { op, value }),
                 Err(_) => bad(format!("`{text}` is not a number")),
             }
             continue;
         }
-        if let Some(part) = [
-            ("minute", TimePart::Minute),
-            ("hour", TimePart::Hour),
-            ("day", TimePart::Day),
-            ("week", TimePart::Week),
-            ("month", TimePart::Month),
-            ("year", TimePart::Year),
-        ]
-        .into_iter()
-        .find(|(m, _)| has(m))
-        .map(|(_, p)| p)
-        {
+        if let Some(part) = first_of(
+            &mods,
+            &[
+                ("minute", TimePart::Minute),
+                ("hour", TimePart::Hour),
+                ("day", TimePart::Day),
+                ("week", TimePart::Week),
+                ("month", TimePart::Month),
+                ("year", TimePart::Year),
+            ],
+        ) {
             match text.parse::<i64>() {
                 Ok(value) => tests.push(Test::Time { part, value }),
                 Err(_) => bad(format!("`{text}` is not a whole number")),
@@ -458,6 +456,14 @@ fn field(key: &str, value: &Node, problems: &mut Vec<Problem>) -> Option<FieldMa
         all: has("all"),
         neq: has("neq"),
     })
+}
+
+/// What the first modifier of `table` among `mods` stands for.
+fn first_of<T: Copy>(mods: &[String], table: &[(&str, T)]) -> Option<T> {
+    table
+        .iter()
+        .find(|(m, _)| mods.iter().any(|x| x == m))
+        .map(|&(_, v)| v)
 }
 
 /// Why a set of modifiers cannot be used together (`n` values), if it cannot.
